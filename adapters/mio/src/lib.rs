@@ -1,0 +1,1 @@
+//! mio adapter for mpconn (under construction).

@@ -1,0 +1,495 @@
+//! The authentication handshake as an explicit state machine (PROTOCOL.md section 2).
+//!
+//! Both sides prove they hold the same authkey with an HMAC challenge-response, once
+//! in each direction. The server delivers a challenge, then answers one; the client
+//! answers, then delivers. Every message is one frame of at most 256 bytes.
+//!
+//! ```text
+//! server (deliver, then answer)              client (answer, then deliver)
+//!  AwaitingResponse  --#CHALLENGE#nonce-->   AwaitingChallenge
+//!                    <------- MAC --------
+//!  AwaitingChallenge --#WELCOME#--------->   AwaitingVerdict
+//!                    <--#CHALLENGE#nonce--   AwaitingResponse
+//!  AwaitingVerdict   -------- MAC ------->
+//!  Done              <--#WELCOME#---------   Done
+//! ```
+//!
+//! A deliverer that rejects the answer sends `#FAILURE#` and fails, as CPython does;
+//! an answerer that cannot answer (not a challenge, too short, unknown digest) fails
+//! without sending anything, as CPython does.
+//!
+//! ```
+//! use mpconn::handshake::{Handshake, HandshakeConfig, Role};
+//! # struct Counter(u8);
+//! # impl rand_core::TryRng for Counter {
+//! #     type Error = core::convert::Infallible;
+//! #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(self.0 as u32) }
+//! #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { Ok(self.0 as u64) }
+//! #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Self::Error> {
+//! #         for b in d { self.0 = self.0.wrapping_add(1); *b = self.0 } Ok(())
+//! #     }
+//! # }
+//! # impl rand_core::TryCryptoRng for Counter {}
+//! # let mut rng = Counter(0);
+//! let config = HandshakeConfig::default();
+//! let mut server = Handshake::new(Role::Server, b"key", &config, &mut rng);
+//! let mut client = Handshake::new(Role::Client, b"key", &config, &mut rng);
+//! while !(server.is_done() && client.is_done()) {
+//!     client.feed(&server.take_output()).unwrap();
+//!     server.feed(&client.take_output()).unwrap();
+//! }
+//! ```
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use rand_core::CryptoRng;
+
+use crate::digest::{self, Digest, LEGACY_CHALLENGE_LEN, MODERN_NONCE_LEN};
+use crate::error::{AuthFailure, Error};
+use crate::frame::{self, Decoder};
+
+/// Starts a challenge frame.
+pub const CHALLENGE: &[u8] = b"#CHALLENGE#";
+/// The verdict for a correct answer.
+pub const WELCOME: &[u8] = b"#WELCOME#";
+/// The verdict for a wrong answer.
+pub const FAILURE: &[u8] = b"#FAILURE#";
+/// Every frame read during the handshake is limited to this many bytes
+/// (CPython's `recv_bytes(256)`).
+pub const MAX_FRAME_LEN: u64 = 256;
+
+/// Which side of the handshake this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The listening side: delivers a challenge first, then answers one.
+    Server,
+    /// The connecting side: answers a challenge first, then delivers one.
+    Client,
+}
+
+/// Options for the handshake. The default is what CPython 3.12+ does.
+///
+/// ```
+/// use mpconn::{Digest, HandshakeConfig};
+/// let strict = HandshakeConfig::default().digest(Digest::Sha384).refuse_md5(true);
+/// let like_python_3_11 = HandshakeConfig::default().legacy(true);
+/// # let _ = (strict, like_python_3_11);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeConfig {
+    digest: Digest,
+    legacy: bool,
+    refuse_md5: bool,
+}
+
+impl Default for HandshakeConfig {
+    fn default() -> Self {
+        HandshakeConfig {
+            digest: Digest::Sha256,
+            legacy: false,
+            refuse_md5: false,
+        }
+    }
+}
+
+impl HandshakeConfig {
+    /// The digest this side asks for when it delivers a modern challenge
+    /// (default: SHA-256, as CPython).
+    pub fn digest(mut self, digest: Digest) -> Self {
+        self.digest = digest;
+        self
+    }
+
+    /// Deliver CPython-3.11-style challenges: 20 random bytes, no prefix, HMAC-MD5
+    /// (default: off). Every CPython answers those; only needed for peers that parse
+    /// the challenge strictly.
+    pub fn legacy(mut self, legacy: bool) -> Self {
+        self.legacy = legacy;
+        self
+    }
+
+    /// Refuse HMAC-MD5 in either direction: a legacy challenge is not answered, and a
+    /// raw or `{md5}` answer to our challenge is rejected (default: off, because every
+    /// CPython up to 3.11 speaks only MD5).
+    pub fn refuse_md5(mut self, refuse: bool) -> Self {
+        self.refuse_md5 = refuse;
+        self
+    }
+
+    /// The digest asked for in delivered challenges.
+    pub fn requested_digest(&self) -> Digest {
+        self.digest
+    }
+
+    /// Whether challenges are delivered in the legacy format.
+    pub fn is_legacy(&self) -> bool {
+        self.legacy
+    }
+
+    /// Whether MD5 is refused.
+    pub fn refuses_md5(&self) -> bool {
+        self.refuse_md5
+    }
+
+    fn allow(&self, digest: Digest) -> Result<Digest, AuthFailure> {
+        if self.refuse_md5 && digest == Digest::Md5 {
+            Err(AuthFailure::Md5Refused)
+        } else {
+            Ok(digest)
+        }
+    }
+}
+
+/// Where a handshake stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// We delivered a challenge and wait for the peer's MAC.
+    AwaitingResponse,
+    /// We wait for the peer's `#CHALLENGE#`.
+    AwaitingChallenge,
+    /// We sent our MAC and wait for `#WELCOME#`.
+    AwaitingVerdict,
+    /// Both sides proved the key. Bytes after the last handshake frame are messages.
+    Done,
+    /// The handshake failed with this error; it takes no more input.
+    Failed(Error),
+}
+
+/// One side of the authentication handshake.
+///
+/// Feed it what the peer sent ([`feed`](Self::feed)), send what it produces
+/// ([`take_output`](Self::take_output), also after a failure: that is how `#FAILURE#`
+/// reaches the peer), until [`is_done`](Self::is_done).
+pub struct Handshake {
+    role: Role,
+    config: HandshakeConfig,
+    key: Vec<u8>,
+    /// The challenge message we deliver (after `#CHALLENGE#`).
+    challenge: Vec<u8>,
+    state: State,
+    decoder: Decoder,
+    out: Vec<u8>,
+}
+
+impl fmt::Debug for Handshake {
+    // The key stays out of debug output.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handshake")
+            .field("role", &self.role)
+            .field("config", &self.config)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handshake {
+    /// Starts a handshake. The nonce of the challenge this side will deliver is drawn
+    /// from `rng` now; a server's challenge is ready in the output at once.
+    pub fn new<R: CryptoRng + ?Sized>(
+        role: Role,
+        key: &[u8],
+        config: &HandshakeConfig,
+        rng: &mut R,
+    ) -> Handshake {
+        let challenge = if config.legacy {
+            let mut nonce = alloc::vec![0; LEGACY_CHALLENGE_LEN];
+            rng.fill_bytes(&mut nonce);
+            nonce
+        } else {
+            let mut message = Vec::with_capacity(digest::MAX_NAME_LEN + 2 + MODERN_NONCE_LEN);
+            config.digest.write_prefix(&mut message);
+            let start = message.len();
+            message.resize(start + MODERN_NONCE_LEN, 0);
+            rng.fill_bytes(&mut message[start..]);
+            message
+        };
+        let mut handshake = Handshake {
+            role,
+            config: config.clone(),
+            key: key.to_vec(),
+            challenge,
+            state: State::AwaitingChallenge,
+            decoder: Decoder::with_max_len(MAX_FRAME_LEN),
+            out: Vec::new(),
+        };
+        if role == Role::Server {
+            handshake.deliver_challenge();
+        }
+        handshake
+    }
+
+    /// This side's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Where the handshake stands.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// True once both sides have proved the key.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// The challenge message this side delivers (after `#CHALLENGE#`): the nonce, with
+    /// its `{name}` prefix in modern mode.
+    pub fn challenge(&self) -> &[u8] {
+        &self.challenge
+    }
+
+    /// Bytes waiting to be sent to the peer.
+    pub fn pending_output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Takes the bytes waiting to be sent to the peer.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.out)
+    }
+
+    /// Feeds bytes received from the peer and returns how many belong to the
+    /// handshake. Once it is done, the bytes after its last frame are not consumed:
+    /// they are the peer's first messages, for the caller to hand on.
+    ///
+    /// On an error the handshake has failed; send [`pending_output`](Self::pending_output)
+    /// before closing (it may hold `#FAILURE#`).
+    pub fn feed(&mut self, input: &[u8]) -> Result<usize, Error> {
+        let mut used = 0;
+        while used < input.len() {
+            match &self.state {
+                State::Failed(first) => return Err(Error::again(first)),
+                State::Done if used == 0 => {
+                    return Err(Error::InvalidState(
+                        "the handshake is finished; later bytes are messages",
+                    ))
+                }
+                State::Done => break,
+                _ => {}
+            }
+            let (n, frame) = match self.decoder.decode(&input[used..]) {
+                Ok(decoded) => decoded,
+                Err(error) => return Err(self.fail(error)),
+            };
+            used += n;
+            if let Some(frame) = frame {
+                if let Err(error) = self.on_frame(&frame) {
+                    return Err(self.fail(error));
+                }
+            }
+        }
+        Ok(used)
+    }
+
+    /// Tells the handshake the peer closed the stream; returns the error to report.
+    pub fn eof(&mut self) -> Error {
+        match &self.state {
+            State::Done => Error::InvalidState("the handshake is finished"),
+            State::Failed(first) => Error::again(first),
+            _ => self.fail(Error::HandshakeEof),
+        }
+    }
+
+    fn fail(&mut self, error: Error) -> Error {
+        self.state = State::Failed(error.clone());
+        error
+    }
+
+    fn deliver_challenge(&mut self) {
+        let header = frame::Header::new((CHALLENGE.len() + self.challenge.len()) as u64);
+        self.out.extend_from_slice(header.as_bytes());
+        self.out.extend_from_slice(CHALLENGE);
+        self.out.extend_from_slice(&self.challenge);
+        self.state = State::AwaitingResponse;
+    }
+
+    fn on_frame(&mut self, frame: &[u8]) -> Result<(), Error> {
+        match self.state {
+            State::AwaitingResponse => {
+                let verdict = digest::verify(&self.key, &self.challenge, frame)
+                    .and_then(|used| self.config.allow(used));
+                match verdict {
+                    Ok(_) => {
+                        frame::encode(WELCOME, &mut self.out);
+                        self.state = match self.role {
+                            Role::Server => State::AwaitingChallenge,
+                            Role::Client => State::Done,
+                        };
+                        Ok(())
+                    }
+                    Err(why) => {
+                        frame::encode(FAILURE, &mut self.out);
+                        Err(why.into())
+                    }
+                }
+            }
+            State::AwaitingChallenge => {
+                let message = frame
+                    .strip_prefix(CHALLENGE)
+                    .ok_or(AuthFailure::NotAChallenge)?;
+                if message.len() < LEGACY_CHALLENGE_LEN {
+                    return Err(AuthFailure::ChallengeTooShort { len: message.len() }.into());
+                }
+                let (asked, _) = digest::split_prefixed(message)?;
+                self.config.allow(asked.unwrap_or(Digest::Md5))?;
+                let mut reply = Vec::with_capacity(digest::MAX_NAME_LEN + 2 + digest::MAX_MAC_LEN);
+                digest::respond(&self.key, message, &mut reply)?;
+                frame::encode(&reply, &mut self.out);
+                self.state = State::AwaitingVerdict;
+                Ok(())
+            }
+            State::AwaitingVerdict => {
+                if frame != WELCOME {
+                    return Err(AuthFailure::DigestRejected.into());
+                }
+                match self.role {
+                    Role::Server => self.state = State::Done,
+                    Role::Client => self.deliver_challenge(),
+                }
+                Ok(())
+            }
+            State::Done | State::Failed(_) => {
+                unreachable!("feed stops before a finished handshake sees a frame")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Frame;
+
+    /// A deterministic stand-in for an OS RNG.
+    struct Counter(u8);
+    impl rand_core::TryRng for Counter {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(u32::from(self.0))
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            Ok(u64::from(self.0))
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for byte in dst {
+                self.0 = self.0.wrapping_add(1);
+                *byte = self.0;
+            }
+            Ok(())
+        }
+    }
+    impl rand_core::TryCryptoRng for Counter {}
+
+    fn run(
+        server: &mut Handshake,
+        client: &mut Handshake,
+    ) -> (Result<(), Error>, Result<(), Error>) {
+        let (mut s, mut c) = (Ok(()), Ok(()));
+        for _ in 0..8 {
+            let to_client = server.take_output();
+            if c.is_ok() && !to_client.is_empty() {
+                c = client.feed(&to_client).map(drop);
+            }
+            let to_server = client.take_output();
+            if s.is_ok() && !to_server.is_empty() {
+                s = server.feed(&to_server).map(drop);
+            }
+        }
+        (s, c)
+    }
+
+    #[test]
+    fn same_key_completes_both_roles() {
+        for legacy in [false, true] {
+            for digest in Digest::ALL {
+                let config = HandshakeConfig::default().digest(digest).legacy(legacy);
+                let mut rng = Counter(0);
+                let mut server = Handshake::new(Role::Server, b"k", &config, &mut rng);
+                let mut client = Handshake::new(Role::Client, b"k", &config, &mut rng);
+                assert_eq!(run(&mut server, &mut client), (Ok(()), Ok(())));
+                assert!(server.is_done() && client.is_done());
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_key_fails_server_with_wrong_digest_and_client_with_rejection() {
+        let config = HandshakeConfig::default();
+        let mut rng = Counter(0);
+        let mut server = Handshake::new(Role::Server, b"right", &config, &mut rng);
+        let mut client = Handshake::new(Role::Client, b"wrong", &config, &mut rng);
+        let (s, c) = run(&mut server, &mut client);
+        assert_eq!(s, Err(Error::Authentication(AuthFailure::WrongDigest)));
+        assert_eq!(c, Err(Error::Authentication(AuthFailure::DigestRejected)));
+    }
+
+    #[test]
+    fn modern_challenge_is_prefixed_and_forty_bytes_of_nonce() {
+        let mut server = Handshake::new(
+            Role::Server,
+            b"k",
+            &HandshakeConfig::default(),
+            &mut Counter(0),
+        );
+        let out = server.take_output();
+        let (_, frame) = Decoder::new().decode(&out).unwrap();
+        let Some(Frame::Borrowed(frame)) = frame else {
+            panic!("one whole frame expected")
+        };
+        assert_eq!(&frame[..CHALLENGE.len() + 8], b"#CHALLENGE#{sha256}");
+        assert_eq!(frame.len(), CHALLENGE.len() + 8 + MODERN_NONCE_LEN);
+    }
+
+    #[test]
+    fn refuse_md5_rejects_a_legacy_challenge_without_answering() {
+        let mut rng = Counter(0);
+        let mut server = Handshake::new(
+            Role::Server,
+            b"k",
+            &HandshakeConfig::default().legacy(true),
+            &mut rng,
+        );
+        let mut client = Handshake::new(
+            Role::Client,
+            b"k",
+            &HandshakeConfig::default().refuse_md5(true),
+            &mut rng,
+        );
+        let err = client.feed(&server.take_output()).unwrap_err();
+        assert_eq!(err, Error::Authentication(AuthFailure::Md5Refused));
+        assert!(client.pending_output().is_empty());
+    }
+
+    #[test]
+    fn bytes_after_the_last_frame_are_left_for_the_caller() {
+        let config = HandshakeConfig::default();
+        let mut rng = Counter(0);
+        let mut server = Handshake::new(Role::Server, b"k", &config, &mut rng);
+        let mut client = Handshake::new(Role::Client, b"k", &config, &mut rng);
+        client.feed(&server.take_output()).unwrap();
+        server.feed(&client.take_output()).unwrap();
+        client.feed(&server.take_output()).unwrap();
+        server.feed(&client.take_output()).unwrap();
+        let mut last = server.take_output();
+        let welcome_len = last.len();
+        frame::encode(b"first message", &mut last);
+        assert_eq!(client.feed(&last), Ok(welcome_len));
+        assert!(client.is_done());
+        assert!(matches!(client.feed(b"x"), Err(Error::InvalidState(_))));
+    }
+
+    #[test]
+    fn oversized_handshake_frame_is_refused() {
+        let mut client = Handshake::new(
+            Role::Client,
+            b"k",
+            &HandshakeConfig::default(),
+            &mut Counter(0),
+        );
+        let err = client.feed(frame::Header::new(257).as_bytes()).unwrap_err();
+        assert_eq!(err, Error::MessageTooLong { len: 257, max: 256 });
+        assert!(matches!(client.state(), State::Failed(_)));
+    }
+}
