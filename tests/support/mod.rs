@@ -57,6 +57,22 @@ impl Python {
             .stderr(Stdio::piped());
         command
     }
+
+    /// `python -u tests/python/<name> args...`, stdin closed, stdout and stderr piped.
+    pub fn script(&self, name: &str) -> Command {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join("python")
+            .join(name);
+        let mut command = Command::new(&self.path);
+        command
+            .arg("-u")
+            .arg(path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
 }
 
 fn under_ci() -> bool {
@@ -94,9 +110,16 @@ fn find_in_pyenv(major: u32, minor: u32) -> Option<PathBuf> {
                 let mut parts = name.split('.');
                 parts.next() == Some(&major.to_string())
                     && parts.next() == Some(&minor.to_string())
-                    && parts.next().is_some_and(|patch| patch.chars().all(|c| c.is_ascii_digit()))
+                    && parts
+                        .next()
+                        .is_some_and(|patch| patch.chars().all(|c| c.is_ascii_digit()))
             })
-            .map(|entry| entry.path().join("bin").join(format!("python{major}.{minor}")))
+            .map(|entry| {
+                entry
+                    .path()
+                    .join("bin")
+                    .join(format!("python{major}.{minor}"))
+            })
             .filter(|path| path.is_file())
             .collect();
         candidates.sort();
