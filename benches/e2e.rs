@@ -1,0 +1,692 @@
+//! The end-to-end comparison: mpconn against the machine's limit (a raw Unix stream
+//! with hand-written 4-byte framing) and against CPython's own
+//! `multiprocessing.connection`, every figure measured in the same run, printed as one
+//! table.
+//!
+//!     cargo bench --bench e2e                      # everything, medians of 5 runs
+//!     MPCONN_BENCH_RUNS=9 MPCONN_BENCH_SECS=1 cargo bench --bench e2e -- pingpong_64
+//!
+//! Every measurement is two processes over a Unix socket: this one measures (client /
+//! sender) and a child serves (listener / receiver): this binary re-run with
+//! `--serve`, or `benches/cpython_baseline.py` under each CPython for its rows. A
+//! measurement runs for about `MPCONN_BENCH_SECS` (default 0.5) seconds and covers the
+//! whole exchange, until the far side confirmed it received everything. Each run
+//! measures every row once, rows interleaved, so a change in the machine's load hits
+//! them alike; the table gives medians over `MPCONN_BENCH_RUNS` (default 5) runs.
+//!
+//! Workloads (the same names in the Python script):
+//! - `pingpong_64`: round trips/s of a 64 B message, echoed by the server.
+//! - `stream_64`: 64 B messages/s one way (mpconn with its batching API; the raw socket
+//!   through a 64 KiB `BufWriter`; CPython has no batching).
+//! - `stream_1mib`: MB/s (10^6 bytes) of 1 MiB messages one way.
+//! - `handshake`: authenticated connections/s (connect, handshake, close), one client
+//!   at a time. The raw row exchanges the same six frames with no HMAC: connection
+//!   setup and three round trips are the limit.
+//! - `handshake_c64`: the same with 64 clients at once against one listener.
+
+// The tests' way of finding CPython interpreters (pyenv, then PATH).
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const SMALL: usize = 64;
+const BIG: usize = 1 << 20;
+const CONCURRENT: usize = 64;
+/// No single exchange may block longer than this: a stuck peer fails the run, never
+/// hangs it.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Workload {
+    PingPong64,
+    Stream64,
+    Stream1MiB,
+    Handshake,
+    HandshakeC64,
+}
+
+impl Workload {
+    const ALL: [Workload; 5] = [
+        Workload::PingPong64,
+        Workload::Stream64,
+        Workload::Stream1MiB,
+        Workload::Handshake,
+        Workload::HandshakeC64,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Workload::PingPong64 => "pingpong_64",
+            Workload::Stream64 => "stream_64",
+            Workload::Stream1MiB => "stream_1mib",
+            Workload::Handshake => "handshake",
+            Workload::HandshakeC64 => "handshake_c64",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Workload> {
+        Workload::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Workload::PingPong64 => "ping-pong, 64 B",
+            Workload::Stream64 => "stream, 64 B",
+            Workload::Stream1MiB => "stream, 1 MiB",
+            Workload::Handshake => "handshakes, 1 client",
+            Workload::HandshakeC64 => "handshakes, 64 clients",
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            Workload::PingPong64 => "round trips/s",
+            Workload::Stream64 => "msgs/s",
+            Workload::Stream1MiB => "MB/s",
+            Workload::Handshake | Workload::HandshakeC64 => "handshakes/s",
+        }
+    }
+}
+
+/// The Rust rows, each measured against a server of the same kind.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Rust {
+    Raw,
+}
+
+impl Rust {
+    const ALL: [Rust; 1] = [Rust::Raw];
+
+    fn name(self) -> &'static str {
+        match self {
+            Rust::Raw => "raw",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Rust> {
+        Rust::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Rust::Raw => "raw Unix socket (limit)",
+        }
+    }
+
+    fn measure(self, workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
+        match self {
+            Rust::Raw => raw::measure(workload, address, secs),
+        }
+    }
+
+    fn serve(self, workload: Workload, listener: UnixListener) -> io::Result<()> {
+        match self {
+            Rust::Raw => raw::serve(workload, listener),
+        }
+    }
+}
+
+/// A row of the table.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Row {
+    Rust(Rust),
+    CPython(u32, u32),
+}
+
+impl Row {
+    fn label(&self) -> String {
+        match self {
+            Row::Rust(rust) => rust.label().to_string(),
+            Row::CPython(major, minor) => format!("CPython {major}.{minor}"),
+        }
+    }
+}
+
+/// What a measurement loop needs: when to stop and how to turn counts into a rate.
+struct Clock {
+    start: Instant,
+    deadline: Instant,
+}
+
+impl Clock {
+    fn start(secs: f64) -> Clock {
+        let start = Instant::now();
+        Clock {
+            start,
+            deadline: start + Duration::from_secs_f64(secs),
+        }
+    }
+
+    fn running(&self) -> bool {
+        Instant::now() < self.deadline
+    }
+
+    fn rate(&self, count: u64) -> f64 {
+        count as f64 / self.start.elapsed().as_secs_f64()
+    }
+}
+
+fn mb_per_s(messages_per_s: f64) -> f64 {
+    messages_per_s * BIG as f64 / 1e6
+}
+
+/// Runs `client` on `threads` threads until `secs` have passed; returns the total
+/// count of what they did per second.
+fn concurrently(
+    threads: usize,
+    secs: f64,
+    client: impl Fn() -> io::Result<()> + Sync,
+) -> io::Result<f64> {
+    let done = AtomicU64::new(0);
+    let clock = Clock::start(secs);
+    thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    while clock.running() {
+                        client()?;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok::<_, io::Error>(())
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().expect("client thread panicked")?;
+        }
+        Ok::<_, io::Error>(())
+    })?;
+    Ok(clock.rate(done.load(Ordering::Relaxed)))
+}
+
+fn connect(address: &Path) -> io::Result<UnixStream> {
+    let stream = UnixStream::connect(address)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(stream)
+}
+
+/// The limit: a Unix stream and the framing written by hand, the least any
+/// implementation of the protocol has to do.
+mod raw {
+    use super::*;
+
+    /// One frame: header and a small payload in one write (as CPython and mpconn do),
+    /// a large payload in a second one.
+    pub fn write_frame(
+        out: &mut impl Write,
+        scratch: &mut Vec<u8>,
+        payload: &[u8],
+    ) -> io::Result<()> {
+        let header = (payload.len() as u32).to_be_bytes();
+        if payload.len() <= 16384 {
+            scratch.clear();
+            scratch.extend_from_slice(&header);
+            scratch.extend_from_slice(payload);
+            out.write_all(scratch)
+        } else {
+            out.write_all(&header)?;
+            out.write_all(payload)
+        }
+    }
+
+    /// Reads one frame into `buf` (reused: no allocation once it is big enough);
+    /// returns its length.
+    pub fn read_frame(input: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let mut header = [0; 4];
+        input.read_exact(&mut header)?;
+        let len = u32::from_be_bytes(header) as usize;
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        input.read_exact(&mut buf[..len])?;
+        Ok(len)
+    }
+
+    /// The six frames of a modern handshake, with their real sizes and no HMAC.
+    const CHALLENGE: usize = 11 + 8 + 40; // #CHALLENGE# {sha256} nonce
+    const ANSWER: usize = 8 + 32; // {sha256} mac
+    const WELCOME: usize = 9; // #WELCOME#
+
+    fn handshake(stream: UnixStream, server: bool) -> io::Result<()> {
+        let mut input = BufReader::with_capacity(512, &stream);
+        let mut output = &stream;
+        let (mut scratch, mut buf) = (Vec::new(), Vec::new());
+        let frames = [CHALLENGE, ANSWER, WELCOME, CHALLENGE, ANSWER, WELCOME];
+        for (i, len) in frames.into_iter().enumerate() {
+            // The server sends the even frames, the client the odd ones.
+            if (i % 2 == 0) == server {
+                write_frame(&mut output, &mut scratch, &[b'#'; CHALLENGE][..len])?;
+            } else if read_frame(&mut input, &mut buf)? != len {
+                return Err(io::Error::other("raw handshake out of step"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn measure(workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
+        let (mut scratch, mut buf) = (Vec::new(), Vec::new());
+        match workload {
+            Workload::PingPong64 => {
+                let stream = connect(address)?;
+                let mut input = BufReader::with_capacity(64 * 1024, &stream);
+                let mut output = &stream;
+                let payload = [b'x'; SMALL];
+                let clock = Clock::start(secs);
+                let mut n = 0;
+                while clock.running() {
+                    for _ in 0..64 {
+                        write_frame(&mut output, &mut scratch, &payload)?;
+                        read_frame(&mut input, &mut buf)?;
+                    }
+                    n += 64;
+                }
+                Ok(clock.rate(n))
+            }
+            Workload::Stream64 | Workload::Stream1MiB => {
+                let stream = connect(address)?;
+                let (size, batch) = match workload {
+                    Workload::Stream64 => (SMALL, 256),
+                    _ => (BIG, 1),
+                };
+                let payload = vec![b'x'; size];
+                let mut output = BufWriter::with_capacity(64 * 1024, &stream);
+                let clock = Clock::start(secs);
+                let mut sent = 0;
+                while clock.running() {
+                    for _ in 0..batch {
+                        write_frame(&mut output, &mut scratch, &payload)?;
+                    }
+                    sent += batch;
+                }
+                write_frame(&mut output, &mut scratch, b"")?;
+                output.flush()?;
+                let len = read_frame(&mut &stream, &mut buf)?;
+                check_count(&buf[..len], sent)?;
+                let rate = clock.rate(sent);
+                Ok(if size == BIG { mb_per_s(rate) } else { rate })
+            }
+            Workload::Handshake => {
+                let clock = Clock::start(secs);
+                let mut n = 0;
+                while clock.running() {
+                    handshake(connect(address)?, false)?;
+                    n += 1;
+                }
+                Ok(clock.rate(n))
+            }
+            Workload::HandshakeC64 => {
+                concurrently(CONCURRENT, secs, || handshake(connect(address)?, false))
+            }
+        }
+    }
+
+    pub fn serve(workload: Workload, listener: UnixListener) -> io::Result<()> {
+        match workload {
+            Workload::Handshake | Workload::HandshakeC64 => {
+                // As many server threads as clients; each handles one at a time.
+                let threads = if workload == Workload::Handshake {
+                    1
+                } else {
+                    CONCURRENT
+                };
+                thread::scope(|scope| {
+                    for _ in 0..threads {
+                        scope.spawn(|| loop {
+                            if let Ok((stream, _)) = listener.accept() {
+                                let _ = handshake(stream, true);
+                            }
+                        });
+                    }
+                });
+                Ok(())
+            }
+            Workload::PingPong64 => {
+                let (stream, _) = listener.accept()?;
+                let mut input = BufReader::with_capacity(64 * 1024, &stream);
+                let mut output = &stream;
+                let (mut scratch, mut buf) = (Vec::new(), Vec::new());
+                loop {
+                    let len = match read_frame(&mut input, &mut buf) {
+                        Ok(len) => len,
+                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+                        Err(e) => return Err(e),
+                    };
+                    write_frame(&mut output, &mut scratch, &buf[..len])?;
+                }
+            }
+            Workload::Stream64 | Workload::Stream1MiB => {
+                let (stream, _) = listener.accept()?;
+                let mut input = BufReader::with_capacity(64 * 1024, &stream);
+                let mut buf = Vec::new();
+                let mut count: u64 = 0;
+                while read_frame(&mut input, &mut buf)? != 0 {
+                    count += 1;
+                }
+                write_frame(&mut &stream, &mut Vec::new(), &count.to_be_bytes())?;
+                // Until the measuring side hangs up.
+                let _ = read_frame(&mut input, &mut buf);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn check_count(reply: &[u8], sent: u64) -> io::Result<()> {
+    let received = u64::from_be_bytes(reply.try_into().map_err(io::Error::other)?);
+    if received == sent {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "the receiver counted {received} messages, {sent} were sent"
+        )))
+    }
+}
+
+// ---- processes ------------------------------------------------------------------
+
+/// A fresh socket path in a private temporary directory, removed on drop.
+struct SocketDir(PathBuf);
+
+impl SocketDir {
+    fn new() -> io::Result<SocketDir> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mpconn-e2e-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir(&dir)?;
+        Ok(SocketDir(dir))
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.0.join("s")
+    }
+}
+
+impl Drop for SocketDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A serving child process, killed on drop.
+struct Server(Child);
+
+impl Server {
+    /// Starts this binary as the server of `workload` on `address`, and waits until
+    /// it listens.
+    fn start(rust: Rust, workload: Workload, address: &Path) -> io::Result<Server> {
+        let child = Command::new(std::env::current_exe()?)
+            .args(["--serve", rust.name(), workload.name()])
+            .arg(address)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut server = Server(child);
+        let mut line = String::new();
+        BufReader::new(server.0.stdout.as_mut().expect("piped")).read_line(&mut line)?;
+        if line.trim() != "ready" {
+            return Err(io::Error::other(format!(
+                "the {} server did not start",
+                rust.name()
+            )));
+        }
+        Ok(server)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The child's side: `--serve <rust> <workload> <address>`.
+fn serve(args: &[String]) -> io::Result<()> {
+    let [rust, workload, address] = args else {
+        return Err(io::Error::other(
+            "usage: --serve <impl> <workload> <address>",
+        ));
+    };
+    let rust = Rust::from_name(rust).ok_or_else(|| io::Error::other("unknown impl"))?;
+    let workload =
+        Workload::from_name(workload).ok_or_else(|| io::Error::other("unknown workload"))?;
+    let listener = UnixListener::bind(address)?;
+    println!("ready");
+    io::stdout().flush()?;
+    rust.serve(workload, listener)
+}
+
+/// One Rust measurement: a fresh server process, one timed exchange.
+fn measure_rust(rust: Rust, workload: Workload, secs: f64) -> io::Result<f64> {
+    let dir = SocketDir::new()?;
+    let address = dir.socket();
+    let _server = Server::start(rust, workload, &address)?;
+    rust.measure(workload, &address, secs)
+}
+
+/// Every workload once under one CPython: `benches/cpython_baseline.py`.
+fn measure_cpython(
+    python: &support::Python,
+    workloads: &[Workload],
+    secs: f64,
+) -> io::Result<BTreeMap<Workload, f64>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/cpython_baseline.py");
+    let child = Command::new(&python.path)
+        .arg(&script)
+        .arg("--secs")
+        .arg(secs.to_string())
+        .args(workloads.iter().map(|w| w.name()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let limit = Duration::from_secs_f64(30.0 + 4.0 * secs * workloads.len() as f64);
+    let (stdout, stderr, ok) = support::Reaped(Some(child)).finish(limit);
+    if !ok {
+        return Err(io::Error::other(format!(
+            "{} baseline failed:\n{stderr}",
+            python.label()
+        )));
+    }
+    let mut figures = BTreeMap::new();
+    for line in stdout.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(name), Some(value)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if let (Some(workload), Ok(value)) = (Workload::from_name(name), value.parse()) {
+            figures.insert(workload, value);
+        }
+    }
+    Ok(figures)
+}
+
+// ---- the table --------------------------------------------------------------------
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    }
+}
+
+fn human(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2} M", value / 1e6)
+    } else if value >= 1e4 {
+        format!("{:.1} k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+fn ratio(value: f64, base: Option<f64>) -> String {
+    match base {
+        Some(base) if base > 0.0 => format!("{:.2}x", value / base),
+        _ => "-".to_string(),
+    }
+}
+
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={text:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|text| text.trim().to_string())
+        .unwrap_or_else(|_| "?".to_string())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|name| name.trim().to_string())
+        })
+        .unwrap_or_else(|| "?".to_string());
+    let cores = thread::available_parallelism().map_or(0, |n| n.get());
+    let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .arg("--version")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .unwrap_or_else(|_| "?".to_string());
+    format!(
+        "{cpu}, {cores} cores, Linux {}, {rustc}",
+        read_trimmed("/proc/sys/kernel/osrelease")
+    )
+}
+
+fn load() -> String {
+    read_trimmed("/proc/loadavg")
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--serve") {
+        if let Err(error) = serve(&args[1..]) {
+            eprintln!("e2e server: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if !args.iter().any(|arg| arg == "--bench") {
+        // `cargo test --benches` runs bench targets without `--bench`: nothing to
+        // check here, and a full comparison takes minutes.
+        println!("e2e: run it with `cargo bench --bench e2e`");
+        return;
+    }
+    let filters: Vec<&String> = args.iter().filter(|arg| !arg.starts_with('-')).collect();
+    let workloads: Vec<Workload> = Workload::ALL
+        .into_iter()
+        .filter(|w| filters.is_empty() || filters.iter().any(|f| w.name().contains(f.as_str())))
+        .collect();
+    let runs: usize = env_number("MPCONN_BENCH_RUNS", 5);
+    let secs: f64 = env_number("MPCONN_BENCH_SECS", 0.5);
+    let pythons: Vec<support::Python> = [(3, 13), (3, 11)]
+        .into_iter()
+        .filter_map(|(major, minor)| support::python(major, minor))
+        .collect();
+
+    let load_before = load();
+    let started = Instant::now();
+    let mut samples: BTreeMap<(Workload, Row), Vec<f64>> = BTreeMap::new();
+    for run in 1..=runs {
+        eprintln!("run {run}/{runs} (load {})", load());
+        for &workload in &workloads {
+            for rust in Rust::ALL {
+                match measure_rust(rust, workload, secs) {
+                    Ok(value) => samples
+                        .entry((workload, Row::Rust(rust)))
+                        .or_default()
+                        .push(value),
+                    Err(error) => {
+                        eprintln!("  {} {}: {error}", rust.name(), workload.name())
+                    }
+                }
+            }
+        }
+        for python in &pythons {
+            match measure_cpython(python, &workloads, secs) {
+                Ok(figures) => {
+                    for (workload, value) in figures {
+                        let (major, minor) = python.version;
+                        samples
+                            .entry((workload, Row::CPython(major, minor)))
+                            .or_default()
+                            .push(value);
+                    }
+                }
+                Err(error) => eprintln!("  {error}"),
+            }
+        }
+    }
+
+    let medians: BTreeMap<(Workload, Row), f64> = samples
+        .iter()
+        .map(|(key, values)| (key.clone(), median(values)))
+        .collect();
+    println!();
+    println!("machine: {}", machine());
+    println!(
+        "load average: {load_before} before, {} after; {runs} runs of {secs} s each, {:.0} s in all",
+        load(),
+        started.elapsed().as_secs_f64()
+    );
+    println!();
+    println!("| workload | implementation | median | unit | min - max | vs raw | vs CPython 3.13 | vs CPython 3.11 |");
+    println!("| --- | --- | ---: | --- | --- | ---: | ---: | ---: |");
+    for &workload in &workloads {
+        let raw = medians.get(&(workload, Row::Rust(Rust::Raw))).copied();
+        let py313 = medians.get(&(workload, Row::CPython(3, 13))).copied();
+        let py311 = medians.get(&(workload, Row::CPython(3, 11))).copied();
+        for ((w, row), values) in &samples {
+            if *w != workload {
+                continue;
+            }
+            let value = medians[&(*w, row.clone())];
+            let (min, max) = values
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            println!(
+                "| {} | {} | {} | {} | {} - {} | {} | {} | {} |",
+                workload.title(),
+                row.label(),
+                human(value),
+                workload.unit(),
+                human(min),
+                human(max),
+                ratio(value, raw),
+                ratio(value, py313),
+                ratio(value, py311),
+            );
+        }
+    }
+}
