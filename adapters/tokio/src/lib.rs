@@ -1,1 +1,56 @@
-//! tokio adapter for mpconn (under construction).
+//! # mpconn-tokio: Python's `multiprocessing.connection`, async
+//!
+//! A thin tokio driver for the sans-IO core [`mpconn`]: every protocol decision (framing,
+//! digests, the handshake) is the core's; this crate moves bytes. A Rust task and a
+//! CPython process on either end cannot tell each other apart.
+//!
+//! - [`Listener`]: binds (TCP, a Unix path, a Linux abstract name, or CPython's default
+//!   fresh Unix socket), accepts in the background and authenticates every client
+//!   concurrently under a timeout, so one silent client never delays the others.
+//! - [`Client`]: connects and authenticates.
+//! - [`Connection`]: `send_bytes` / `recv_bytes`, splittable into a [`RecvHalf`] and a
+//!   [`SendHalf`] for two tasks. Every method is cancel safe (see [`Connection`]).
+//! - [`FrameCodec`]: the framing as a `tokio_util::codec` codec, for `Framed` on a stream
+//!   you already have.
+//!
+//! Addresses are the std adapter's [`Address`](mpconn_std::Address), re-exported here.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), mpconn_tokio::Error> {
+//! use mpconn_tokio::{Address, Client, Listener};
+//!
+//! let mut listener = Listener::bind(Some(&Address::tcp("127.0.0.1", 0)), Some(b"key")).await?;
+//! let address = listener.address().clone();
+//! tokio::spawn(async move {
+//!     let mut connection = listener.accept().await?;
+//!     while let Ok(message) = connection.recv_bytes(None).await {
+//!         connection.send_bytes(&message).await?; // echo
+//!     }
+//!     Ok::<_, mpconn_tokio::Error>(())
+//! });
+//! let mut connection = Client::connect(&address, Some(b"key")).await?;
+//! connection.send_bytes(b"ping").await?;
+//! assert_eq!(connection.recv_bytes(None).await?, b"ping");
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod client;
+pub mod codec;
+pub mod connection;
+pub mod error;
+mod listener;
+mod socket;
+pub mod stream;
+
+pub use client::{Client, ClientOptions};
+pub use codec::FrameCodec;
+pub use connection::{Connection, RecvHalf, SendHalf};
+pub use error::Error;
+pub use listener::{
+    Listener, ListenerOptions, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_PENDING_LIMIT,
+};
+pub use mpconn::HandshakeConfig;
+pub use mpconn_std::Address;
+pub use stream::Stream;

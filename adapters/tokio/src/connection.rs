@@ -1,0 +1,425 @@
+//! The async connection: the core's `Connection` driven over any async byte stream.
+
+use std::future::Future;
+use std::io;
+
+use bytes::BytesMut;
+use getrandom::rand_core::UnwrapErr;
+use getrandom::SysRng;
+use mpconn::HandshakeConfig;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio_util::codec::{Framed, FramedParts};
+
+use crate::{Error, FrameCodec, Stream};
+
+/// How much one socket read asks for.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Bytes read from the socket that the core has not taken yet (the rest of a read that
+/// held more than one message).
+struct Inbound {
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Inbound {
+    fn new() -> Inbound {
+        Inbound {
+            buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn filled(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// One read from `io` into the free space; 0 means end of stream. Cancel safe: the
+    /// read either happened (and its bytes are kept) or did not.
+    async fn fill<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> io::Result<usize> {
+        if self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let n = io.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
+/// The operating system's random number generator, for handshake nonces.
+fn os_rng() -> UnwrapErr<SysRng> {
+    UnwrapErr(SysRng)
+}
+
+/// Writes everything the core has queued. Cancel safe: a partial write keeps its place in
+/// the core's output, and the next flush goes on from there.
+async fn flush_core<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    core: &mut mpconn::Connection,
+) -> Result<(), Error> {
+    while core.wants_write() {
+        let n = io.write(core.pending_output()).await?;
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+        }
+        core.consume_output(n);
+    }
+    io.flush().await?;
+    Ok(())
+}
+
+/// Decodes until one whole message is out, reading whenever the bytes in hand run out.
+/// Cancel safe: read bytes are either in `inbound` or inside the core's decoder (which
+/// keeps a partial frame), so a later call goes on where this one stopped.
+async fn recv_core<R: AsyncRead + Unpin>(
+    io: &mut R,
+    core: &mut mpconn::Connection,
+    inbound: &mut Inbound,
+    maxlength: Option<u64>,
+) -> Result<Vec<u8>, Error> {
+    core.set_max_len(maxlength);
+    loop {
+        if !inbound.filled().is_empty() {
+            let (used, frame) = core.decode(inbound.filled())?;
+            let message = frame.map(|frame| frame.into_vec());
+            inbound.consume(used);
+            if let Some(message) = message {
+                return Ok(message);
+            }
+            continue;
+        }
+        if inbound.fill(io).await? == 0 {
+            return Err(core.eof().into());
+        }
+    }
+}
+
+/// Runs the core's handshake to its end over `io`.
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    core: &mut mpconn::Connection,
+    inbound: &mut Inbound,
+) -> Result<(), Error> {
+    loop {
+        flush_core(io, core).await?;
+        if !core.is_handshaking() {
+            return Ok(());
+        }
+        if inbound.filled().is_empty() && inbound.fill(io).await? == 0 {
+            return Err(core.eof().into());
+        }
+        match core.decode(inbound.filled()) {
+            Ok((used, _)) => inbound.consume(used),
+            Err(error) => {
+                // The core may have queued #FAILURE#: the peer should learn why we hang
+                // up. Whether that write works does not change the outcome.
+                let _ = flush_core(io, core).await;
+                return Err(error.into());
+            }
+        }
+    }
+}
+
+/// One end of a `multiprocessing.connection` connection over an async byte stream `S`
+/// (a [`Stream`] when it comes from a [`Listener`](crate::Listener) or a
+/// [`Client`](crate::Client)).
+///
+/// Messages are byte strings, exchanged with [`send_bytes`](Self::send_bytes) and
+/// [`recv_bytes`](Self::recv_bytes) like CPython's `Connection`. To read in one task and
+/// write in another, [`into_split`](Self::into_split) it. Dropping it closes the socket.
+///
+/// # Cancellation safety
+///
+/// Every method may be used in `tokio::select!` (or have its future dropped any other
+/// way) without losing, duplicating or splitting a message:
+///
+/// - [`recv_bytes`](Self::recv_bytes): bytes already read stay in the connection (a
+///   partial frame inside the core's decoder, the rest in the read buffer). The next call
+///   goes on from there and returns the same message the dropped one would have.
+/// - [`send_bytes`](Self::send_bytes): the message is queued whole when `send_bytes` is
+///   *called*, before the returned future is first polled. Dropping the future stops the
+///   writing, never the message: what is left of it stays queued, in order, and goes out
+///   with the next `send_bytes` or [`flush`](Self::flush).
+/// - [`flush`](Self::flush): a partial write keeps its place.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), mpconn_tokio::Error> {
+/// use mpconn::HandshakeConfig;
+/// use mpconn_tokio::Connection;
+///
+/// let (a, b) = tokio::io::duplex(1024);
+/// let config = HandshakeConfig::default();
+/// let (server, client) = tokio::join!(
+///     Connection::server(a, Some(b"secret"), &config),
+///     Connection::client(b, Some(b"secret"), &config),
+/// );
+/// let (mut server, mut client) = (server?, client?);
+/// client.send_bytes(b"hello").await?;
+/// assert_eq!(server.recv_bytes(None).await?, b"hello");
+/// # Ok(()) }
+/// ```
+pub struct Connection<S = Stream> {
+    io: S,
+    core: mpconn::Connection,
+    inbound: Inbound,
+}
+
+impl<S> std::fmt::Debug for Connection<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("core", &self.core)
+            .field("buffered", &self.inbound.filled().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// A connection with no handshake (CPython's `authkey=None`), established at once.
+    pub fn established(io: S) -> Connection<S> {
+        Connection {
+            io,
+            core: mpconn::Connection::established(),
+            inbound: Inbound::new(),
+        }
+    }
+
+    /// Runs the accepting side's handshake over `io` (what `Listener.accept` does): with
+    /// an authkey, deliver a challenge, then answer one. `None` means no handshake.
+    ///
+    /// It has no timeout of its own; wrap it in `tokio::time::timeout` (the
+    /// [`Listener`](crate::Listener) does). Bytes the peer sent after the handshake are
+    /// kept for [`recv_bytes`](Self::recv_bytes).
+    pub async fn server(
+        io: S,
+        authkey: Option<&[u8]>,
+        config: &HandshakeConfig,
+    ) -> Result<Connection<S>, Error> {
+        let core = mpconn::Connection::server(authkey, config, &mut os_rng());
+        Connection::authenticate(io, core).await
+    }
+
+    /// Runs the connecting side's handshake over `io` (what `Client` does): with an
+    /// authkey, answer a challenge, then deliver one. `None` means no handshake.
+    pub async fn client(
+        io: S,
+        authkey: Option<&[u8]>,
+        config: &HandshakeConfig,
+    ) -> Result<Connection<S>, Error> {
+        let core = mpconn::Connection::client(authkey, config, &mut os_rng());
+        Connection::authenticate(io, core).await
+    }
+
+    async fn authenticate(mut io: S, mut core: mpconn::Connection) -> Result<Self, Error> {
+        let mut inbound = Inbound::new();
+        handshake(&mut io, &mut core, &mut inbound).await?;
+        Ok(Connection { io, core, inbound })
+    }
+
+    /// Sends one message (CPython's `send_bytes`); a zero-length message is valid.
+    ///
+    /// The message is queued whole when this method is called, and the returned future
+    /// writes it (and anything queued before it). See
+    /// [cancellation safety](Self#cancellation-safety).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// let (a, b) = tokio::io::duplex(64);
+    /// let (mut a, mut b) = (
+    ///     mpconn_tokio::Connection::established(a),
+    ///     mpconn_tokio::Connection::established(b),
+    /// );
+    /// a.send_bytes(b"").await?;
+    /// assert_eq!(b.recv_bytes(None).await?, b"");
+    /// # Ok(()) }
+    /// ```
+    pub fn send_bytes(&mut self, payload: &[u8]) -> impl Future<Output = Result<(), Error>> + '_ {
+        let queued = self.core.send(payload);
+        async move {
+            queued?;
+            self.flush().await
+        }
+    }
+
+    /// Writes whatever is still queued (after a cancelled [`send_bytes`](Self::send_bytes)).
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        flush_core(&mut self.io, &mut self.core).await
+    }
+
+    /// Receives one whole message (CPython's `recv_bytes(maxlength)`).
+    ///
+    /// With `maxlength`, a longer message is refused as soon as its header arrives
+    /// ([`mpconn::Error::MessageTooLong`], CPython's "bad message length"); its payload is
+    /// still on the wire, so the read side is unusable from then on. A peer that closes
+    /// between messages gives an error for which [`Error::is_eof`] is true (CPython's
+    /// `EOFError`); one that closes inside a message gives
+    /// [`mpconn::Error::UnexpectedEof`]. See [cancellation safety](Self#cancellation-safety).
+    pub async fn recv_bytes(&mut self, maxlength: Option<u64>) -> Result<Vec<u8>, Error> {
+        recv_core(&mut self.io, &mut self.core, &mut self.inbound, maxlength).await
+    }
+
+    /// Flushes what is queued and shuts down the write side; the peer sees a clean end
+    /// of stream (`EOFError` in CPython) after the last message. Dropping the connection
+    /// closes it too, without the flush.
+    pub async fn close(mut self) -> Result<(), Error> {
+        self.flush().await?;
+        self.io.shutdown().await?;
+        Ok(())
+    }
+
+    /// Splits the connection into a read half and a write half, to receive in one task
+    /// and send in another. Nothing is lost: bytes already read go with the read half,
+    /// bytes still queued with the write half.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// let (a, b) = tokio::io::duplex(64);
+    /// let (mut rx, mut tx) = mpconn_tokio::Connection::established(a).into_split();
+    /// let mut peer = mpconn_tokio::Connection::established(b);
+    /// let echo = tokio::spawn(async move {
+    ///     let message = rx.recv_bytes(None).await?;
+    ///     Ok::<_, mpconn_tokio::Error>(message)
+    /// });
+    /// peer.send_bytes(b"ping").await?;
+    /// tx.send_bytes(b"pong").await?;
+    /// assert_eq!(echo.await.unwrap()?, b"ping");
+    /// assert_eq!(peer.recv_bytes(None).await?, b"pong");
+    /// # Ok(()) }
+    /// ```
+    pub fn into_split(mut self) -> (RecvHalf<ReadHalf<S>>, SendHalf<WriteHalf<S>>) {
+        let (read, write) = tokio::io::split(self.io);
+        let queued = self.core.take_output();
+        (
+            RecvHalf {
+                io: read,
+                core: self.core,
+                inbound: self.inbound,
+            },
+            SendHalf {
+                io: write,
+                core: mpconn::Connection::established(),
+                queued_before_split: queued,
+                written_before_split: 0,
+            },
+        )
+    }
+
+    /// Turns the connection, typically just authenticated, into a
+    /// `Framed<S, FrameCodec>` stream and sink of messages. Bytes already read and bytes
+    /// still queued move into the `Framed`'s buffers.
+    ///
+    /// Refused (the connection is handed back) while a message is half read, which only
+    /// happens after a cancelled [`recv_bytes`](Self::recv_bytes): finish it first.
+    pub fn into_framed(self) -> Result<Framed<S, FrameCodec>, Box<Connection<S>>> {
+        if self.core.is_mid_message() {
+            return Err(Box::new(self));
+        }
+        let mut parts = FramedParts::new::<&[u8]>(self.io, FrameCodec::new());
+        parts.read_buf = BytesMut::from(self.inbound.filled());
+        parts.write_buf = BytesMut::from(self.core.pending_output());
+        Ok(Framed::from_parts(parts))
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// The underlying stream, mutably. Reading or writing it directly puts the
+    /// connection out of step with its peer.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+}
+
+/// The read half of a [`Connection`], from [`Connection::into_split`].
+pub struct RecvHalf<R> {
+    io: R,
+    core: mpconn::Connection,
+    inbound: Inbound,
+}
+
+impl<R> std::fmt::Debug for RecvHalf<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvHalf")
+            .field("core", &self.core)
+            .field("buffered", &self.inbound.filled().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: AsyncRead + Unpin> RecvHalf<R> {
+    /// Receives one whole message; as [`Connection::recv_bytes`], cancel safe in the same
+    /// way.
+    pub async fn recv_bytes(&mut self, maxlength: Option<u64>) -> Result<Vec<u8>, Error> {
+        recv_core(&mut self.io, &mut self.core, &mut self.inbound, maxlength).await
+    }
+}
+
+/// The write half of a [`Connection`], from [`Connection::into_split`].
+pub struct SendHalf<W> {
+    io: W,
+    core: mpconn::Connection,
+    /// Whole frames the connection had queued but not written when it was split; they go
+    /// out before anything sent through this half.
+    queued_before_split: Vec<u8>,
+    written_before_split: usize,
+}
+
+impl<W> std::fmt::Debug for SendHalf<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendHalf")
+            .field("core", &self.core)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: AsyncWrite + Unpin> SendHalf<W> {
+    /// Sends one message; as [`Connection::send_bytes`]: queued whole when called, written
+    /// by the returned future.
+    pub fn send_bytes(&mut self, payload: &[u8]) -> impl Future<Output = Result<(), Error>> + '_ {
+        let queued = self.core.send(payload);
+        async move {
+            queued?;
+            self.flush().await
+        }
+    }
+
+    /// Writes whatever is still queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        while self.written_before_split < self.queued_before_split.len() {
+            let rest = &self.queued_before_split[self.written_before_split..];
+            let n = self.io.write(rest).await?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+            }
+            self.written_before_split += n;
+        }
+        self.queued_before_split = Vec::new();
+        self.written_before_split = 0;
+        flush_core(&mut self.io, &mut self.core).await
+    }
+
+    /// Flushes and shuts down the write side: the peer sees a clean end of stream.
+    pub async fn close(mut self) -> Result<(), Error> {
+        self.flush().await?;
+        self.io.shutdown().await?;
+        Ok(())
+    }
+}
