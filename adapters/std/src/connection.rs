@@ -1,0 +1,417 @@
+//! A blocking connection: the core's [`mpconn::Connection`] driven over a socket or a
+//! pipe.
+
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use mpconn::frame::{Frame, Header, CONCAT_LIMIT};
+
+use crate::error::{Error, Result};
+use crate::stream::Stream;
+use crate::wait::poll_fd;
+
+/// Bytes read from the OS per `read` call. Messages that fit are decoded in place
+/// (no copy before the caller's); longer ones are gathered by the core.
+const READ_BUF_LEN: usize = 64 * 1024;
+
+/// Whether the write side can still be trusted to sit between two frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteSide {
+    Usable,
+    /// A direct write of a large message failed part-way: the peer has part of a frame
+    /// and the rest is lost, so the stream is out of step for good.
+    Broken,
+}
+
+/// One end of a connection (CPython's `multiprocessing.connection.Connection`).
+///
+/// Messages are byte strings of any length, framed exactly as CPython frames them
+/// (PROTOCOL.md section 1), so the peer may be CPython's `Listener`, `Client` or
+/// `Pipe`, or another Rust process. A connection comes from
+/// [`Listener::accept`](crate::Listener::accept), [`Client::connect`](crate::Client)
+/// or [`pipe`](crate::pipe), after the authentication handshake if there was a key.
+///
+/// Dropping it closes it; [`close`](Connection::close) does the same and reports
+/// errors. [`queue_bytes`](Connection::queue_bytes) and [`flush`](Connection::flush)
+/// send many small messages in one write, which CPython cannot do.
+///
+/// ```
+/// let (mut a, mut b) = mpconn_std::pipe(true)?;
+/// a.send_bytes(b"hello")?;
+/// assert_eq!(b.recv_bytes(None)?, b"hello");
+/// drop(a);
+/// assert!(b.recv_bytes(None).unwrap_err().is_eof()); // CPython's EOFError
+/// # Ok::<(), mpconn_std::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    stream: Stream,
+    core: mpconn::Connection,
+    /// Input read from the OS and not yet decoded: `buf[start..end]`. Bytes that
+    /// arrive behind a message (pipelined ones) wait here for the next receive.
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    write_side: WriteSide,
+    timeout: Option<Duration>,
+}
+
+impl Connection {
+    /// A connection over `stream` whose core may still have a handshake to run.
+    pub(crate) fn new(stream: Stream, core: mpconn::Connection) -> Connection {
+        Connection {
+            stream,
+            core,
+            buf: vec![0; READ_BUF_LEN].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            write_side: WriteSide::Usable,
+            timeout: None,
+        }
+    }
+
+    /// Runs the core's handshake to the end, before `deadline` if there is one. On a
+    /// failure the core's last words (`#FAILURE#`) are written first, as CPython does.
+    pub(crate) fn handshake(&mut self, deadline: Option<Instant>) -> Result<()> {
+        let result = self.run_handshake(deadline);
+        let in_time = deadline.is_none_or(|deadline| Instant::now() < deadline);
+        if result.is_err() && self.core.wants_write() && in_time {
+            // Best effort: the peer learns why, unless it is gone too.
+            let _ = self.write_pending();
+        }
+        if deadline.is_some() {
+            self.stream.set_timeout(self.timeout)?;
+        }
+        result
+    }
+
+    fn run_handshake(&mut self, deadline: Option<Instant>) -> Result<()> {
+        const DURING: &str = "during the authentication handshake";
+        loop {
+            while self.core.wants_write() {
+                if deadline.is_some() {
+                    self.stream
+                        .set_timeout(Some(remaining(deadline, DURING)?))?;
+                }
+                self.write_pending_once(DURING)?;
+            }
+            if !self.core.is_handshaking() {
+                return Ok(());
+            }
+            if deadline.is_some() {
+                self.stream
+                    .set_timeout(Some(remaining(deadline, DURING)?))?;
+            }
+            let n = self
+                .stream
+                .read(&mut self.buf)
+                .map_err(|e| Error::from_io(e, DURING))?;
+            if n == 0 {
+                return Err(self.core.eof().into());
+            }
+            let mut used = 0;
+            while used < n && self.core.is_handshaking() {
+                used += self.core.decode(&self.buf[used..n])?.0;
+            }
+            // Whatever follows the handshake's last frame is the first message(s).
+            (self.start, self.end) = (used, n);
+        }
+    }
+
+    /// Sends one message (CPython's `send_bytes`), after any queued ones.
+    ///
+    /// A message above 16 KiB goes out with its header in one vectored write, not
+    /// copied; smaller ones are framed in a buffer, as CPython does, to keep header
+    /// and payload in one packet. Use a sub-slice for CPython's `offset` and `size`.
+    pub fn send_bytes(&mut self, message: &[u8]) -> Result<()> {
+        self.check_writable()?;
+        if message.len() <= CONCAT_LIMIT {
+            self.core.send(message)?;
+            return self.flush();
+        }
+        let header = Header::new(message.len() as u64);
+        let pending = self.core.pending_output();
+        let pending_len = pending.len();
+        let mut slices = [
+            IoSlice::new(pending),
+            IoSlice::new(header.as_bytes()),
+            IoSlice::new(message),
+        ];
+        match self.stream.write_all_vectored(&mut slices) {
+            Ok(()) => {
+                self.core.consume_output(pending_len);
+                Ok(())
+            }
+            Err((written, error)) => {
+                self.core.consume_output(written);
+                if written > pending_len {
+                    self.write_side = WriteSide::Broken;
+                }
+                Err(Error::from_io(error, "sending a message"))
+            }
+        }
+    }
+
+    /// Queues one message without writing it: the next [`flush`](Self::flush) or
+    /// [`send_bytes`](Self::send_bytes) writes all queued messages in as few writes as
+    /// the OS allows. CPython writes each message on its own (one or two `write`s per
+    /// message); batching many small ones is far cheaper.
+    ///
+    /// Queued messages that are not flushed when the connection is dropped are lost;
+    /// [`close`](Self::close) flushes them.
+    ///
+    /// ```
+    /// let (mut a, mut b) = mpconn_std::pipe(true)?;
+    /// for i in 0..100u8 {
+    ///     a.queue_bytes(&[i])?;
+    /// }
+    /// a.flush()?; // one write for all hundred
+    /// for i in 0..100u8 {
+    ///     assert_eq!(b.recv_bytes(None)?, [i]);
+    /// }
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    pub fn queue_bytes(&mut self, message: &[u8]) -> Result<()> {
+        self.check_writable()?;
+        Ok(self.core.send(message)?)
+    }
+
+    /// Writes every queued message.
+    pub fn flush(&mut self) -> Result<()> {
+        self.check_writable()?;
+        self.write_pending()
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued_len(&self) -> usize {
+        self.core.pending_output().len()
+    }
+
+    fn write_pending(&mut self) -> Result<()> {
+        while self.core.wants_write() {
+            self.write_pending_once("sending a message")?;
+        }
+        Ok(())
+    }
+
+    fn write_pending_once(&mut self, during: &'static str) -> Result<()> {
+        let pending = [IoSlice::new(self.core.pending_output())];
+        let n = self
+            .stream
+            .write_vectored(&pending)
+            .map_err(|e| Error::from_io(e, during))?;
+        self.core.consume_output(n);
+        Ok(())
+    }
+
+    /// Receives one message (CPython's `recv_bytes`).
+    ///
+    /// With `max_len`, a message that declares more bytes fails with
+    /// [`mpconn::Error::MessageTooLong`] before any of it is read, and the read side is
+    /// unusable afterwards (CPython's "bad message length"). The peer closing between
+    /// messages gives an error for which [`Error::is_eof`] is true; closing inside one
+    /// gives [`mpconn::Error::UnexpectedEof`].
+    pub fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Vec<u8>> {
+        self.next_message(max_len.map(|n| n as u64), |frame| frame.into_vec())
+    }
+
+    /// Receives one message into `buf` and returns its length (CPython's
+    /// `recv_bytes_into`; use a sub-slice for its `offset`).
+    ///
+    /// A message longer than `buf` is still consumed, and comes back whole in
+    /// [`Error::BufferTooShort`] (CPython's `BufferTooShort`); the connection stays
+    /// usable. A message that arrived in one piece is copied once, straight from the
+    /// read buffer into `buf`.
+    ///
+    /// ```
+    /// let (mut a, mut b) = mpconn_std::pipe(true)?;
+    /// a.send_bytes(b"four")?;
+    /// a.send_bytes(b"too long")?;
+    /// let mut buf = [0; 4];
+    /// assert_eq!(b.recv_bytes_into(&mut buf)?, 4);
+    /// match b.recv_bytes_into(&mut buf) {
+    ///     Err(mpconn_std::Error::BufferTooShort { message }) => assert_eq!(message, b"too long"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    pub fn recv_bytes_into(&mut self, buf: &mut [u8]) -> Result<usize> {
+        self.next_message(None, |frame| {
+            if let Some(dest) = buf.get_mut(..frame.len()) {
+                dest.copy_from_slice(&frame);
+                Ok(frame.len())
+            } else {
+                Err(Error::BufferTooShort {
+                    message: frame.into_vec(),
+                })
+            }
+        })?
+    }
+
+    /// Decodes the next message and hands it to `take` while it may still be borrowed
+    /// from the read buffer.
+    fn next_message<R>(
+        &mut self,
+        max_len: Option<u64>,
+        take: impl FnOnce(Frame<'_>) -> R,
+    ) -> Result<R> {
+        self.check_readable()?;
+        self.core.set_max_len(max_len);
+        loop {
+            if self.start < self.end {
+                let (used, frame) = self.core.decode(&self.buf[self.start..self.end])?;
+                self.start += used;
+                if let Some(frame) = frame {
+                    return Ok(take(frame));
+                }
+            }
+            // Everything buffered was decoded: refill from the start.
+            let n = self
+                .stream
+                .read(&mut self.buf)
+                .map_err(|e| Error::from_io(e, "receiving a message"))?;
+            (self.start, self.end) = (0, n);
+            if n == 0 {
+                return Err(self.core.eof().into());
+            }
+        }
+    }
+
+    /// Waits up to `timeout` (`None`: without limit) for something to read, and says
+    /// whether there is (CPython's `poll`). Bytes already buffered count, so a `true`
+    /// may stand for part of a message, as in CPython.
+    pub fn poll(&self, timeout: Option<Duration>) -> Result<bool> {
+        self.check_readable()?;
+        if self.has_buffered_input() {
+            return Ok(true);
+        }
+        Ok(poll_fd(self.stream.as_fd(), timeout)?)
+    }
+
+    /// True when received bytes wait in this connection's buffer: a `poll(2)` on the
+    /// descriptor would not see them.
+    pub(crate) fn has_buffered_input(&self) -> bool {
+        self.start < self.end
+    }
+
+    /// Limits how long each read or write may block (`None`, the default: no limit).
+    /// A receive that times out keeps what it had read, so it can be retried. Sockets
+    /// only: a pipe refuses a limit.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
+        self.stream.set_timeout(timeout)?;
+        self.timeout = timeout;
+        Ok(())
+    }
+
+    /// True unless this is the write-only end of a one-way [`pipe`](crate::pipe).
+    pub fn readable(&self) -> bool {
+        self.stream.is_readable()
+    }
+
+    /// True unless this is the read-only end of a one-way [`pipe`](crate::pipe).
+    pub fn writable(&self) -> bool {
+        self.stream.is_writable()
+    }
+
+    /// Closes the connection after writing any queued messages (CPython's `close`);
+    /// dropping it closes it without flushing.
+    pub fn close(mut self) -> Result<()> {
+        if self.writable() {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn check_readable(&self) -> Result<()> {
+        if self.readable() {
+            Ok(())
+        } else {
+            Err(Error::WrongDirection { operation: "read" })
+        }
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if !self.writable() {
+            return Err(Error::WrongDirection { operation: "write" });
+        }
+        match self.write_side {
+            WriteSide::Usable => Ok(()),
+            WriteSide::Broken => Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "an earlier send failed part-way through a message: the stream is out of step",
+            ))),
+        }
+    }
+}
+
+/// The time left before `deadline`, or a timeout error once it passed.
+pub(crate) fn remaining(deadline: Option<Instant>, during: &'static str) -> Result<Duration> {
+    let Some(deadline) = deadline else {
+        return Ok(Duration::MAX);
+    };
+    // A zero socket timeout means "none" to the OS (and an error to std).
+    match deadline.checked_duration_since(Instant::now()) {
+        Some(left) if left >= Duration::from_millis(1) => Ok(left),
+        _ => Err(Error::Timeout { during }),
+    }
+}
+
+impl AsFd for Connection {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.stream.as_fd()
+    }
+}
+
+impl AsRawFd for Connection {
+    fn as_raw_fd(&self) -> RawFd {
+        self.stream.as_fd().as_raw_fd()
+    }
+}
+
+#[cfg(feature = "pickle")]
+impl Connection {
+    /// Pickles `value` and sends it (CPython's `send`), with pickle protocol 3, which
+    /// every CPython 3 reads. For Python 2.7 use [`send_with`](Self::send_with) and
+    /// `SerOptions::new().proto_v2()`.
+    ///
+    /// ```
+    /// # #[cfg(feature = "pickle")] {
+    /// let (mut a, mut b) = mpconn_std::pipe(true)?;
+    /// a.send(&("spam", 42, vec![1.5, 2.5]))?;
+    /// let got: (String, i64, Vec<f64>) = b.recv()?;
+    /// assert_eq!(got, ("spam".to_string(), 42, vec![1.5, 2.5]));
+    /// # }
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    pub fn send<T: serde::Serialize>(&mut self, value: &T) -> Result<()> {
+        self.send_with(value, serde_pickle::SerOptions::new())
+    }
+
+    /// Pickles `value` with the given options (the protocol, above all) and sends it.
+    pub fn send_with<T: serde::Serialize>(
+        &mut self,
+        value: &T,
+        options: serde_pickle::SerOptions,
+    ) -> Result<()> {
+        let pickle = serde_pickle::to_vec(value, options)?;
+        self.send_bytes(&pickle)
+    }
+
+    /// Receives a message and unpickles it (CPython's `recv`). Pickles of any protocol
+    /// CPython writes (2 from Python 2.7, up to 5 from 3.8+) are read; ask for
+    /// [`serde_pickle::Value`] to take whatever comes.
+    pub fn recv<T: serde::de::DeserializeOwned>(&mut self) -> Result<T> {
+        self.recv_with(serde_pickle::DeOptions::new())
+    }
+
+    /// Receives a message and unpickles it with the given options (for example
+    /// `decode_strings()` to read Python 2 `str` as text).
+    pub fn recv_with<T: serde::de::DeserializeOwned>(
+        &mut self,
+        options: serde_pickle::DeOptions,
+    ) -> Result<T> {
+        let message = self.next_message(None, |frame| serde_pickle::from_slice(&frame, options))?;
+        Ok(message?)
+    }
+}

@@ -1,0 +1,212 @@
+//! The one error type of the std adapter.
+
+use std::fmt;
+use std::io;
+
+use crate::address::AddressError;
+
+/// Everything that can go wrong in `mpconn-std`.
+///
+/// The protocol's own errors come from the core unchanged in [`Error::Protocol`]; the
+/// helpers ([`is_eof`](Error::is_eof), [`is_authentication`](Error::is_authentication),
+/// [`is_timeout`](Error::is_timeout)) answer the questions a Python user would ask with
+/// `except EOFError`, `except AuthenticationError` and `except TimeoutError`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operating system refused an operation (bind, connect, read, write, ...).
+    Io(io::Error),
+    /// The protocol core rejected what the peer sent, or the peer closed the stream:
+    /// end of file between messages ([`mpconn::Error::Closed`], CPython's `EOFError`),
+    /// inside one ([`mpconn::Error::UnexpectedEof`]), a failed handshake
+    /// ([`mpconn::Error::Authentication`]), a message over the length limit
+    /// ([`mpconn::Error::MessageTooLong`], after which the read side is unusable), ...
+    Protocol(mpconn::Error),
+    /// [`recv_bytes_into`](crate::Connection::recv_bytes_into) was given a buffer too
+    /// small for the message (CPython's `BufferTooShort`). The message was consumed and
+    /// is here, whole; the connection stays usable.
+    BufferTooShort {
+        /// The complete message that did not fit.
+        message: Vec<u8>,
+    },
+    /// A deadline passed: the handshake timeout of a listener, a client's connect
+    /// timeout, or a connection's read/write timeout.
+    Timeout {
+        /// What was being waited for.
+        during: &'static str,
+    },
+    /// The connection is one-way and this is the wrong way (CPython: "connection is
+    /// write-only" / "connection is read-only").
+    WrongDirection {
+        /// The operation that was refused: `"read"` or `"write"`.
+        operation: &'static str,
+    },
+    /// The listener was closed (CPython: "listener is closed").
+    ListenerClosed,
+    /// An address that cannot be parsed or used here.
+    Address(AddressError),
+    /// A value could not be pickled, or a message could not be unpickled into the type
+    /// asked for.
+    #[cfg(feature = "pickle")]
+    Pickle(serde_pickle::Error),
+}
+
+/// What the adapter's functions return.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// True when the peer closed the connection cleanly between messages (CPython's
+    /// `EOFError`): the usual way a conversation ends.
+    pub fn is_eof(&self) -> bool {
+        matches!(self, Error::Protocol(e) if *e.root() == mpconn::Error::Closed)
+    }
+
+    /// True when the authentication handshake failed (CPython's `AuthenticationError`),
+    /// on either side: a wrong digest, a rejected one, or a malformed challenge.
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, Error::Protocol(e) if e.is_authentication())
+    }
+
+    /// True when a deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// The core's error, for [`Error::Protocol`].
+    pub fn protocol(&self) -> Option<&mpconn::Error> {
+        match self {
+            Error::Protocol(e) => Some(e.root()),
+            _ => None,
+        }
+    }
+
+    /// Maps a read or write error of a socket with a timeout set: the OS reports an
+    /// expired `SO_RCVTIMEO` / `SO_SNDTIMEO` as `WouldBlock` (or `TimedOut`).
+    pub(crate) fn from_io(error: io::Error, during: &'static str) -> Error {
+        match error.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout { during },
+            _ => Error::Io(error),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Protocol(e) => write!(f, "{e}"),
+            Error::BufferTooShort { message } => write!(
+                f,
+                "buffer too short for a message of {} bytes (the message is in the error)",
+                message.len()
+            ),
+            Error::Timeout { during } => write!(f, "timed out {during}"),
+            Error::WrongDirection { operation: "read" } => {
+                f.write_str("connection is write-only: it cannot be read from")
+            }
+            Error::WrongDirection { .. } => {
+                f.write_str("connection is read-only: it cannot be written to")
+            }
+            Error::ListenerClosed => f.write_str("listener is closed"),
+            Error::Address(e) => write!(f, "{e}"),
+            #[cfg(feature = "pickle")]
+            Error::Pickle(e) => write!(f, "pickle: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::Address(e) => Some(e),
+            #[cfg(feature = "pickle")]
+            Error::Pickle(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(error: io::Error) -> Error {
+        Error::Io(error)
+    }
+}
+
+impl From<mpconn::Error> for Error {
+    fn from(error: mpconn::Error) -> Error {
+        Error::Protocol(error)
+    }
+}
+
+impl From<AddressError> for Error {
+    fn from(error: AddressError) -> Error {
+        Error::Address(error)
+    }
+}
+
+#[cfg(feature = "pickle")]
+impl From<serde_pickle::Error> for Error {
+    fn from(error: serde_pickle::Error) -> Error {
+        Error::Pickle(error)
+    }
+}
+
+/// For code that speaks `io::Result`: the kinds follow what the error means (end of
+/// file is `UnexpectedEof`, authentication `PermissionDenied`, a bad stream
+/// `InvalidData`, a deadline `TimedOut`), and the error itself is kept as the source.
+impl From<Error> for io::Error {
+    fn from(error: Error) -> io::Error {
+        let kind = match error {
+            Error::Io(e) => return e,
+            Error::Address(e) => return e.into(),
+            Error::Protocol(ref e) => match e.root() {
+                mpconn::Error::Closed
+                | mpconn::Error::UnexpectedEof { .. }
+                | mpconn::Error::HandshakeEof => io::ErrorKind::UnexpectedEof,
+                mpconn::Error::Authentication(_) => io::ErrorKind::PermissionDenied,
+                mpconn::Error::InvalidState(_) => io::ErrorKind::Other,
+                _ => io::ErrorKind::InvalidData,
+            },
+            Error::BufferTooShort { .. } => io::ErrorKind::InvalidInput,
+            Error::Timeout { .. } => io::ErrorKind::TimedOut,
+            Error::WrongDirection { .. } => io::ErrorKind::Unsupported,
+            Error::ListenerClosed => io::ErrorKind::NotConnected,
+            #[cfg(feature = "pickle")]
+            Error::Pickle(_) => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eof_between_messages_is_eof_and_maps_to_unexpected_eof() {
+        let error = Error::Protocol(mpconn::Error::Closed);
+        assert!(error.is_eof());
+        assert_eq!(io::Error::from(error).kind(), io::ErrorKind::UnexpectedEof);
+        let inside = Error::Protocol(mpconn::Error::UnexpectedEof { received: 3 });
+        assert!(!inside.is_eof());
+    }
+
+    #[test]
+    fn authentication_failures_are_recognised_through_failed() {
+        let first = mpconn::Error::Authentication(mpconn::AuthFailure::WrongDigest);
+        let again = mpconn::Error::Failed(Box::new(first.clone()));
+        assert!(Error::Protocol(first).is_authentication());
+        assert!(Error::Protocol(again).is_authentication());
+        assert!(!Error::Timeout { during: "x" }.is_authentication());
+    }
+
+    #[test]
+    fn io_errors_convert_back_unchanged() {
+        let original = io::Error::new(io::ErrorKind::AddrInUse, "taken");
+        let back = io::Error::from(Error::from(original));
+        assert_eq!(back.kind(), io::ErrorKind::AddrInUse);
+        assert_eq!(back.to_string(), "taken");
+    }
+}

@@ -1,0 +1,513 @@
+//! The listening side (CPython's `multiprocessing.connection.Listener`) and the
+//! connecting side (`Client`).
+
+use std::ffi::OsString;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use mpconn::HandshakeConfig;
+use socket2::{Domain, SockAddr, Socket, Type};
+
+use crate::address::{Address, Family};
+use crate::connection::{remaining, Connection};
+use crate::error::{Error, Result};
+use crate::stream::Stream;
+
+/// How long a listener waits for a client to finish the authentication handshake
+/// unless told otherwise. CPython waits forever, so one silent client stalls its
+/// accept loop; here it costs at most this.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A fresh handshake state machine with the OS's randomness for its nonce.
+fn core(
+    role: mpconn::Role,
+    authkey: Option<&[u8]>,
+    config: &HandshakeConfig,
+) -> mpconn::Connection {
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    match role {
+        mpconn::Role::Server => mpconn::Connection::server(authkey, config, &mut rng),
+        mpconn::Role::Client => mpconn::Connection::client(authkey, config, &mut rng),
+    }
+}
+
+/// The socket address for an `AF_UNIX` [`Address`]: a path, or a NUL and the name.
+fn unix_sockaddr(address: &Address) -> io::Result<SockAddr> {
+    match address {
+        Address::Unix(path) => SockAddr::unix(path),
+        Address::Abstract(name) => {
+            // Fail clearly off Linux, where the leading NUL would mean nothing.
+            address.to_unix_socket_addr()?;
+            let mut bytes = vec![0];
+            bytes.extend_from_slice(name);
+            SockAddr::unix(PathBuf::from(OsString::from_vec(bytes)))
+        }
+        Address::Tcp { .. } => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{address} is not an AF_UNIX address"),
+        )),
+    }
+}
+
+/// Tries each address a TCP host resolves to, as `socket.create_connection` does,
+/// and returns the first success or the last failure.
+fn each_resolved<T, E: From<io::Error>>(
+    address: &Address,
+    mut f: impl FnMut(SockAddr) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut last = None;
+    for addr in address.to_socket_addrs()? {
+        match f(SockAddr::from(addr)) {
+            Ok(done) => return Ok(done),
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{address} resolved to no address"),
+        )
+        .into()
+    }))
+}
+
+#[derive(Debug)]
+enum ListenSocket {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+/// Options for a [`Listener`]: what CPython's `Listener(address, family, backlog,
+/// authkey)` takes, and a handshake timeout CPython does not have.
+///
+/// ```
+/// use std::time::Duration;
+/// use mpconn_std::{Family, ListenerOptions};
+///
+/// let listener = ListenerOptions::new()
+///     .family(Family::Inet) // no address: localhost, any free port
+///     .backlog(16)
+///     .authkey(Some(b"secret"))
+///     .handshake_timeout(Some(Duration::from_secs(5)))
+///     .bind(None)?;
+/// assert_ne!(listener.address().to_string(), "localhost:0");
+/// # Ok::<(), mpconn_std::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ListenerOptions {
+    family: Option<Family>,
+    backlog: i32,
+    authkey: Option<Vec<u8>>,
+    handshake_timeout: Option<Duration>,
+    handshake: HandshakeConfig,
+}
+
+impl Default for ListenerOptions {
+    fn default() -> Self {
+        ListenerOptions::new()
+    }
+}
+
+impl ListenerOptions {
+    /// CPython's defaults: backlog 1, no authkey; plus a 20 s handshake timeout.
+    pub fn new() -> ListenerOptions {
+        ListenerOptions {
+            family: None,
+            backlog: 1,
+            authkey: None,
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            handshake: HandshakeConfig::default(),
+        }
+    }
+
+    /// The family of the default address, when [`bind`](Self::bind) gets none
+    /// (default: `AF_UNIX`, as CPython on Unix). With an address, a different family is
+    /// an error.
+    pub fn family(mut self, family: Family) -> Self {
+        self.family = Some(family);
+        self
+    }
+
+    /// The `listen(2)` backlog (default 1, as CPython).
+    pub fn backlog(mut self, backlog: i32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// The authkey clients must prove they hold (default: none, no handshake). An
+    /// empty key is a key: the handshake runs.
+    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
+        self.authkey = authkey.map(<[u8]>::to_vec);
+        self
+    }
+
+    /// How long `accept` waits for a client's handshake before giving up on it
+    /// (default 20 s; `None`: forever, as CPython).
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Digest choices for the handshake (default: CPython 3.12+'s).
+    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
+        self.handshake = config;
+        self
+    }
+
+    /// Binds and listens on `address`, or on a fresh default address of the family
+    /// (a `listener-XXXXXXXX` socket in a private 0700 temporary directory for
+    /// `AF_UNIX`, `localhost:0` for `AF_INET`). `SO_REUSEADDR` is set, as CPython does.
+    pub fn bind(&self, address: Option<Address>) -> Result<Listener> {
+        let (address, private_dir) = match (address, self.family) {
+            (Some(address), Some(family)) if address.family() != family => {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("address {address} is not of family {family}"),
+                )))
+            }
+            (Some(address), _) => (address, None),
+            (None, Some(Family::Inet)) => (Address::localhost_any_port(), None),
+            (None, _) => {
+                let address = Address::fresh_unix()?;
+                let dir = address.path().and_then(|p| p.parent()).map(PathBuf::from);
+                (address, dir)
+            }
+        };
+        let bound = self.bind_socket(&address);
+        if bound.is_err() {
+            if let Some(dir) = &private_dir {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        let (socket, bound_address) = bound?;
+        let socket_file = address.path().map(PathBuf::from);
+        Ok(Listener {
+            socket: Some(socket),
+            address: bound_address,
+            authkey: self.authkey.clone(),
+            handshake_timeout: self.handshake_timeout,
+            handshake: self.handshake.clone(),
+            last_accepted: None,
+            socket_file,
+            private_dir,
+        })
+    }
+
+    fn bind_socket(&self, address: &Address) -> Result<(ListenSocket, Address)> {
+        let listen = |domain: Domain, addr: &SockAddr| -> io::Result<Socket> {
+            let socket = Socket::new(domain, Type::STREAM, None)?;
+            socket.set_reuse_address(true)?;
+            socket.bind(addr)?;
+            socket.listen(self.backlog)?;
+            Ok(socket)
+        };
+        match address.family() {
+            Family::Inet => {
+                let socket = each_resolved(address, |addr| listen(addr.domain(), &addr))?;
+                let listener = TcpListener::from(OwnedFd::from(socket));
+                let bound = Address::from(listener.local_addr()?);
+                Ok((ListenSocket::Tcp(listener), bound))
+            }
+            Family::Unix => {
+                let socket = listen(Domain::UNIX, &unix_sockaddr(address)?)?;
+                let listener = UnixListener::from(OwnedFd::from(socket));
+                Ok((ListenSocket::Unix(listener), address.clone()))
+            }
+        }
+    }
+}
+
+/// A socket that accepts connections (CPython's `multiprocessing.connection.Listener`).
+///
+/// With an authkey, [`accept`](Listener::accept) runs the handshake before returning
+/// the connection. A client that fails it, or stays silent past the handshake
+/// timeout, is an error for that `accept` only: the listener keeps serving.
+///
+/// Dropping the listener closes it and removes its socket file (an abstract name has
+/// none), like [`close`](Listener::close).
+///
+/// ```
+/// use mpconn_std::{Client, Listener};
+///
+/// let mut listener = Listener::bind(None, Some(b"secret"))?; // a fresh Unix socket
+/// let address = listener.address().clone();
+/// let client = std::thread::spawn(move || -> mpconn_std::Result<Vec<u8>> {
+///     let mut conn = Client::connect(&address, Some(b"secret"))?;
+///     conn.send_bytes(b"ping")?;
+///     conn.recv_bytes(None)
+/// });
+/// let mut conn = listener.accept()?;
+/// assert_eq!(conn.recv_bytes(None)?, b"ping");
+/// conn.send_bytes(b"pong")?;
+/// assert_eq!(client.join().unwrap()?, b"pong");
+/// # Ok::<(), mpconn_std::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Listener {
+    socket: Option<ListenSocket>,
+    address: Address,
+    authkey: Option<Vec<u8>>,
+    handshake_timeout: Option<Duration>,
+    handshake: HandshakeConfig,
+    last_accepted: Option<Address>,
+    /// Removed on close: the socket file, and the private directory made for it.
+    socket_file: Option<PathBuf>,
+    private_dir: Option<PathBuf>,
+}
+
+impl Listener {
+    /// Binds with CPython's defaults (backlog 1) and a 20 s handshake timeout: on
+    /// `address`, or on a fresh Unix socket in a private temporary directory. See
+    /// [`ListenerOptions`] for the rest.
+    pub fn bind(address: Option<Address>, authkey: Option<&[u8]>) -> Result<Listener> {
+        ListenerOptions::new().authkey(authkey).bind(address)
+    }
+
+    /// Accepts the next connection and, with an authkey, runs the handshake on it.
+    ///
+    /// A failed handshake ([`Error::is_authentication`]), a client that closes during
+    /// it, or one that outlasts the handshake timeout ([`Error::is_timeout`]) is an
+    /// error for this call only; the next `accept` serves the next client.
+    pub fn accept(&mut self) -> Result<Connection> {
+        let (stream, peer) = match self.socket.as_ref().ok_or(Error::ListenerClosed)? {
+            ListenSocket::Tcp(listener) => {
+                let (stream, peer) = retry_interrupted(|| listener.accept())?;
+                // Every write is whole frames: Nagle's delay could only add latency.
+                stream.set_nodelay(true)?;
+                (Stream::Tcp(stream), Address::from(peer))
+            }
+            ListenSocket::Unix(listener) => {
+                let (stream, peer) = retry_interrupted(|| listener.accept())?;
+                (Stream::Unix(stream), Address::from(&peer))
+            }
+        };
+        self.last_accepted = Some(peer);
+        let core = core(
+            mpconn::Role::Server,
+            self.authkey.as_deref(),
+            &self.handshake,
+        );
+        let mut connection = Connection::new(stream, core);
+        if self.authkey.is_some() {
+            let deadline = self
+                .handshake_timeout
+                .and_then(|timeout| Instant::now().checked_add(timeout));
+            connection.handshake(deadline)?;
+        }
+        Ok(connection)
+    }
+
+    /// An endless iterator of [`accept`](Self::accept) results.
+    pub fn incoming(&mut self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// The bound address: with the real port after binding to port 0 (CPython's
+    /// `address`, from `getsockname`).
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The peer address of the last accepted connection (CPython's `last_accepted`);
+    /// an unnamed Unix client gives an empty path.
+    pub fn last_accepted(&self) -> Option<&Address> {
+        self.last_accepted.as_ref()
+    }
+
+    /// Closes the socket and removes its socket file and the private directory made
+    /// for a default address. Closing again does nothing.
+    pub fn close(&mut self) {
+        if self.socket.take().is_none() {
+            return;
+        }
+        if let Some(path) = self.socket_file.take() {
+            let _ = std::fs::remove_file(path);
+        }
+        if let Some(dir) = self.private_dir.take() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+
+    /// True once [`close`](Self::close) ran.
+    pub fn is_closed(&self) -> bool {
+        self.socket.is_none()
+    }
+
+    pub(crate) fn socket_fd(&self) -> Result<BorrowedFd<'_>> {
+        match self.socket.as_ref().ok_or(Error::ListenerClosed)? {
+            ListenSocket::Tcp(listener) => Ok(listener.as_fd()),
+            ListenSocket::Unix(listener) => Ok(listener.as_fd()),
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The iterator of [`Listener::incoming`]: every item is one `accept`.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a mut Listener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = Result<Connection>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.listener.accept())
+    }
+}
+
+fn retry_interrupted<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Options for connecting: CPython's `Client(address, family, authkey)`, plus a
+/// timeout.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mpconn_std::ClientOptions;
+///
+/// let address = "localhost:6000".parse()?;
+/// let conn = ClientOptions::new()
+///     .authkey(Some(b"secret"))
+///     .timeout(Some(Duration::from_secs(5)))
+///     .connect(&address)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    authkey: Option<Vec<u8>>,
+    timeout: Option<Duration>,
+    handshake: HandshakeConfig,
+}
+
+impl ClientOptions {
+    /// No authkey, no timeout (CPython's defaults).
+    pub fn new() -> ClientOptions {
+        ClientOptions::default()
+    }
+
+    /// The authkey to prove (default: none, no handshake).
+    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
+        self.authkey = authkey.map(<[u8]>::to_vec);
+        self
+    }
+
+    /// A limit on connecting and the handshake together (default: none, as CPython).
+    /// The connection's later reads and writes are not limited by it.
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Digest choices for the handshake (default: CPython 3.12+'s).
+    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
+        self.handshake = config;
+        self
+    }
+
+    /// Connects to `address` and, with an authkey, runs the handshake.
+    pub fn connect(&self, address: &Address) -> Result<Connection> {
+        let deadline = self
+            .timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let connect = |domain: Domain, addr: &SockAddr| -> Result<Socket> {
+            let socket = Socket::new(domain, Type::STREAM, None)?;
+            match deadline {
+                None => retry_interrupted(|| socket.connect(addr))?,
+                Some(_) => socket
+                    .connect_timeout(addr, remaining(deadline, "connecting")?)
+                    .map_err(|e| Error::from_io(e, "connecting"))?,
+            }
+            Ok(socket)
+        };
+        let stream = match address.family() {
+            Family::Inet => {
+                let socket = each_resolved(address, |addr| connect(addr.domain(), &addr))?;
+                let stream = TcpStream::from(OwnedFd::from(socket));
+                stream.set_nodelay(true)?;
+                Stream::Tcp(stream)
+            }
+            Family::Unix => {
+                let socket = connect(Domain::UNIX, &unix_sockaddr(address)?)?;
+                Stream::Unix(UnixStream::from(OwnedFd::from(socket)))
+            }
+        };
+        let core = core(
+            mpconn::Role::Client,
+            self.authkey.as_deref(),
+            &self.handshake,
+        );
+        let mut connection = Connection::new(stream, core);
+        if self.authkey.is_some() {
+            connection.handshake(deadline)?;
+        }
+        Ok(connection)
+    }
+}
+
+/// Connecting to a listener (CPython's `multiprocessing.connection.Client`).
+///
+/// ```no_run
+/// let address = "/tmp/app.sock".parse()?;
+/// let mut conn = mpconn_std::Client::connect(&address, Some(b"secret"))?;
+/// conn.send_bytes(b"hello")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    _private: (),
+}
+
+impl Client {
+    /// Connects to `address` and, with an authkey, runs the handshake; no timeout
+    /// (see [`ClientOptions`]).
+    pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
+        ClientOptions::new().authkey(authkey).connect(address)
+    }
+}
+
+/// A connected pair (CPython's `Pipe`): with `duplex`, both ends read and write (a
+/// socketpair); without, the first end only reads and the second only writes (an OS
+/// pipe). No handshake runs.
+///
+/// ```
+/// let (mut reader, mut writer) = mpconn_std::pipe(false)?;
+/// assert!(!reader.writable() && !writer.readable());
+/// writer.send_bytes(b"one way")?;
+/// assert_eq!(reader.recv_bytes(None)?, b"one way");
+/// assert!(reader.send_bytes(b"back").is_err()); // "connection is read-only"
+/// # Ok::<(), mpconn_std::Error>(())
+/// ```
+#[doc(alias = "Pipe")]
+pub fn pipe(duplex: bool) -> Result<(Connection, Connection)> {
+    let established = || mpconn::Connection::established();
+    if duplex {
+        let (a, b) = UnixStream::pair()?;
+        Ok((
+            Connection::new(Stream::Unix(a), established()),
+            Connection::new(Stream::Unix(b), established()),
+        ))
+    } else {
+        let (reader, writer) = io::pipe()?;
+        Ok((
+            Connection::new(Stream::PipeReader(reader), established()),
+            Connection::new(Stream::PipeWriter(writer), established()),
+        ))
+    }
+}
