@@ -1,0 +1,417 @@
+//! Properties of the core that must hold for any input: framing round trips under any
+//! split of the input, the two handshake roles against each other for any keys and
+//! options, no panic on arbitrary bytes, and the same result whether a conversation is
+//! fed one byte at a time or all at once.
+
+use proptest::prelude::*;
+
+use mpconn::frame::{encode, Decoder};
+use mpconn::handshake::{Handshake, State};
+use mpconn::{AuthFailure, Connection, Digest, Error, HandshakeConfig, Role};
+
+/// A deterministic SplitMix64: the handshake needs a `CryptoRng`; the properties need
+/// the same nonces when a conversation is replayed.
+struct SeededRng(u64);
+
+impl rand_core::TryRng for SeededRng {
+    type Error = std::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(self.try_next_u64()? as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Ok(z ^ (z >> 31))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let word = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for SeededRng {}
+
+/// Cuts `input` into pieces whose lengths cycle through `sizes` (each at least 1).
+fn pieces<'a>(input: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut rest = input;
+    for &size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (piece, tail) = rest.split_at(size.clamp(1, rest.len()));
+        out.push(piece);
+        rest = tail;
+    }
+    out
+}
+
+/// What a decoder made of a stream: the payloads, and the error that stopped it.
+fn decode_pieces(decoder: &mut Decoder, input: &[&[u8]]) -> (Vec<Vec<u8>>, Option<Error>) {
+    let mut frames = Vec::new();
+    for piece in input {
+        let mut rest = *piece;
+        while !rest.is_empty() {
+            match decoder.decode(rest) {
+                Ok((used, frame)) => {
+                    if let Some(frame) = frame {
+                        frames.push(frame.into_vec());
+                    }
+                    rest = &rest[used..];
+                }
+                Err(error) => return (frames, Some(error)),
+            }
+        }
+    }
+    (frames, None)
+}
+
+fn digest() -> impl Strategy<Value = Digest> {
+    prop::sample::select(Digest::ALL.to_vec())
+}
+
+fn config() -> impl Strategy<Value = HandshakeConfig> {
+    (digest(), any::<bool>(), any::<bool>()).prop_map(|(digest, legacy, refuse_md5)| {
+        HandshakeConfig::default()
+            .digest(digest)
+            .legacy(legacy)
+            .refuse_md5(refuse_md5)
+    })
+}
+
+/// Keys of every interesting length: empty, short, and longer than any HMAC block
+/// (128 bytes for SHA-384), which HMAC hashes first.
+fn key() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 0..200)
+}
+
+fn split_sizes() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..80, 1..8)
+}
+
+fn messages() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..4)
+}
+
+/// Byte streams that are mostly well-formed frames, with garbage mixed in: pure random
+/// bytes almost always start with a huge length and test nothing past the header.
+fn frame_soup() -> impl Strategy<Value = Vec<u8>> {
+    let item = prop_oneof![
+        3 => prop::collection::vec(any::<u8>(), 0..300).prop_map(|payload| {
+            let mut wire = Vec::new();
+            encode(&payload, &mut wire);
+            wire
+        }),
+        1 => prop::collection::vec(any::<u8>(), 0..40),
+    ];
+    prop::collection::vec(item, 0..6).prop_map(|items| items.concat())
+}
+
+/// Handshake-shaped garbage: frames whose payloads start like handshake messages.
+fn handshake_soup() -> impl Strategy<Value = Vec<u8>> {
+    let payload = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..300),
+        prop::collection::vec(any::<u8>(), 0..80)
+            .prop_map(|tail| [b"#CHALLENGE#", &tail[..]].concat()),
+        prop::collection::vec(any::<u8>(), 0..60).prop_map(|tail| [
+            &b"#CHALLENGE#{sha256}"[..],
+            &tail[..]
+        ]
+        .concat()),
+        Just(b"#WELCOME#".to_vec()),
+        Just(b"#FAILURE#".to_vec()),
+        prop::collection::vec(any::<u8>(), 16..=20),
+    ];
+    let item = prop_oneof![
+        4 => payload.prop_map(|payload| {
+            let mut wire = Vec::new();
+            encode(&payload, &mut wire);
+            wire
+        }),
+        1 => prop::collection::vec(any::<u8>(), 0..20),
+    ];
+    prop::collection::vec(item, 0..5).prop_map(|items| items.concat())
+}
+
+/// Everything that crossed the wire and arrived, for comparing two runs.
+#[derive(Debug, PartialEq, Eq)]
+struct Transcript {
+    server_to_client: Vec<u8>,
+    client_to_server: Vec<u8>,
+    server_received: Vec<Vec<u8>>,
+    client_received: Vec<Vec<u8>>,
+    server_outcome: Result<(), Error>,
+    client_outcome: Result<(), Error>,
+}
+
+/// Moves bytes between two connections, cut into `sizes` pieces, until both are quiet.
+/// A side still handshaking when nothing more will come gets `eof()`, as if the peer
+/// had closed (a real peer that failed closes its socket).
+fn pump(server: &mut Connection, client: &mut Connection, sizes: &[usize], log: &mut Transcript) {
+    loop {
+        let to_client = server.take_output();
+        let to_server = client.take_output();
+        if to_client.is_empty() && to_server.is_empty() {
+            break;
+        }
+        log.server_to_client.extend_from_slice(&to_client);
+        log.client_to_server.extend_from_slice(&to_server);
+        for piece in pieces(&to_client, sizes) {
+            if log.client_outcome.is_ok() {
+                log.client_outcome = client.feed(piece);
+            }
+        }
+        for piece in pieces(&to_server, sizes) {
+            if log.server_outcome.is_ok() {
+                log.server_outcome = server.feed(piece);
+            }
+        }
+    }
+    for (conn, outcome) in [
+        (server, &mut log.server_outcome),
+        (client, &mut log.client_outcome),
+    ] {
+        if outcome.is_ok() && conn.is_handshaking() {
+            *outcome = Err(conn.eof());
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Conversation {
+    server_key: Option<Vec<u8>>,
+    client_key: Option<Vec<u8>>,
+    server_config: HandshakeConfig,
+    client_config: HandshakeConfig,
+    seed: u64,
+    /// Sent before the handshake finishes, by server and by client.
+    early: (Vec<Vec<u8>>, Vec<Vec<u8>>),
+    /// Sent after it, by server and by client.
+    late: (Vec<Vec<u8>>, Vec<Vec<u8>>),
+}
+
+impl Conversation {
+    fn run(&self, sizes: &[usize]) -> Transcript {
+        let mut rng = SeededRng(self.seed);
+        let mut server =
+            Connection::server(self.server_key.as_deref(), &self.server_config, &mut rng);
+        let mut client =
+            Connection::client(self.client_key.as_deref(), &self.client_config, &mut rng);
+        for message in &self.early.0 {
+            server.send(message).unwrap();
+        }
+        for message in &self.early.1 {
+            client.send(message).unwrap();
+        }
+        let mut log = Transcript {
+            server_to_client: Vec::new(),
+            client_to_server: Vec::new(),
+            server_received: Vec::new(),
+            client_received: Vec::new(),
+            server_outcome: Ok(()),
+            client_outcome: Ok(()),
+        };
+        pump(&mut server, &mut client, sizes, &mut log);
+        if server.is_established() && client.is_established() {
+            for message in &self.late.0 {
+                server.send(message).unwrap();
+            }
+            for message in &self.late.1 {
+                client.send(message).unwrap();
+            }
+            pump(&mut server, &mut client, sizes, &mut log);
+        }
+        log.server_received = std::iter::from_fn(|| server.next_message()).collect();
+        log.client_received = std::iter::from_fn(|| client.next_message()).collect();
+        log
+    }
+}
+
+fn uses_md5(config: &HandshakeConfig) -> bool {
+    config.is_legacy() || config.requested_digest() == Digest::Md5
+}
+
+fn conversation() -> impl Strategy<Value = Conversation> {
+    (
+        prop::option::of(key()),
+        0u8..3,
+        (config(), config()),
+        any::<u64>(),
+        (messages(), messages()),
+        (messages(), messages()),
+    )
+        .prop_map(
+            |(server_key, client_key_kind, configs, seed, early, late)| {
+                let client_key = match client_key_kind {
+                    0 => server_key.clone(),
+                    // A different key: never equal to the server's.
+                    1 => server_key.clone().map(|mut key| {
+                        key.push(0x5a);
+                        key
+                    }),
+                    // None against Some (or Some(empty) against None): a setup mismatch.
+                    _ => match &server_key {
+                        Some(_) => None,
+                        None => Some(Vec::new()),
+                    },
+                };
+                Conversation {
+                    server_key,
+                    client_key,
+                    server_config: configs.0,
+                    client_config: configs.1,
+                    seed,
+                    early,
+                    late,
+                }
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn frames_round_trip_for_any_payloads_and_any_input_split(
+        payloads in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..2000), 0..8),
+        sizes in split_sizes(),
+    ) {
+        let mut wire = Vec::new();
+        for payload in &payloads {
+            encode(payload, &mut wire);
+        }
+        let whole = decode_pieces(&mut Decoder::new(), &[&wire]);
+        let split = decode_pieces(&mut Decoder::new(), &pieces(&wire, &sizes));
+        prop_assert_eq!(&whole, &(payloads, None));
+        prop_assert_eq!(whole, split);
+    }
+
+    #[test]
+    fn decoder_on_arbitrary_bytes_never_panics_and_ignores_splits(
+        input in prop_oneof![frame_soup(), prop::collection::vec(any::<u8>(), 0..600)],
+        max_len in prop::option::of(0u64..400),
+        sizes in split_sizes(),
+    ) {
+        let new = || max_len.map_or_else(Decoder::new, Decoder::with_max_len);
+        let whole = decode_pieces(&mut new(), &[&input]);
+        let mut decoder = new();
+        let split = decode_pieces(&mut decoder, &pieces(&input, &sizes));
+        prop_assert_eq!(&whole, &split);
+        if let Some(error) = split.1 {
+            prop_assert!(
+                matches!(error, Error::MessageTooLong { .. } | Error::NegativeLength(_)),
+                "{:?}",
+                error
+            );
+            // Finished for good: out of step after an error.
+            prop_assert!(decoder.is_failed());
+            prop_assert!(matches!(decoder.decode(b"\0\0\0\0"), Err(Error::Failed(_))));
+        }
+        let _ = decoder.eof();
+    }
+
+    #[test]
+    fn either_handshake_role_on_arbitrary_bytes_never_panics_and_ignores_splits(
+        server in any::<bool>(),
+        key in key(),
+        config in config(),
+        seed in any::<u64>(),
+        input in prop_oneof![handshake_soup(), prop::collection::vec(any::<u8>(), 0..300)],
+        sizes in split_sizes(),
+    ) {
+        let role = if server { Role::Server } else { Role::Client };
+        let run = |input: &[&[u8]]| {
+            let mut handshake = Handshake::new(role, &key, &config, &mut SeededRng(seed));
+            let mut output = handshake.take_output();
+            let mut outcome = Ok(());
+            for piece in input {
+                outcome = handshake.feed(piece).map(drop);
+                output.extend(handshake.take_output());
+                if outcome.is_err() || handshake.is_done() {
+                    break;
+                }
+            }
+            let state = handshake.state().clone();
+            let eof = handshake.eof();
+            (outcome, state, output, eof)
+        };
+        let whole = run(&[&input]);
+        let split = run(&pieces(&input, &sizes));
+        prop_assert_eq!(&whole, &split);
+        let (outcome, state, output, _) = split;
+        // Random bytes cannot carry a valid MAC for a fresh nonce.
+        prop_assert_ne!(state, State::Done);
+        if let Err(error) = outcome {
+            prop_assert!(matches!(
+                error,
+                Error::Authentication(_) | Error::MessageTooLong { len: 257.., max: 256 }
+                    | Error::NegativeLength(_)
+            ), "{:?}", error);
+        }
+        // Whatever happened, only whole handshake frames went out, each at most 256
+        // bytes (CPython reads every handshake frame with recv_bytes(256)); a server
+        // always sent its challenge.
+        let mut decoder = Decoder::with_max_len(256);
+        let (frames, error) = decode_pieces(&mut decoder, &[&output]);
+        prop_assert!(error.is_none() && decoder.is_idle(), "{:?}", error);
+        prop_assert!(!server || !frames.is_empty());
+    }
+
+    #[test]
+    fn handshake_roles_agree_exactly_when_keys_and_md5_policies_allow(
+        conversation in conversation(),
+        sizes in split_sizes(),
+    ) {
+        let c = &conversation;
+        let log = c.run(&sizes);
+        let md5_in_play = uses_md5(&c.server_config) || uses_md5(&c.client_config);
+        let md5_refused = c.server_config.refuses_md5() || c.client_config.refuses_md5();
+        let should_succeed = c.server_key == c.client_key
+            && (c.server_key.is_none() || !(md5_in_play && md5_refused));
+        if c.server_key.is_some() != c.client_key.is_some() {
+            // One side expects a handshake the other will not run. The keyed side
+            // fails or waits; it never sees a message in place of a handshake frame.
+            let keyed = if c.server_key.is_some() {
+                (&log.server_outcome, &log.server_received)
+            } else {
+                (&log.client_outcome, &log.client_received)
+            };
+            prop_assert!(keyed.0.is_err(), "{:?}", log);
+            prop_assert!(keyed.1.is_empty());
+        } else if should_succeed {
+            prop_assert_eq!(&log.server_outcome, &Ok(()));
+            prop_assert_eq!(&log.client_outcome, &Ok(()));
+            let server_got: Vec<_> = c.early.1.iter().chain(&c.late.1).cloned().collect();
+            let client_got: Vec<_> = c.early.0.iter().chain(&c.late.0).cloned().collect();
+            prop_assert_eq!(&log.server_received, &server_got);
+            prop_assert_eq!(&log.client_received, &client_got);
+        } else {
+            prop_assert!(log.server_outcome.is_err() && log.client_outcome.is_err(), "{:?}", log);
+            prop_assert!(log.server_received.is_empty() && log.client_received.is_empty());
+            if !md5_refused {
+                // Wrong key: we check the peer's MAC first, then it hears #FAILURE#.
+                prop_assert_eq!(
+                    &log.server_outcome,
+                    &Err(Error::Authentication(AuthFailure::WrongDigest))
+                );
+                prop_assert_eq!(
+                    &log.client_outcome,
+                    &Err(Error::Authentication(AuthFailure::DigestRejected))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_conversation_fed_byte_by_byte_or_all_at_once_is_the_same(
+        conversation in conversation(),
+        sizes in split_sizes(),
+    ) {
+        let all_at_once = conversation.run(&[usize::MAX]);
+        prop_assert_eq!(&conversation.run(&[1]), &all_at_once);
+        prop_assert_eq!(&conversation.run(&sizes), &all_at_once);
+    }
+}
