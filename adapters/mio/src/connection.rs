@@ -1,0 +1,259 @@
+//! The non-blocking connection: the core's `Connection` driven on readiness.
+
+use std::io::{self, Read, Write};
+
+use getrandom::rand_core::UnwrapErr;
+use getrandom::SysRng;
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
+use mpconn::HandshakeConfig;
+
+use crate::{Error, Stream};
+
+/// How much one socket read asks for.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Bytes read from the socket that the core has not taken yet.
+struct Inbound {
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Inbound {
+    fn new() -> Inbound {
+        Inbound {
+            buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn filled(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// One read into the free space (called only when nothing is buffered).
+    fn fill<R: Read>(&mut self, io: &mut R) -> io::Result<usize> {
+        let n = io.read(&mut self.buf[self.end..])?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
+/// One end of a `multiprocessing.connection` connection over a non-blocking TCP or Unix
+/// [`Stream`] (from a [`Listener`](crate::Listener), a [`Client`](crate::Client), or any
+/// connected mio socket), for your own `mio` event loop.
+///
+/// It implements [`mio::event::Source`]: register it for
+/// `Interest::READABLE | Interest::WRITABLE` and, on each event, call
+/// [`flush`](Self::flush) when it is writable and [`recv_bytes`](Self::recv_bytes) until
+/// it returns `Ok(None)` when it is readable. No method ever blocks and `WouldBlock` never
+/// reaches you: a method that would block returns what it has and goes on at the next
+/// event. The handshake, when there is one, runs inside those same calls;
+/// [`is_established`](Self::is_established) tells when it is over.
+///
+/// Writes that the socket takes only in part keep their place: the rest stays queued, in
+/// order, and [`flush`](Self::flush) goes on with it. [`wants_write`](Self::wants_write)
+/// says whether anything is queued.
+///
+/// mio readiness is edge-triggered: after a readable event, call `recv_bytes` until
+/// `Ok(None)` (it has then seen `WouldBlock`), or no new event will come for the bytes
+/// already on the socket.
+///
+/// ```
+/// use mio::{Events, Interest, Poll, Token};
+/// use mpconn_mio::Connection;
+///
+/// let (a, b) = mio::net::UnixStream::pair()?;
+/// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+/// let mut poll = Poll::new()?;
+/// poll.registry().register(&mut b, Token(0), Interest::READABLE | Interest::WRITABLE)?;
+///
+/// a.send_bytes(b"hello")?;
+/// let mut events = Events::with_capacity(8);
+/// let message = loop {
+///     poll.poll(&mut events, None)?;
+///     if let Some(message) = b.recv_bytes(None)? {
+///         break message;
+///     }
+/// };
+/// assert_eq!(message, b"hello");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub struct Connection {
+    io: Stream,
+    core: mpconn::Connection,
+    inbound: Inbound,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("core", &self.core)
+            .field("buffered", &self.inbound.filled().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A connection with no handshake (CPython's `authkey=None`), established at once.
+    pub fn established(io: impl Into<Stream>) -> Connection {
+        Connection::with_core(io.into(), mpconn::Connection::established())
+    }
+
+    /// The accepting side of a handshake over `io` (what
+    /// [`Listener::accept`](crate::Listener::accept) starts): with an authkey, it delivers
+    /// a challenge, then answers one; `None` means no handshake. The challenge is queued, not yet written:
+    /// it goes out with the first [`flush`](Self::flush) or [`recv_bytes`](Self::recv_bytes).
+    pub fn server(io: impl Into<Stream>, authkey: Option<&[u8]>, config: &HandshakeConfig) -> Self {
+        let core = mpconn::Connection::server(authkey, config, &mut UnwrapErr(SysRng));
+        Connection::with_core(io.into(), core)
+    }
+
+    /// The connecting side of a handshake over `io` (what [`Client`](crate::Client)
+    /// starts): with an authkey, it answers a challenge, then delivers one.
+    pub fn client(io: impl Into<Stream>, authkey: Option<&[u8]>, config: &HandshakeConfig) -> Self {
+        let core = mpconn::Connection::client(authkey, config, &mut UnwrapErr(SysRng));
+        Connection::with_core(io.into(), core)
+    }
+
+    fn with_core(io: Stream, core: mpconn::Connection) -> Connection {
+        Connection {
+            io,
+            core,
+            inbound: Inbound::new(),
+        }
+    }
+
+    /// True while the handshake runs.
+    pub fn is_handshaking(&self) -> bool {
+        self.core.is_handshaking()
+    }
+
+    /// True once messages flow (after a successful handshake, or with no authkey).
+    pub fn is_established(&self) -> bool {
+        self.core.is_established()
+    }
+
+    /// True when bytes are queued for the peer; [`flush`](Self::flush) on the next
+    /// writable event.
+    pub fn wants_write(&self) -> bool {
+        self.core.wants_write()
+    }
+
+    /// Queues one message (CPython's `send_bytes`) and writes as much as the socket
+    /// takes now; the rest goes out with later [`flush`](Self::flush) calls. A message
+    /// sent during the handshake is held and sent once it succeeds.
+    pub fn send_bytes(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.core.send(payload)?;
+        self.flush()
+    }
+
+    /// Writes queued bytes until none are left or the socket would block (`Ok(())`
+    /// either way: check [`wants_write`](Self::wants_write)). A partial write keeps its
+    /// place.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        while self.core.wants_write() {
+            match self.io.write(self.core.pending_output()) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+                Ok(n) => self.core.consume_output(n),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The next whole message, if one can be had without blocking (CPython's
+    /// `recv_bytes(maxlength)`); `Ok(None)` when the socket has nothing more for now.
+    ///
+    /// During the handshake it reads and answers the handshake frames (and writes the
+    /// answers) and returns `Ok(None)` until messages flow; a failed handshake is an
+    /// error for which [`Error::is_authentication`] is true, after `#FAILURE#` was offered
+    /// to the peer. With `maxlength`, a longer message is refused as soon as its header
+    /// arrives ([`mpconn::Error::MessageTooLong`]) and the read side is unusable from
+    /// then on. A peer that closes between messages gives an error for which
+    /// [`Error::is_eof`] is true.
+    pub fn recv_bytes(&mut self, maxlength: Option<u64>) -> Result<Option<Vec<u8>>, Error> {
+        self.core.set_max_len(maxlength);
+        if self.core.is_handshaking() {
+            self.flush()?;
+        }
+        loop {
+            if !self.inbound.filled().is_empty() {
+                let handshaking = self.core.is_handshaking();
+                let decoded = self.core.decode(self.inbound.filled());
+                let (used, message) = match decoded {
+                    Ok((used, frame)) => (used, frame.map(|frame| frame.into_vec())),
+                    Err(error) => {
+                        // The core may have queued #FAILURE#: offer it to the peer. Whether
+                        // the socket takes it does not change the outcome.
+                        let _ = self.flush();
+                        return Err(error.into());
+                    }
+                };
+                self.inbound.consume(used);
+                if handshaking {
+                    // Handshake answers, and once it is done the messages held meanwhile.
+                    self.flush()?;
+                }
+                if message.is_some() {
+                    return Ok(message);
+                }
+                continue;
+            }
+            match self.inbound.fill(&mut self.io) {
+                Ok(0) => return Err(self.core.eof().into()),
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &Stream {
+        &self.io
+    }
+
+    /// The underlying stream, mutably. Reading or writing it directly puts the
+    /// connection out of step with its peer.
+    pub fn get_mut(&mut self) -> &mut Stream {
+        &mut self.io
+    }
+}
+
+impl Source for Connection {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        self.io.register(registry, token, interests)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        self.io.reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        self.io.deregister(registry)
+    }
+}

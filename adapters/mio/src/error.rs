@@ -1,0 +1,83 @@
+//! The one error type of the mio adapter.
+
+use std::fmt;
+use std::io;
+
+/// Everything that can go wrong in the mio adapter: the socket or the protocol.
+///
+/// `WouldBlock` is never one of them: a method that cannot go on without blocking
+/// returns what it has (`Ok(None)`, or `Ok(())` with output still queued) and the event
+/// loop calls it again on the next readiness event. Protocol errors are the core's
+/// [`mpconn::Error`], unchanged.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The socket failed (connect, read, write, bind, accept).
+    Io(io::Error),
+    /// The peer broke the protocol, failed the handshake or closed the connection.
+    Protocol(mpconn::Error),
+    /// The listener was closed and accepts no more clients.
+    ListenerClosed,
+}
+
+impl Error {
+    /// True when the peer closed the connection cleanly between two messages (CPython's
+    /// `EOFError`).
+    pub fn is_eof(&self) -> bool {
+        matches!(self, Error::Protocol(error) if *error.root() == mpconn::Error::Closed)
+    }
+
+    /// True when the authentication handshake failed (CPython's `AuthenticationError`).
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, Error::Protocol(error) if error.is_authentication())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(error) => write!(f, "I/O error: {error}"),
+            Error::Protocol(error) => error.fmt(f),
+            Error::ListenerClosed => f.write_str("the listener is closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(error) => Some(error),
+            Error::Protocol(error) => Some(error),
+            Error::ListenerClosed => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(error: io::Error) -> Self {
+        Error::Io(error)
+    }
+}
+
+impl From<mpconn::Error> for Error {
+    fn from(error: mpconn::Error) -> Self {
+        Error::Protocol(error)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(error: Error) -> Self {
+        let kind = match error {
+            Error::Io(inner) => return inner,
+            Error::Protocol(ref inner) => match inner.root() {
+                mpconn::Error::Closed
+                | mpconn::Error::UnexpectedEof { .. }
+                | mpconn::Error::HandshakeEof => io::ErrorKind::UnexpectedEof,
+                mpconn::Error::Authentication(_) => io::ErrorKind::PermissionDenied,
+                _ => io::ErrorKind::InvalidData,
+            },
+            Error::ListenerClosed => io::ErrorKind::NotConnected,
+        };
+        io::Error::new(kind, error)
+    }
+}

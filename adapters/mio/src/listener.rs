@@ -1,0 +1,220 @@
+//! The non-blocking listener.
+
+use std::fmt;
+use std::io;
+
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
+use mpconn::HandshakeConfig;
+use mpconn_std::Address;
+
+use crate::socket::{self, Cleanup, RawListener};
+use crate::{Connection, Error};
+
+/// The default listen backlog: 128, not CPython's 1. An event loop takes connections off
+/// the queue as they come and authenticates many at once, so the queue only has to
+/// absorb a burst of simultaneous connects; with a backlog of 1 such a burst meets TCP
+/// SYN retransmits or, over a Unix socket, refused connects.
+pub const DEFAULT_BACKLOG: u32 = 128;
+
+/// Options for [`Listener`], in the manner of `std::fs::OpenOptions`.
+#[derive(Debug, Clone)]
+pub struct ListenerOptions {
+    backlog: u32,
+    handshake: HandshakeConfig,
+}
+
+impl Default for ListenerOptions {
+    fn default() -> Self {
+        ListenerOptions {
+            backlog: DEFAULT_BACKLOG,
+            handshake: HandshakeConfig::default(),
+        }
+    }
+}
+
+impl ListenerOptions {
+    /// [`DEFAULT_BACKLOG`] and CPython 3.12's handshake ([`HandshakeConfig::default`]).
+    pub fn new() -> ListenerOptions {
+        ListenerOptions::default()
+    }
+
+    /// The listen backlog (see [`DEFAULT_BACKLOG`] for why it is not CPython's 1).
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// How the handshake is run (digest asked for, legacy challenges, refusing MD5).
+    pub fn handshake(mut self, config: HandshakeConfig) -> Self {
+        self.handshake = config;
+        self
+    }
+
+    /// Binds and starts listening (CPython's `Listener(address, authkey=...)`).
+    ///
+    /// `None` for the address is CPython's default: a fresh `listener-XXXXXXXX` socket in
+    /// a new private (0700) temporary directory, both removed when the listener closes.
+    /// An authkey, even an empty one, means every client runs the handshake.
+    pub fn bind(
+        &self,
+        address: Option<&Address>,
+        authkey: Option<&[u8]>,
+    ) -> Result<Listener, Error> {
+        let mut cleanup = Cleanup::default();
+        let address = match address {
+            Some(address) => address.clone(),
+            None => {
+                let fresh = Address::fresh_unix()?;
+                cleanup.private_dir = fresh.path().and_then(|p| p.parent()).map(Into::into);
+                fresh
+            }
+        };
+        let (raw, bound) = match socket::listen(&address, self.backlog) {
+            Ok(bound) => bound,
+            Err(error) => {
+                cleanup.run();
+                return Err(error.into());
+            }
+        };
+        cleanup.socket_file = bound.path().map(Into::into);
+        Ok(Listener {
+            raw: Some(raw),
+            address: bound,
+            last_accepted: None,
+            authkey: authkey.map(<[u8]>::to_vec),
+            handshake: self.handshake.clone(),
+            cleanup,
+        })
+    }
+}
+
+/// A non-blocking `multiprocessing.connection.Listener` for your own `mio` event loop.
+///
+/// It implements [`mio::event::Source`]: register it for `Interest::READABLE` and, on
+/// each event, call [`accept`](Self::accept) until it returns `Ok(None)`. Each accepted
+/// [`Connection`] starts its handshake at once and finishes it inside its own
+/// `recv_bytes` / `flush` calls, so many clients authenticate side by side. The loop
+/// owns the clock: to give up on a client that stalls, drop a connection that is
+/// still [handshaking](Connection::is_handshaking) when your deadline passes (the
+/// `echo_loop` example shows how).
+///
+/// Dropping it closes it ([`close`](Self::close)).
+///
+/// ```
+/// use mio::{Interest, Poll, Token};
+/// use mpconn_mio::Listener;
+///
+/// let mut listener = Listener::bind(None, Some(b"secret"))?; // a fresh Unix socket
+/// let poll = Poll::new()?;
+/// poll.registry().register(&mut listener, Token(0), Interest::READABLE)?;
+/// assert!(listener.accept()?.is_none()); // nobody there yet: no error, no blocking
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub struct Listener {
+    raw: Option<RawListener>,
+    address: Address,
+    last_accepted: Option<Address>,
+    authkey: Option<Vec<u8>>,
+    handshake: HandshakeConfig,
+    cleanup: Cleanup,
+}
+
+impl fmt::Debug for Listener {
+    // Built by hand so that nothing here could ever print the authkey.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("address", &self.address)
+            .field("last_accepted", &self.last_accepted)
+            .field("closed", &self.raw.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Listener {
+    /// Binds with the default [`ListenerOptions`]; see [`ListenerOptions::bind`].
+    pub fn bind(address: Option<&Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
+        ListenerOptions::new().bind(address, authkey)
+    }
+
+    /// The next client waiting, if any (`Ok(None)`: none now; wait for the next readable
+    /// event). Its handshake has started: the challenge is written if the socket takes it.
+    ///
+    /// An `Err` concerns one client (or a passing OS condition such as running out of
+    /// file descriptors): the listener goes on, so keep calling until `Ok(None)`.
+    /// [`Error::ListenerClosed`] after [`close`](Self::close).
+    pub fn accept(&mut self) -> Result<Option<Connection>, Error> {
+        let raw = self.raw.as_ref().ok_or(Error::ListenerClosed)?;
+        loop {
+            match raw.accept() {
+                Ok((stream, peer)) => {
+                    self.last_accepted = Some(peer);
+                    let mut connection =
+                        Connection::server(stream, self.authkey.as_deref(), &self.handshake);
+                    connection.flush()?;
+                    return Ok(Some(connection));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// The address the listener is bound to; for TCP, the IP address and the real port.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The peer address of the client last accepted (CPython's `last_accepted`). A Unix
+    /// client that did not bind its socket has an empty path, as in CPython.
+    pub fn last_accepted(&self) -> Option<&Address> {
+        self.last_accepted.as_ref()
+    }
+
+    /// Stops listening and removes a Unix socket file (and the private directory of a
+    /// default address); an abstract name has no file. Idempotent; `Drop` does the same.
+    /// Accepted connections stay open.
+    pub fn close(&mut self) {
+        self.raw = None;
+        self.cleanup.run();
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl Source for Listener {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        self.raw_mut()?.register(registry, token, interests)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        self.raw_mut()?.reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        self.raw_mut()?.deregister(registry)
+    }
+}
+
+impl Listener {
+    fn raw_mut(&mut self) -> io::Result<&mut RawListener> {
+        self.raw
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, Error::ListenerClosed))
+    }
+}
