@@ -37,6 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+const AUTHKEY: &[u8] = b"benchmark authkey";
 const SMALL: usize = 64;
 const BIG: usize = 1 << 20;
 const CONCURRENT: usize = 64;
@@ -100,14 +101,16 @@ impl Workload {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Rust {
     Raw,
+    Tokio,
 }
 
 impl Rust {
-    const ALL: [Rust; 1] = [Rust::Raw];
+    const ALL: [Rust; 2] = [Rust::Raw, Rust::Tokio];
 
     fn name(self) -> &'static str {
         match self {
             Rust::Raw => "raw",
+            Rust::Tokio => "tokio",
         }
     }
 
@@ -118,18 +121,22 @@ impl Rust {
     fn label(self) -> &'static str {
         match self {
             Rust::Raw => "raw Unix socket (limit)",
+            Rust::Tokio => "mpconn-tokio",
         }
     }
 
     fn measure(self, workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
         match self {
             Rust::Raw => raw::measure(workload, address, secs),
+            Rust::Tokio => tokio_rows::measure(workload, address, secs),
         }
     }
 
-    fn serve(self, workload: Workload, listener: UnixListener) -> io::Result<()> {
+    /// Binds `address`, says "ready" on stdout, and serves until killed.
+    fn serve(self, workload: Workload, address: &Path) -> io::Result<()> {
         match self {
-            Rust::Raw => raw::serve(workload, listener),
+            Rust::Raw => raw::serve(workload, address),
+            Rust::Tokio => tokio_rows::serve(workload, address),
         }
     }
 }
@@ -329,7 +336,9 @@ mod raw {
         }
     }
 
-    pub fn serve(workload: Workload, listener: UnixListener) -> io::Result<()> {
+    pub fn serve(workload: Workload, address: &Path) -> io::Result<()> {
+        let listener = UnixListener::bind(address)?;
+        ready()?;
         match workload {
             Workload::Handshake | Workload::HandshakeC64 => {
                 // As many server threads as clients; each handles one at a time.
@@ -377,6 +386,185 @@ mod raw {
                 Ok(())
             }
         }
+    }
+}
+
+/// mpconn-tokio: `Client` / `Listener` / `Connection`, and `Framed<_, FrameCodec>` with
+/// `feed` + `flush` as the batching for 64 B streams. One connection at a time runs on
+/// a current-thread runtime; 64 concurrent clients on the multi-thread one (a worker a
+/// core), on both sides.
+mod tokio_rows {
+    use super::*;
+    use futures_util::{SinkExt, StreamExt};
+    use mpconn_tokio::{Address, Client, Listener};
+
+    fn runtime(workload: Workload) -> io::Result<tokio::runtime::Runtime> {
+        match workload {
+            Workload::HandshakeC64 => tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build(),
+            _ => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build(),
+        }
+    }
+
+    fn other(error: mpconn_tokio::Error) -> io::Error {
+        io::Error::other(error)
+    }
+
+    /// Connecting and the handshake, bounded: a stuck server fails the run.
+    async fn within<T>(
+        future: impl std::future::Future<Output = Result<T, mpconn_tokio::Error>>,
+    ) -> io::Result<T> {
+        tokio::time::timeout(IO_TIMEOUT, future)
+            .await
+            .map_err(|_| io::Error::other("timed out"))?
+            .map_err(other)
+    }
+
+    pub fn measure(workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
+        let address = Address::unix(address);
+        runtime(workload)?.block_on(async move {
+            match workload {
+                Workload::PingPong64 => {
+                    let mut conn = within(Client::connect(&address, None)).await?;
+                    let payload = [b'x'; SMALL];
+                    let clock = Clock::start(secs);
+                    let mut n = 0;
+                    while clock.running() {
+                        for _ in 0..64 {
+                            conn.send_bytes(&payload).await.map_err(other)?;
+                            conn.recv_bytes(None).await.map_err(other)?;
+                        }
+                        n += 64;
+                    }
+                    Ok(clock.rate(n))
+                }
+                Workload::Stream64 => {
+                    let conn = within(Client::connect(&address, None)).await?;
+                    let mut framed = conn
+                        .into_framed()
+                        .map_err(|_| io::Error::other("mid-message"))?;
+                    let payload = [b'x'; SMALL];
+                    let clock = Clock::start(secs);
+                    let mut sent = 0;
+                    while clock.running() {
+                        for _ in 0..256 {
+                            framed.feed(&payload[..]).await.map_err(other)?;
+                        }
+                        sent += 256;
+                    }
+                    framed.send(&b""[..]).await.map_err(other)?;
+                    let reply = framed
+                        .next()
+                        .await
+                        .ok_or_else(|| io::Error::other("no count"))?
+                        .map_err(other)?;
+                    check_count(&reply, sent)?;
+                    Ok(clock.rate(sent))
+                }
+                Workload::Stream1MiB => {
+                    let mut conn = within(Client::connect(&address, None)).await?;
+                    let payload = vec![b'x'; BIG];
+                    let clock = Clock::start(secs);
+                    let mut sent = 0;
+                    while clock.running() {
+                        conn.send_bytes(&payload).await.map_err(other)?;
+                        sent += 1;
+                    }
+                    conn.send_bytes(b"").await.map_err(other)?;
+                    check_count(&conn.recv_bytes(None).await.map_err(other)?, sent)?;
+                    Ok(mb_per_s(clock.rate(sent)))
+                }
+                Workload::Handshake => {
+                    let clock = Clock::start(secs);
+                    let mut n = 0;
+                    while clock.running() {
+                        within(Client::connect(&address, Some(AUTHKEY))).await?;
+                        n += 1;
+                    }
+                    Ok(clock.rate(n))
+                }
+                Workload::HandshakeC64 => {
+                    let clock = std::sync::Arc::new(Clock::start(secs));
+                    let address = std::sync::Arc::new(address);
+                    let clients: Vec<_> = (0..CONCURRENT)
+                        .map(|_| {
+                            let (clock, address) = (clock.clone(), address.clone());
+                            tokio::spawn(async move {
+                                let mut n = 0u64;
+                                while clock.running() {
+                                    within(Client::connect(&address, Some(AUTHKEY))).await?;
+                                    n += 1;
+                                }
+                                Ok::<_, io::Error>(n)
+                            })
+                        })
+                        .collect();
+                    let mut n = 0;
+                    for client in clients {
+                        n += client.await.map_err(io::Error::other)??;
+                    }
+                    Ok(clock.rate(n))
+                }
+            }
+        })
+    }
+
+    pub fn serve(workload: Workload, address: &Path) -> io::Result<()> {
+        let address = Address::unix(address);
+        runtime(workload)?.block_on(async move {
+            let authkey = match workload {
+                Workload::Handshake | Workload::HandshakeC64 => Some(AUTHKEY),
+                _ => None,
+            };
+            let mut listener = Listener::bind(Some(&address), authkey)
+                .await
+                .map_err(other)?;
+            ready()?;
+            match workload {
+                Workload::Handshake | Workload::HandshakeC64 => loop {
+                    // Authenticated (or failed) in the listener's tasks; then closed.
+                    let _ = listener.accept().await;
+                },
+                Workload::PingPong64 => {
+                    let mut conn = listener.accept().await.map_err(other)?;
+                    while let Ok(message) = conn.recv_bytes(None).await {
+                        conn.send_bytes(&message).await.map_err(other)?;
+                    }
+                    Ok(())
+                }
+                Workload::Stream1MiB => {
+                    let mut conn = listener.accept().await.map_err(other)?;
+                    let mut count: u64 = 0;
+                    while !conn.recv_bytes(None).await.map_err(other)?.is_empty() {
+                        count += 1;
+                    }
+                    conn.send_bytes(&count.to_be_bytes()).await.map_err(other)?;
+                    // Until the measuring side hangs up.
+                    let _ = conn.recv_bytes(None).await;
+                    Ok(())
+                }
+                Workload::Stream64 => {
+                    let conn = listener.accept().await.map_err(other)?;
+                    let mut framed = conn
+                        .into_framed()
+                        .map_err(|_| io::Error::other("mid-message"))?;
+                    let mut count: u64 = 0;
+                    while let Some(message) = framed.next().await {
+                        if message.map_err(other)?.is_empty() {
+                            break;
+                        }
+                        count += 1;
+                    }
+                    framed.send(&count.to_be_bytes()[..]).await.map_err(other)?;
+                    // Until the measuring side hangs up.
+                    while framed.next().await.is_some() {}
+                    Ok(())
+                }
+            }
+        })
     }
 }
 
@@ -462,10 +650,13 @@ fn serve(args: &[String]) -> io::Result<()> {
     let rust = Rust::from_name(rust).ok_or_else(|| io::Error::other("unknown impl"))?;
     let workload =
         Workload::from_name(workload).ok_or_else(|| io::Error::other("unknown workload"))?;
-    let listener = UnixListener::bind(address)?;
+    rust.serve(workload, Path::new(address))
+}
+
+/// Tells the measuring process that the server listens.
+fn ready() -> io::Result<()> {
     println!("ready");
-    io::stdout().flush()?;
-    rust.serve(workload, listener)
+    io::stdout().flush()
 }
 
 /// One Rust measurement: a fresh server process, one timed exchange.
