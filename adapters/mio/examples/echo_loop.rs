@@ -229,7 +229,7 @@ fn echo(connection: &mut Connection) -> Result<(), Error> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let address: Option<Address> = std::env::args().nth(1).map(|s| s.parse()).transpose()?;
     let authkey = std::env::var_os("MPCONN_AUTHKEY").map(|key| key.into_encoded_bytes());
-    let listener = Listener::bind(address.as_ref(), authkey.as_deref())?;
+    let listener = Listener::bind(address, authkey.as_deref())?;
     println!("{}", listener.address());
     let mut server = EchoLoop::new(listener, Duration::from_secs(20))?;
     server.run_until(

@@ -1,5 +1,7 @@
 //! Connecting to a listener: CPython's `Client(address, authkey=...)`, non-blocking.
 
+use std::fmt;
+
 use mpconn::HandshakeConfig;
 use mpconn_std::Address;
 
@@ -43,36 +45,53 @@ impl Client {
     /// A TCP host name is resolved by the system resolver, which may block; use an IP
     /// address (or `localhost`) where that matters.
     pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {
-        ClientOptions::new().connect(address, authkey)
-    }
-
-    /// Options for connecting (the handshake's configuration).
-    pub fn options() -> ClientOptions {
-        ClientOptions::new()
+        ClientOptions::new().authkey(authkey).connect(address)
     }
 }
 
-/// Options for [`Client`], in the manner of `std::fs::OpenOptions`.
-#[derive(Debug, Clone, Default)]
+/// Options for [`Client`]: an authkey and the handshake's configuration. The same names
+/// as `mpconn_std::ClientOptions`, less the timeout: the event loop owns the clock.
+#[derive(Clone, Default)]
 pub struct ClientOptions {
+    authkey: Option<Vec<u8>>,
     handshake: HandshakeConfig,
 }
 
+impl fmt::Debug for ClientOptions {
+    // By hand: the authkey must never reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("authkey", &self.authkey.as_ref().map(|_| "<hidden>"))
+            .field("handshake", &self.handshake)
+            .finish()
+    }
+}
+
 impl ClientOptions {
-    /// CPython 3.12's handshake.
+    /// No authkey, CPython 3.12's handshake.
     pub fn new() -> ClientOptions {
         ClientOptions::default()
     }
 
-    /// How the handshake is run (digest asked for, legacy challenges, refusing MD5).
-    pub fn handshake(mut self, config: HandshakeConfig) -> Self {
+    /// The authkey to prove (default: none, no handshake).
+    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
+        self.authkey = authkey.map(<[u8]>::to_vec);
+        self
+    }
+
+    /// Digest choices for the handshake (default: CPython 3.12+'s).
+    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
         self.handshake = config;
         self
     }
 
     /// Starts connecting; see [`Client::connect`].
-    pub fn connect(&self, address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {
+    pub fn connect(&self, address: &Address) -> Result<Connection, Error> {
         let stream = socket::connect(address)?;
-        Ok(Connection::client(stream, authkey, &self.handshake))
+        Ok(Connection::client(
+            stream,
+            self.authkey.as_deref(),
+            &self.handshake,
+        ))
     }
 }

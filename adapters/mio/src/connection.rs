@@ -180,12 +180,12 @@ impl Connection {
     /// During the handshake it reads and answers the handshake frames (and writes the
     /// answers) and returns `Ok(None)` until messages flow; a failed handshake is an
     /// error for which [`Error::is_authentication`] is true, after `#FAILURE#` was offered
-    /// to the peer. With `maxlength`, a longer message is refused as soon as its header
+    /// to the peer. With `max_len`, a longer message is refused as soon as its header
     /// arrives ([`mpconn::Error::MessageTooLong`]) and the read side is unusable from
     /// then on. A peer that closes between messages gives an error for which
     /// [`Error::is_eof`] is true.
-    pub fn recv_bytes(&mut self, maxlength: Option<u64>) -> Result<Option<Vec<u8>>, Error> {
-        self.core.set_max_len(maxlength);
+    pub fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Option<Vec<u8>>, Error> {
+        self.core.set_max_len(max_len.map(|max| max as u64));
         if self.core.is_handshaking() {
             self.flush()?;
         }

@@ -31,5 +31,5 @@ pub use error::Error;
 pub use listener::{Listener, ListenerOptions, DEFAULT_BACKLOG};
 pub use mio;
 pub use mpconn::HandshakeConfig;
-pub use mpconn_std::Address;
+pub use mpconn_std::{Address, AddressError, Family};
 pub use stream::Stream;

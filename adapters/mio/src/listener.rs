@@ -6,7 +6,7 @@ use std::io;
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
 use mpconn::HandshakeConfig;
-use mpconn_std::Address;
+use mpconn_std::{Address, Family};
 
 use crate::socket::{self, Cleanup, RawListener};
 use crate::{Connection, Error};
@@ -15,56 +15,105 @@ use crate::{Connection, Error};
 /// the queue as they come and authenticates many at once, so the queue only has to
 /// absorb a burst of simultaneous connects; with a backlog of 1 such a burst meets TCP
 /// SYN retransmits or, over a Unix socket, refused connects.
-pub const DEFAULT_BACKLOG: u32 = 128;
+pub const DEFAULT_BACKLOG: i32 = 128;
 
-/// Options for [`Listener`], in the manner of `std::fs::OpenOptions`.
-#[derive(Debug, Clone)]
+/// Options for [`Listener`]: what CPython's `Listener(address, family, backlog, authkey)`
+/// takes. The same names as `mpconn_std::ListenerOptions`, less the handshake timeout:
+/// the event loop owns the clock. Only the default backlog differs (see
+/// [`DEFAULT_BACKLOG`]).
+///
+/// ```
+/// use mpconn_mio::{Family, ListenerOptions};
+///
+/// let listener = ListenerOptions::new()
+///     .family(Family::Inet) // no address: localhost, any free port
+///     .backlog(1024)
+///     .authkey(Some(b"secret"))
+///     .bind(None)?;
+/// assert_ne!(listener.address().to_string(), "localhost:0");
+/// # Ok::<_, mpconn_mio::Error>(())
+/// ```
+#[derive(Clone)]
 pub struct ListenerOptions {
-    backlog: u32,
+    family: Option<Family>,
+    backlog: i32,
+    authkey: Option<Vec<u8>>,
     handshake: HandshakeConfig,
+}
+
+impl fmt::Debug for ListenerOptions {
+    // By hand: the authkey must never reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ListenerOptions")
+            .field("family", &self.family)
+            .field("backlog", &self.backlog)
+            .field("authkey", &self.authkey.as_ref().map(|_| "<hidden>"))
+            .field("handshake", &self.handshake)
+            .finish()
+    }
 }
 
 impl Default for ListenerOptions {
     fn default() -> Self {
-        ListenerOptions {
-            backlog: DEFAULT_BACKLOG,
-            handshake: HandshakeConfig::default(),
-        }
+        ListenerOptions::new()
     }
 }
 
 impl ListenerOptions {
-    /// [`DEFAULT_BACKLOG`] and CPython 3.12's handshake ([`HandshakeConfig::default`]).
+    /// No authkey, [`DEFAULT_BACKLOG`], CPython 3.12's handshake
+    /// ([`HandshakeConfig::default`]).
     pub fn new() -> ListenerOptions {
-        ListenerOptions::default()
+        ListenerOptions {
+            family: None,
+            backlog: DEFAULT_BACKLOG,
+            authkey: None,
+            handshake: HandshakeConfig::default(),
+        }
     }
 
-    /// The listen backlog (see [`DEFAULT_BACKLOG`] for why it is not CPython's 1).
-    pub fn backlog(mut self, backlog: u32) -> Self {
+    /// The family of the default address, when [`bind`](Self::bind) gets none
+    /// (default: `AF_UNIX`, as CPython on Unix). With an address, a different family is
+    /// an error.
+    pub fn family(mut self, family: Family) -> Self {
+        self.family = Some(family);
+        self
+    }
+
+    /// The `listen(2)` backlog (see [`DEFAULT_BACKLOG`] for why it is not CPython's 1).
+    pub fn backlog(mut self, backlog: i32) -> Self {
         self.backlog = backlog;
         self
     }
 
-    /// How the handshake is run (digest asked for, legacy challenges, refusing MD5).
-    pub fn handshake(mut self, config: HandshakeConfig) -> Self {
+    /// The authkey clients must prove they hold (default: none, no handshake). An
+    /// empty key is a key: the handshake runs.
+    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
+        self.authkey = authkey.map(<[u8]>::to_vec);
+        self
+    }
+
+    /// Digest choices for the handshake (default: CPython 3.12+'s).
+    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
         self.handshake = config;
         self
     }
 
-    /// Binds and starts listening (CPython's `Listener(address, authkey=...)`).
-    ///
-    /// `None` for the address is CPython's default: a fresh `listener-XXXXXXXX` socket in
-    /// a new private (0700) temporary directory, both removed when the listener closes.
-    /// An authkey, even an empty one, means every client runs the handshake.
-    pub fn bind(
-        &self,
-        address: Option<&Address>,
-        authkey: Option<&[u8]>,
-    ) -> Result<Listener, Error> {
+    /// Binds and starts listening on `address`, or on a fresh default address of the
+    /// family: a `listener-XXXXXXXX` socket in a new private (0700) temporary directory
+    /// for `AF_UNIX` (both removed when the listener closes), `localhost:0` for
+    /// `AF_INET`. `SO_REUSEADDR` is set, as CPython does.
+    pub fn bind(&self, address: Option<Address>) -> Result<Listener, Error> {
         let mut cleanup = Cleanup::default();
-        let address = match address {
-            Some(address) => address.clone(),
-            None => {
+        let address = match (address, self.family) {
+            (Some(address), Some(family)) if address.family() != family => {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("address {address} is not of family {family}"),
+                )))
+            }
+            (Some(address), _) => address,
+            (None, Some(Family::Inet)) => Address::localhost_any_port(),
+            (None, _) => {
                 let fresh = Address::fresh_unix()?;
                 cleanup.private_dir = fresh.path().and_then(|p| p.parent()).map(Into::into);
                 fresh
@@ -82,7 +131,7 @@ impl ListenerOptions {
             raw: Some(raw),
             address: bound,
             last_accepted: None,
-            authkey: authkey.map(<[u8]>::to_vec),
+            authkey: self.authkey.clone(),
             handshake: self.handshake.clone(),
             cleanup,
         })
@@ -132,9 +181,14 @@ impl fmt::Debug for Listener {
 }
 
 impl Listener {
-    /// Binds with the default [`ListenerOptions`]; see [`ListenerOptions::bind`].
-    pub fn bind(address: Option<&Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
-        ListenerOptions::new().bind(address, authkey)
+    /// Binds with the default [`ListenerOptions`] and `authkey`; see
+    /// [`ListenerOptions::bind`].
+    ///
+    /// `None` for the address is CPython's default: a fresh `listener-XXXXXXXX` Unix
+    /// socket in a private temporary directory. An authkey, even an empty one, means
+    /// every client runs the handshake.
+    pub fn bind(address: Option<Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
+        ListenerOptions::new().authkey(authkey).bind(address)
     }
 
     /// The next client waiting, if any (`Ok(None)`: none now; wait for the next readable

@@ -1,5 +1,6 @@
 //! Connecting to a listener: CPython's `Client(address, authkey=...)`.
 
+use std::fmt;
 use std::time::Duration;
 
 use mpconn::HandshakeConfig;
@@ -27,65 +28,76 @@ impl Client {
     /// Connects and, with an authkey, runs the client's side of the handshake; `None`
     /// means no handshake, as in CPython. No timeout: see [`ClientOptions`] for one.
     pub async fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {
-        ClientOptions::new().connect(address, authkey).await
-    }
-
-    /// Options for connecting: a timeout, the handshake's configuration.
-    pub fn options() -> ClientOptions {
-        ClientOptions::new()
+        ClientOptions::new().authkey(authkey).connect(address).await
     }
 }
 
-/// Options for [`Client`], in the manner of `std::fs::OpenOptions`.
+/// Options for [`Client`]: an authkey, a timeout, the handshake's configuration. The
+/// same names as `mpconn_std::ClientOptions`.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), mpconn_tokio::Error> {
 /// use std::time::Duration;
-/// use mpconn::{Digest, HandshakeConfig};
-/// use mpconn_tokio::Client;
+/// use mpconn::HandshakeConfig;
+/// use mpconn_tokio::ClientOptions;
 ///
 /// let address = "/tmp/app.sock".parse().unwrap();
-/// let connection = Client::options()
-///     .timeout(Duration::from_secs(5))
-///     .handshake(HandshakeConfig::default().refuse_md5(true))
-///     .connect(&address, Some(b"secret"))
+/// let connection = ClientOptions::new()
+///     .authkey(Some(b"secret"))
+///     .timeout(Some(Duration::from_secs(5)))
+///     .handshake_config(HandshakeConfig::default().refuse_md5(true))
+///     .connect(&address)
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ClientOptions {
+    authkey: Option<Vec<u8>>,
     timeout: Option<Duration>,
     handshake: HandshakeConfig,
 }
 
+impl fmt::Debug for ClientOptions {
+    // By hand: the authkey must never reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("authkey", &self.authkey.as_ref().map(|_| "<hidden>"))
+            .field("timeout", &self.timeout)
+            .field("handshake", &self.handshake)
+            .finish()
+    }
+}
+
 impl ClientOptions {
-    /// No timeout, CPython 3.12's handshake.
+    /// No authkey, no timeout, CPython 3.12's handshake.
     pub fn new() -> ClientOptions {
         ClientOptions::default()
     }
 
-    /// A bound on connecting and the handshake together; past it, connecting fails with
-    /// [`Error::ConnectTimeout`].
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+    /// The authkey to prove (default: none, no handshake).
+    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
+        self.authkey = authkey.map(<[u8]>::to_vec);
         self
     }
 
-    /// How the handshake is run (digest asked for, legacy challenges, refusing MD5).
-    pub fn handshake(mut self, config: HandshakeConfig) -> Self {
+    /// A bound on connecting and the handshake together (default: none, as CPython);
+    /// past it, connecting fails with [`Error::ConnectTimeout`].
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Digest choices for the handshake (default: CPython 3.12+'s).
+    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
         self.handshake = config;
         self
     }
 
     /// Connects and authenticates; see [`Client::connect`].
-    pub async fn connect(
-        &self,
-        address: &Address,
-        authkey: Option<&[u8]>,
-    ) -> Result<Connection, Error> {
+    pub async fn connect(&self, address: &Address) -> Result<Connection, Error> {
         let attempt = async {
             let stream = socket::connect(address).await?;
-            Connection::client(stream, authkey, &self.handshake).await
+            Connection::client(stream, self.authkey.as_deref(), &self.handshake).await
         };
         match self.timeout {
             None => attempt.await,

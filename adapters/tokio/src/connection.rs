@@ -87,9 +87,9 @@ async fn recv_core<R: AsyncRead + Unpin>(
     io: &mut R,
     core: &mut mpconn::Connection,
     inbound: &mut Inbound,
-    maxlength: Option<u64>,
+    max_len: Option<usize>,
 ) -> Result<Vec<u8>, Error> {
-    core.set_max_len(maxlength);
+    core.set_max_len(max_len.map(|max| max as u64));
     loop {
         if !inbound.filled().is_empty() {
             let (used, frame) = core.decode(inbound.filled())?;
@@ -263,14 +263,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Receives one whole message (CPython's `recv_bytes(maxlength)`).
     ///
-    /// With `maxlength`, a longer message is refused as soon as its header arrives
+    /// With `max_len`, a longer message is refused as soon as its header arrives
     /// ([`mpconn::Error::MessageTooLong`], CPython's "bad message length"); its payload is
     /// still on the wire, so the read side is unusable from then on. A peer that closes
     /// between messages gives an error for which [`Error::is_eof`] is true (CPython's
     /// `EOFError`); one that closes inside a message gives
     /// [`mpconn::Error::UnexpectedEof`]. See [cancellation safety](Self#cancellation-safety).
-    pub async fn recv_bytes(&mut self, maxlength: Option<u64>) -> Result<Vec<u8>, Error> {
-        recv_core(&mut self.io, &mut self.core, &mut self.inbound, maxlength).await
+    pub async fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Vec<u8>, Error> {
+        recv_core(&mut self.io, &mut self.core, &mut self.inbound, max_len).await
     }
 
     /// Flushes what is queued and shuts down the write side; the peer sees a clean end
@@ -367,8 +367,8 @@ impl<R> std::fmt::Debug for RecvHalf<R> {
 impl<R: AsyncRead + Unpin> RecvHalf<R> {
     /// Receives one whole message; as [`Connection::recv_bytes`], cancel safe in the same
     /// way.
-    pub async fn recv_bytes(&mut self, maxlength: Option<u64>) -> Result<Vec<u8>, Error> {
-        recv_core(&mut self.io, &mut self.core, &mut self.inbound, maxlength).await
+    pub async fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Vec<u8>, Error> {
+        recv_core(&mut self.io, &mut self.core, &mut self.inbound, max_len).await
     }
 }
 

@@ -20,7 +20,7 @@
 //! # async fn main() -> Result<(), mpconn_tokio::Error> {
 //! use mpconn_tokio::{Address, Client, Listener};
 //!
-//! let mut listener = Listener::bind(Some(&Address::tcp("127.0.0.1", 0)), Some(b"key")).await?;
+//! let mut listener = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), Some(b"key")).await?;
 //! let address = listener.address().clone();
 //! tokio::spawn(async move {
 //!     let mut connection = listener.accept().await?;
@@ -52,5 +52,5 @@ pub use listener::{
     Listener, ListenerOptions, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_PENDING_LIMIT,
 };
 pub use mpconn::HandshakeConfig;
-pub use mpconn_std::Address;
+pub use mpconn_std::{Address, AddressError, Family};
 pub use stream::Stream;

@@ -1,11 +1,12 @@
 //! The async listener: an accept loop, and each handshake in a task of its own.
 
 use std::fmt;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mpconn::HandshakeConfig;
-use mpconn_std::Address;
+use mpconn_std::{Address, Family};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -24,7 +25,7 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// absorb a burst of simultaneous connects: with a backlog of 1, 100 clients connecting at
 /// once would see TCP SYN retransmits (a second or more of delay each) or, over a Unix
 /// socket, `EAGAIN` / `ECONNREFUSED`. 128 is Linux's historical `SOMAXCONN`.
-pub const DEFAULT_BACKLOG: u32 = 128;
+pub const DEFAULT_BACKLOG: i32 = 128;
 
 /// The default bound on connections that are handshaking or waiting for
 /// [`Listener::accept`].
@@ -34,63 +35,104 @@ pub const DEFAULT_PENDING_LIMIT: usize = 256;
 /// descriptors, say), so that it does not spin while the condition lasts.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
-/// Options for [`Listener`], in the manner of `std::fs::OpenOptions`.
+/// Options for [`Listener`]: what CPython's `Listener(address, family, backlog, authkey)`
+/// takes, a handshake timeout CPython does not have, and a bound on clients waiting.
+/// The same names as `mpconn_std::ListenerOptions`; only the default backlog differs
+/// (see [`DEFAULT_BACKLOG`]).
 ///
-/// ```no_run
-/// # async fn demo() -> Result<(), mpconn_tokio::Error> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), mpconn_tokio::Error> {
 /// use std::time::Duration;
-/// use mpconn_std::Address;
-/// use mpconn_tokio::ListenerOptions;
+/// use mpconn_tokio::{Family, ListenerOptions};
 ///
 /// let listener = ListenerOptions::new()
+///     .family(Family::Inet) // no address: localhost, any free port
 ///     .backlog(1024)
-///     .handshake_timeout(Duration::from_secs(5))
-///     .bind(Some(&Address::tcp("127.0.0.1", 0)), Some(b"secret"))
+///     .authkey(Some(b"secret"))
+///     .handshake_timeout(Some(Duration::from_secs(5)))
+///     .bind(None)
 ///     .await?;
+/// assert_ne!(listener.address().to_string(), "localhost:0");
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ListenerOptions {
-    backlog: u32,
-    handshake_timeout: Duration,
+    family: Option<Family>,
+    backlog: i32,
+    authkey: Option<Vec<u8>>,
+    handshake_timeout: Option<Duration>,
     handshake: HandshakeConfig,
     pending_limit: usize,
 }
 
+impl fmt::Debug for ListenerOptions {
+    // By hand: the authkey must never reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ListenerOptions")
+            .field("family", &self.family)
+            .field("backlog", &self.backlog)
+            .field("authkey", &self.authkey.as_ref().map(|_| "<hidden>"))
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("handshake", &self.handshake)
+            .field("pending_limit", &self.pending_limit)
+            .finish()
+    }
+}
+
 impl Default for ListenerOptions {
     fn default() -> Self {
-        ListenerOptions {
-            backlog: DEFAULT_BACKLOG,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-            handshake: HandshakeConfig::default(),
-            pending_limit: DEFAULT_PENDING_LIMIT,
-        }
+        ListenerOptions::new()
     }
 }
 
 impl ListenerOptions {
-    /// The defaults: [`DEFAULT_BACKLOG`], [`DEFAULT_HANDSHAKE_TIMEOUT`], CPython 3.12's
+    /// No authkey, [`DEFAULT_BACKLOG`], [`DEFAULT_HANDSHAKE_TIMEOUT`], CPython 3.12's
     /// handshake ([`HandshakeConfig::default`]) and [`DEFAULT_PENDING_LIMIT`].
     pub fn new() -> ListenerOptions {
-        ListenerOptions::default()
+        ListenerOptions {
+            family: None,
+            backlog: DEFAULT_BACKLOG,
+            authkey: None,
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            handshake: HandshakeConfig::default(),
+            pending_limit: DEFAULT_PENDING_LIMIT,
+        }
     }
 
-    /// The listen backlog: how many connections the kernel queues before the accept
-    /// loop takes them (see [`DEFAULT_BACKLOG`] for why it is not CPython's 1).
-    pub fn backlog(mut self, backlog: u32) -> Self {
+    /// The family of the default address, when [`bind`](Self::bind) gets none
+    /// (default: `AF_UNIX`, as CPython on Unix). With an address, a different family is
+    /// an error.
+    pub fn family(mut self, family: Family) -> Self {
+        self.family = Some(family);
+        self
+    }
+
+    /// The `listen(2)` backlog: how many connections the kernel queues before the
+    /// accept loop takes them (see [`DEFAULT_BACKLOG`] for why it is not CPython's 1).
+    pub fn backlog(mut self, backlog: i32) -> Self {
         self.backlog = backlog;
         self
     }
 
+    /// The authkey clients must prove they hold (default: none, no handshake). An
+    /// empty key is a key: the handshake runs.
+    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
+        self.authkey = authkey.map(<[u8]>::to_vec);
+        self
+    }
+
     /// How long a client has to finish the handshake before it is dropped and
-    /// [`Listener::accept`] reports [`Error::HandshakeTimeout`] for it.
-    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+    /// [`Listener::accept`] reports [`Error::HandshakeTimeout`] for it (default 20 s;
+    /// `None`: forever, as CPython, though a silent client then holds a pending slot
+    /// and a file descriptor until it goes away).
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.handshake_timeout = timeout;
         self
     }
 
-    /// How the handshake is run (digest asked for, legacy challenges, refusing MD5).
-    pub fn handshake(mut self, config: HandshakeConfig) -> Self {
+    /// Digest choices for the handshake (default: CPython 3.12+'s).
+    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
         self.handshake = config;
         self
     }
@@ -104,23 +146,24 @@ impl ListenerOptions {
         self
     }
 
-    /// Binds and starts listening (CPython's `Listener(address, authkey=...)`).
-    ///
-    /// `None` for the address is CPython's default: a fresh `listener-XXXXXXXX` socket in
-    /// a new private (0700) temporary directory, both removed when the listener closes.
-    /// For TCP, [`Address::localhost_any_port`] is CPython's `('localhost', 0)`. An
-    /// authkey, even an empty one, means every client runs the handshake.
+    /// Binds and starts listening on `address`, or on a fresh default address of the
+    /// family: a `listener-XXXXXXXX` socket in a new private (0700) temporary directory
+    /// for `AF_UNIX` (both removed when the listener closes), `localhost:0` for
+    /// `AF_INET`. `SO_REUSEADDR` is set, as CPython does.
     ///
     /// Must be called within a tokio runtime: it spawns the accept loop.
-    pub async fn bind(
-        &self,
-        address: Option<&Address>,
-        authkey: Option<&[u8]>,
-    ) -> Result<Listener, Error> {
+    pub async fn bind(&self, address: Option<Address>) -> Result<Listener, Error> {
         let mut cleanup = Cleanup::default();
-        let address = match address {
-            Some(address) => address.clone(),
-            None => {
+        let address = match (address, self.family) {
+            (Some(address), Some(family)) if address.family() != family => {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("address {address} is not of family {family}"),
+                )))
+            }
+            (Some(address), _) => address,
+            (None, Some(Family::Inet)) => Address::localhost_any_port(),
+            (None, _) => {
                 let fresh = Address::fresh_unix()?;
                 cleanup.private_dir = fresh.path().and_then(|p| p.parent()).map(Into::into);
                 fresh
@@ -135,7 +178,7 @@ impl ListenerOptions {
         };
         cleanup.socket_file = bound.path().map(Into::into);
         let settings = Arc::new(Settings {
-            authkey: authkey.map(<[u8]>::to_vec),
+            authkey: self.authkey.clone(),
             handshake: self.handshake.clone(),
             timeout: self.handshake_timeout,
         });
@@ -156,7 +199,7 @@ impl ListenerOptions {
 struct Settings {
     authkey: Option<Vec<u8>>,
     handshake: HandshakeConfig,
-    timeout: Duration,
+    timeout: Option<Duration>,
 }
 
 /// One accepted connection, authenticated or not, on its way to [`Listener::accept`].
@@ -215,11 +258,11 @@ async fn handshake_one(
     permit: OwnedSemaphorePermit,
 ) {
     let handshake = Connection::server(stream, settings.authkey.as_deref(), &settings.handshake);
-    let result = match tokio::time::timeout(settings.timeout, handshake).await {
-        Ok(result) => result,
-        Err(_elapsed) => Err(Error::HandshakeTimeout {
-            after: settings.timeout,
-        }),
+    let result = match settings.timeout {
+        None => handshake.await,
+        Some(after) => tokio::time::timeout(after, handshake)
+            .await
+            .unwrap_or(Err(Error::HandshakeTimeout { after })),
     };
     // A closed listener no longer wants it; the connection just closes.
     let _ = sender.send(Incoming {
@@ -278,12 +321,14 @@ impl fmt::Debug for Listener {
 }
 
 impl Listener {
-    /// Binds with the default [`ListenerOptions`]; see [`ListenerOptions::bind`].
-    pub async fn bind(
-        address: Option<&Address>,
-        authkey: Option<&[u8]>,
-    ) -> Result<Listener, Error> {
-        ListenerOptions::new().bind(address, authkey).await
+    /// Binds with the default [`ListenerOptions`] and `authkey`; see
+    /// [`ListenerOptions::bind`].
+    ///
+    /// `None` for the address is CPython's default: a fresh `listener-XXXXXXXX` Unix
+    /// socket in a private temporary directory. An authkey, even an empty one, means
+    /// every client runs the handshake.
+    pub async fn bind(address: Option<Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
+        ListenerOptions::new().authkey(authkey).bind(address).await
     }
 
     /// The next authenticated connection (CPython's `accept()`).

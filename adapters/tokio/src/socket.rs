@@ -71,8 +71,7 @@ fn unix_sock_addr(address: &Address) -> io::Result<SockAddr> {
 /// Binds and listens with `SO_REUSEADDR` (TCP) and the given backlog, as CPython's
 /// `SocketListener` does; returns the listener and the address it is bound to (the real
 /// port when the address asked for port 0).
-pub(crate) async fn listen(address: &Address, backlog: u32) -> io::Result<(RawListener, Address)> {
-    let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+pub(crate) async fn listen(address: &Address, backlog: i32) -> io::Result<(RawListener, Address)> {
     match address {
         Address::Tcp { host, port } => {
             let mut last_error = None;
