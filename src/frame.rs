@@ -167,8 +167,14 @@ impl AsRef<[u8]> for Frame<'_> {
 enum State {
     /// Between frames or part-way through a header: `have` bytes of it in `buf`.
     Header { buf: [u8; 12], have: u8 },
-    /// The header said `len`; `buf` holds the payload received so far.
-    Payload { len: u64, buf: Vec<u8> },
+    /// A header of `header_len` bytes said `len`; `buf` holds the payload received so
+    /// far. The header's length is kept, not recomputed from `len`: a peer may send the
+    /// 12-byte form for a short length, which CPython also reads.
+    Payload {
+        len: u64,
+        header_len: u8,
+        buf: Vec<u8>,
+    },
     /// Out of step after this error; no more input is taken.
     Failed(Error),
 }
@@ -250,9 +256,9 @@ impl Decoder {
     pub fn buffered(&self) -> u64 {
         match &self.state {
             State::Header { have, .. } => u64::from(*have),
-            State::Payload { len, buf } => {
-                Header::new(*len).as_bytes().len() as u64 + buf.len() as u64
-            }
+            State::Payload {
+                header_len, buf, ..
+            } => u64::from(*header_len) + buf.len() as u64,
             State::Failed(_) => 0,
         }
     }
@@ -312,11 +318,12 @@ impl Decoder {
             }
             self.state = State::Payload {
                 len,
+                header_len: header_len as u8,
                 buf: Vec::new(),
             };
         }
         match &mut self.state {
-            State::Payload { len, buf } => {
+            State::Payload { len, buf, .. } => {
                 let len = *len;
                 check_len(self.max_len, len)?;
                 let missing = len - buf.len() as u64;
@@ -461,6 +468,18 @@ mod tests {
             State::Payload { buf, .. } => assert!(buf.capacity() <= 3 + GROWTH_STEP),
             other => panic!("unexpected state {other:?}"),
         }
+    }
+
+    #[test]
+    fn eof_after_a_long_header_for_a_short_length_counts_all_twelve_header_bytes() {
+        // ff ff ff ff + u64 5: legal (CPython reads it), though CPython never sends it.
+        let mut decoder = Decoder::new();
+        let mut wire = LONG_MARKER.to_vec();
+        wire.extend_from_slice(&5u64.to_be_bytes());
+        wire.extend_from_slice(b"ab");
+        assert_eq!(decoder.decode(&wire).unwrap(), (14, None));
+        assert_eq!(decoder.buffered(), 14);
+        assert_eq!(decoder.eof(), Error::UnexpectedEof { received: 14 });
     }
 
     #[test]
