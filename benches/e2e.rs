@@ -101,15 +101,17 @@ impl Workload {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Rust {
     Raw,
+    Std,
     Tokio,
 }
 
 impl Rust {
-    const ALL: [Rust; 2] = [Rust::Raw, Rust::Tokio];
+    const ALL: [Rust; 3] = [Rust::Raw, Rust::Std, Rust::Tokio];
 
     fn name(self) -> &'static str {
         match self {
             Rust::Raw => "raw",
+            Rust::Std => "std",
             Rust::Tokio => "tokio",
         }
     }
@@ -121,6 +123,7 @@ impl Rust {
     fn label(self) -> &'static str {
         match self {
             Rust::Raw => "raw Unix socket (limit)",
+            Rust::Std => "mpconn-std",
             Rust::Tokio => "mpconn-tokio",
         }
     }
@@ -128,6 +131,7 @@ impl Rust {
     fn measure(self, workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
         match self {
             Rust::Raw => raw::measure(workload, address, secs),
+            Rust::Std => std_rows::measure(workload, address, secs),
             Rust::Tokio => tokio_rows::measure(workload, address, secs),
         }
     }
@@ -136,6 +140,7 @@ impl Rust {
     fn serve(self, workload: Workload, address: &Path) -> io::Result<()> {
         match self {
             Rust::Raw => raw::serve(workload, address),
+            Rust::Std => std_rows::serve(workload, address),
             Rust::Tokio => tokio_rows::serve(workload, address),
         }
     }
@@ -212,6 +217,15 @@ fn concurrently(
         Ok::<_, io::Error>(())
     })?;
     Ok(clock.rate(done.load(Ordering::Relaxed)))
+}
+
+/// CPython's default backlog of 1, but room for every client when 64 connect at once
+/// (the CPython baseline does the same).
+fn backlog(workload: Workload) -> i32 {
+    match workload {
+        Workload::HandshakeC64 => 2 * CONCURRENT as i32,
+        _ => 1,
+    }
 }
 
 fn connect(address: &Path) -> io::Result<UnixStream> {
@@ -389,6 +403,119 @@ mod raw {
     }
 }
 
+/// mpconn-std: `Client` / `Listener` / `Connection`, with `queue_bytes` + `flush` as
+/// the batching for 64 B streams. Its listener handshakes serially in `accept`, as
+/// CPython's does.
+mod std_rows {
+    use super::*;
+    use mpconn_std::{Address, Connection, ListenerOptions};
+
+    fn other(error: mpconn_std::Error) -> io::Error {
+        io::Error::other(error)
+    }
+
+    fn connect(address: &Address, authkey: Option<&[u8]>) -> io::Result<Connection> {
+        let mut conn = mpconn_std::ClientOptions::new()
+            .authkey(authkey)
+            .timeout(Some(IO_TIMEOUT))
+            .connect(address)
+            .map_err(other)?;
+        conn.set_timeout(Some(IO_TIMEOUT)).map_err(other)?;
+        Ok(conn)
+    }
+
+    pub fn measure(workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
+        let address = Address::unix(address);
+        match workload {
+            Workload::PingPong64 => {
+                let mut conn = connect(&address, None)?;
+                let payload = [b'x'; SMALL];
+                let clock = Clock::start(secs);
+                let mut n = 0;
+                while clock.running() {
+                    for _ in 0..64 {
+                        conn.send_bytes(&payload).map_err(other)?;
+                        conn.recv_bytes(None).map_err(other)?;
+                    }
+                    n += 64;
+                }
+                Ok(clock.rate(n))
+            }
+            Workload::Stream64 | Workload::Stream1MiB => {
+                let mut conn = connect(&address, None)?;
+                let (size, batch) = match workload {
+                    Workload::Stream64 => (SMALL, 256),
+                    _ => (BIG, 1),
+                };
+                let payload = vec![b'x'; size];
+                let clock = Clock::start(secs);
+                let mut sent = 0;
+                while clock.running() {
+                    if batch == 1 {
+                        conn.send_bytes(&payload).map_err(other)?;
+                    } else {
+                        for _ in 0..batch {
+                            conn.queue_bytes(&payload).map_err(other)?;
+                        }
+                        conn.flush().map_err(other)?;
+                    }
+                    sent += batch;
+                }
+                conn.send_bytes(b"").map_err(other)?;
+                check_count(&conn.recv_bytes(None).map_err(other)?, sent)?;
+                let rate = clock.rate(sent);
+                Ok(if size == BIG { mb_per_s(rate) } else { rate })
+            }
+            Workload::Handshake => {
+                let clock = Clock::start(secs);
+                let mut n = 0;
+                while clock.running() {
+                    connect(&address, Some(AUTHKEY))?;
+                    n += 1;
+                }
+                Ok(clock.rate(n))
+            }
+            Workload::HandshakeC64 => concurrently(CONCURRENT, secs, || {
+                connect(&address, Some(AUTHKEY)).map(drop)
+            }),
+        }
+    }
+
+    pub fn serve(workload: Workload, address: &Path) -> io::Result<()> {
+        let handshakes = matches!(workload, Workload::Handshake | Workload::HandshakeC64);
+        let mut listener = ListenerOptions::new()
+            .authkey(if handshakes { Some(AUTHKEY) } else { None })
+            .backlog(backlog(workload))
+            .bind(Some(Address::unix(address)))
+            .map_err(other)?;
+        ready()?;
+        if handshakes {
+            loop {
+                // One client at a time, handshake included; then closed.
+                let _ = listener.accept();
+            }
+        }
+        let mut conn = listener.accept().map_err(other)?;
+        match workload {
+            Workload::PingPong64 => {
+                while let Ok(message) = conn.recv_bytes(None) {
+                    conn.send_bytes(&message).map_err(other)?;
+                }
+            }
+            _ => {
+                let mut count: u64 = 0;
+                while !conn.recv_bytes(None).map_err(other)?.is_empty() {
+                    count += 1;
+                }
+                conn.send_bytes(&count.to_be_bytes()).map_err(other)?;
+                // Until the measuring side hangs up.
+                let _ = conn.recv_bytes(None);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// mpconn-tokio: `Client` / `Listener` / `Connection`, and `Framed<_, FrameCodec>` with
 /// `feed` + `flush` as the batching for 64 B streams. One connection at a time runs on
 /// a current-thread runtime; 64 concurrent clients on the multi-thread one (a worker a
@@ -396,7 +523,7 @@ mod raw {
 mod tokio_rows {
     use super::*;
     use futures_util::{SinkExt, StreamExt};
-    use mpconn_tokio::{Address, Client, Listener};
+    use mpconn_tokio::{Address, Client, ListenerOptions};
 
     fn runtime(workload: Workload) -> io::Result<tokio::runtime::Runtime> {
         match workload {
@@ -519,7 +646,10 @@ mod tokio_rows {
                 Workload::Handshake | Workload::HandshakeC64 => Some(AUTHKEY),
                 _ => None,
             };
-            let mut listener = Listener::bind(Some(&address), authkey)
+            let mut listener = ListenerOptions::new()
+                .authkey(authkey)
+                .backlog(backlog(workload))
+                .bind(Some(address))
                 .await
                 .map_err(other)?;
             ready()?;
