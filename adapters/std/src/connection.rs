@@ -398,11 +398,32 @@ impl Connection {
         self.send_bytes(&pickle)
     }
 
+    /// Pickles a dynamically typed [`serde_pickle::Value`] (which is not `Serialize`)
+    /// and sends it.
+    pub fn send_value(
+        &mut self,
+        value: &serde_pickle::Value,
+        options: serde_pickle::SerOptions,
+    ) -> Result<()> {
+        let pickle = serde_pickle::value_to_vec(value, options)?;
+        self.send_bytes(&pickle)
+    }
+
     /// Receives a message and unpickles it (CPython's `recv`). Pickles of any protocol
-    /// CPython writes (2 from Python 2.7, up to 5 from 3.8+) are read; ask for
-    /// [`serde_pickle::Value`] to take whatever comes.
+    /// CPython writes (2 from Python 2.7, up to 5 from 3.8+) are read; see
+    /// [`recv_value`](Self::recv_value) to take whatever comes.
     pub fn recv<T: serde::de::DeserializeOwned>(&mut self) -> Result<T> {
         self.recv_with(serde_pickle::DeOptions::new())
+    }
+
+    /// Receives a message and unpickles it as a dynamically typed
+    /// [`serde_pickle::Value`], keeping what serde's data model would blur (a tuple
+    /// stays a [`Value::Tuple`](serde_pickle::Value::Tuple), not a list).
+    pub fn recv_value(&mut self, options: serde_pickle::DeOptions) -> Result<serde_pickle::Value> {
+        let message = self.next_message(None, |frame| {
+            serde_pickle::value_from_slice(&frame, options)
+        })?;
+        Ok(message?)
     }
 
     /// Receives a message and unpickles it with the given options (for example
