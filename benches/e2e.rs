@@ -5,6 +5,7 @@
 //!
 //!     cargo bench --bench e2e                      # everything, medians of 5 runs
 //!     MPCONN_BENCH_RUNS=9 MPCONN_BENCH_SECS=1 cargo bench --bench e2e -- pingpong_64
+//!     MPCONN_BENCH_ROWS=raw,std cargo bench --bench e2e -- handshake   # some rows only
 //!
 //! Every measurement is two processes over a Unix socket: this one measures (client /
 //! sender) and a child serves (listener / receiver): this binary re-run with
@@ -41,9 +42,10 @@ const AUTHKEY: &[u8] = b"benchmark authkey";
 const SMALL: usize = 64;
 const BIG: usize = 1 << 20;
 const CONCURRENT: usize = 64;
-/// No single exchange may block longer than this: a stuck peer fails the run, never
-/// hangs it.
-const IO_TIMEOUT: Duration = Duration::from_secs(30);
+/// A measurement that overruns its time by this much has its server killed: the
+/// measuring side then sees the connection drop and fails, so a stuck peer never hangs
+/// the run. (No socket timeouts: they would add system calls to what is measured.)
+const OVERRUN: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Workload {
@@ -229,10 +231,7 @@ fn backlog(workload: Workload) -> i32 {
 }
 
 fn connect(address: &Path) -> io::Result<UnixStream> {
-    let stream = UnixStream::connect(address)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(stream)
+    UnixStream::connect(address)
 }
 
 /// The limit: a Unix stream and the framing written by hand, the least any
@@ -408,20 +407,14 @@ mod raw {
 /// CPython's does.
 mod std_rows {
     use super::*;
-    use mpconn_std::{Address, Connection, ListenerOptions};
+    use mpconn_std::{Address, Client, Connection, ListenerOptions};
 
     fn other(error: mpconn_std::Error) -> io::Error {
         io::Error::other(error)
     }
 
     fn connect(address: &Address, authkey: Option<&[u8]>) -> io::Result<Connection> {
-        let mut conn = mpconn_std::ClientOptions::new()
-            .authkey(authkey)
-            .timeout(Some(IO_TIMEOUT))
-            .connect(address)
-            .map_err(other)?;
-        conn.set_timeout(Some(IO_TIMEOUT)).map_err(other)?;
-        Ok(conn)
+        Client::connect(address, authkey).map_err(other)
     }
 
     pub fn measure(workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
@@ -540,22 +533,12 @@ mod tokio_rows {
         io::Error::other(error)
     }
 
-    /// Connecting and the handshake, bounded: a stuck server fails the run.
-    async fn within<T>(
-        future: impl std::future::Future<Output = Result<T, mpconn_tokio::Error>>,
-    ) -> io::Result<T> {
-        tokio::time::timeout(IO_TIMEOUT, future)
-            .await
-            .map_err(|_| io::Error::other("timed out"))?
-            .map_err(other)
-    }
-
     pub fn measure(workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
         let address = Address::unix(address);
         runtime(workload)?.block_on(async move {
             match workload {
                 Workload::PingPong64 => {
-                    let mut conn = within(Client::connect(&address, None)).await?;
+                    let mut conn = Client::connect(&address, None).await.map_err(other)?;
                     let payload = [b'x'; SMALL];
                     let clock = Clock::start(secs);
                     let mut n = 0;
@@ -569,7 +552,7 @@ mod tokio_rows {
                     Ok(clock.rate(n))
                 }
                 Workload::Stream64 => {
-                    let conn = within(Client::connect(&address, None)).await?;
+                    let conn = Client::connect(&address, None).await.map_err(other)?;
                     let mut framed = conn
                         .into_framed()
                         .map_err(|_| io::Error::other("mid-message"))?;
@@ -592,7 +575,7 @@ mod tokio_rows {
                     Ok(clock.rate(sent))
                 }
                 Workload::Stream1MiB => {
-                    let mut conn = within(Client::connect(&address, None)).await?;
+                    let mut conn = Client::connect(&address, None).await.map_err(other)?;
                     let payload = vec![b'x'; BIG];
                     let clock = Clock::start(secs);
                     let mut sent = 0;
@@ -608,7 +591,9 @@ mod tokio_rows {
                     let clock = Clock::start(secs);
                     let mut n = 0;
                     while clock.running() {
-                        within(Client::connect(&address, Some(AUTHKEY))).await?;
+                        Client::connect(&address, Some(AUTHKEY))
+                            .await
+                            .map_err(other)?;
                         n += 1;
                     }
                     Ok(clock.rate(n))
@@ -622,7 +607,9 @@ mod tokio_rows {
                             tokio::spawn(async move {
                                 let mut n = 0u64;
                                 while clock.running() {
-                                    within(Client::connect(&address, Some(AUTHKEY))).await?;
+                                    Client::connect(&address, Some(AUTHKEY))
+                                        .await
+                                        .map_err(other)?;
                                     n += 1;
                                 }
                                 Ok::<_, io::Error>(n)
@@ -793,8 +780,25 @@ fn ready() -> io::Result<()> {
 fn measure_rust(rust: Rust, workload: Workload, secs: f64) -> io::Result<f64> {
     let dir = SocketDir::new()?;
     let address = dir.socket();
-    let _server = Server::start(rust, workload, &address)?;
-    rust.measure(workload, &address, secs)
+    let server = Server::start(rust, workload, &address)?;
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let pid = server.0.id().to_string();
+    let limit = Duration::from_secs_f64(secs) + OVERRUN;
+    let watchdog = thread::spawn(move || {
+        // Dropping `done` disconnects: only a timeout means an overrun.
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
+            eprintln!(
+                "  {} {}: overran, killing its server",
+                rust.name(),
+                workload.name()
+            );
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+        }
+    });
+    let result = rust.measure(workload, &address, secs);
+    drop(done);
+    let _ = watchdog.join();
+    result
 }
 
 /// Every workload once under one CPython: `benches/cpython_baseline.py`.
@@ -924,15 +928,30 @@ fn main() {
         println!("e2e: run it with `cargo bench --bench e2e`");
         return;
     }
+    // Filters as criterion's: a workload whose name contains one; an exact name
+    // picks that workload alone.
     let filters: Vec<&String> = args.iter().filter(|arg| !arg.starts_with('-')).collect();
-    let workloads: Vec<Workload> = Workload::ALL
+    let exact: Vec<Workload> = Workload::ALL
         .into_iter()
-        .filter(|w| filters.is_empty() || filters.iter().any(|f| w.name().contains(f.as_str())))
+        .filter(|w| filters.iter().any(|f| w.name() == f.as_str()))
         .collect();
+    let workloads: Vec<Workload> = if exact.is_empty() {
+        Workload::ALL
+            .into_iter()
+            .filter(|w| filters.is_empty() || filters.iter().any(|f| w.name().contains(f.as_str())))
+            .collect()
+    } else {
+        exact
+    };
     let runs: usize = env_number("MPCONN_BENCH_RUNS", 5);
     let secs: f64 = env_number("MPCONN_BENCH_SECS", 0.5);
+    // MPCONN_BENCH_ROWS=raw,std,tokio,cpython picks rows (for profiling one of them).
+    let rows = std::env::var("MPCONN_BENCH_ROWS").unwrap_or_default();
+    let wanted = |name: &str| rows.is_empty() || rows.split(',').any(|row| row == name);
+    let rusts: Vec<Rust> = Rust::ALL.into_iter().filter(|r| wanted(r.name())).collect();
     let pythons: Vec<support::Python> = [(3, 13), (3, 11)]
         .into_iter()
+        .filter(|_| wanted("cpython"))
         .filter_map(|(major, minor)| support::python(major, minor))
         .collect();
 
@@ -942,7 +961,7 @@ fn main() {
     for run in 1..=runs {
         eprintln!("run {run}/{runs} (load {})", load());
         for &workload in &workloads {
-            for rust in Rust::ALL {
+            for &rust in &rusts {
                 match measure_rust(rust, workload, secs) {
                     Ok(value) => samples
                         .entry((workload, Row::Rust(rust)))
