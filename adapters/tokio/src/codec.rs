@@ -124,11 +124,12 @@ impl Decoder for FrameCodec {
     }
 }
 
-impl<T: AsRef<[u8]>> Encoder<T> for FrameCodec {
+/// Encodes borrowed payloads: `framed.send(&message[..])`. One item type only, so that
+/// `Framed`'s `flush` and `close` need no type annotations.
+impl Encoder<&[u8]> for FrameCodec {
     type Error = Error;
 
-    fn encode(&mut self, payload: T, dst: &mut BytesMut) -> Result<(), Error> {
-        let payload = payload.as_ref();
+    fn encode(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
         let header = Header::new(payload.len() as u64);
         dst.reserve(header.as_bytes().len() + payload.len());
         dst.put_slice(header.as_bytes());
@@ -145,7 +146,7 @@ mod tests {
         let mut codec = FrameCodec::new();
         let mut out = BytesMut::new();
         for payload in payloads {
-            codec.encode(payload, &mut out).unwrap();
+            codec.encode(*payload, &mut out).unwrap();
         }
         out
     }
