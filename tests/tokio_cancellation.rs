@@ -1,0 +1,129 @@
+//! Cancellation safety of the tokio Connection: a `recv_bytes` or `send_bytes` future
+//! dropped part-way (as `select!` does with the branch that lost) loses, splits or
+//! duplicates no message.
+
+use std::future::ready;
+use std::time::Duration;
+
+use mpconn::frame::encode;
+use mpconn_tokio::Connection;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const TEST_LIMIT: Duration = Duration::from_secs(30);
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 253) as u8).collect()
+}
+
+#[tokio::test]
+async fn recv_bytes_dropped_mid_message_loses_nothing_and_the_next_call_gets_it_whole() {
+    tokio::time::timeout(TEST_LIMIT, async {
+        let (ours, mut theirs) = tokio::io::duplex(4 << 20);
+        let mut connection = Connection::established(ours);
+        let message = pattern(1 << 20);
+        let mut wire = Vec::new();
+        encode(&message, &mut wire);
+        encode(b"next", &mut wire);
+
+        // Half the first frame is there: recv_bytes reads it all, then has to wait, and
+        // the other branch wins.
+        theirs.write_all(&wire[..wire.len() / 2]).await.unwrap();
+        tokio::select! {
+            biased;
+            got = connection.recv_bytes(None) => panic!("a half message was returned: {got:?}"),
+            () = ready(()) => {}
+        }
+        theirs.write_all(&wire[wire.len() / 2..]).await.unwrap();
+        assert!(connection.recv_bytes(None).await.unwrap() == message);
+        assert_eq!(connection.recv_bytes(None).await.unwrap(), b"next");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn send_bytes_dropped_mid_write_keeps_the_rest_queued_and_order_is_kept() {
+    tokio::time::timeout(TEST_LIMIT, async {
+        // A pipe far smaller than the message: the write has to stop part-way.
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let mut connection = Connection::established(ours);
+        let mut peer = Connection::established(theirs);
+        let big = pattern(300_000);
+
+        tokio::select! {
+            biased;
+            sent = connection.send_bytes(&big) => panic!("1 MB fit in a 4 KiB pipe: {sent:?}"),
+            () = ready(()) => {}
+        }
+        // The dropped future's message is still queued: the next send goes after it.
+        let (sent, received) = tokio::join!(
+            async {
+                connection.send_bytes(b"after").await.unwrap();
+                connection
+            },
+            async {
+                let first = peer.recv_bytes(None).await.unwrap();
+                let second = peer.recv_bytes(None).await.unwrap();
+                (first, second)
+            }
+        );
+        drop(sent);
+        assert!(received.0 == big, "the interrupted message arrived whole");
+        assert_eq!(received.1, b"after");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn send_bytes_queues_the_message_when_called_even_if_never_polled() {
+    tokio::time::timeout(TEST_LIMIT, async {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let mut connection = Connection::established(ours);
+        drop(connection.send_bytes(b"queued"));
+        connection.flush().await.unwrap();
+        let mut wire = [0; 10];
+        theirs.read_exact(&mut wire).await.unwrap();
+        assert_eq!(&wire, b"\x00\x00\x00\x06queued");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn split_halves_carry_bytes_read_and_bytes_queued_before_the_split() {
+    tokio::time::timeout(TEST_LIMIT, async {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let mut connection = Connection::established(ours);
+        let mut peer = Connection::established(theirs);
+
+        // A queued, unwritten message and a half-read one, both in flight at the split.
+        tokio::select! {
+            biased;
+            _ = connection.send_bytes(&pattern(100_000)) => panic!("it cannot fit"),
+            () = ready(()) => {}
+        }
+        let mut wire = Vec::new();
+        encode(b"across the split", &mut wire);
+        peer.get_mut().write_all(&wire[..7]).await.unwrap();
+        tokio::select! {
+            biased;
+            _ = connection.recv_bytes(None) => panic!("only 7 bytes were there"),
+            () = ready(()) => {}
+        }
+
+        let (mut rx, mut tx) = connection.into_split();
+        let writer = tokio::spawn(async move {
+            tx.send_bytes(b"from the write half").await.unwrap();
+            tx
+        });
+        let first = peer.recv_bytes(None).await.unwrap();
+        assert!(first == pattern(100_000));
+        assert_eq!(peer.recv_bytes(None).await.unwrap(), b"from the write half");
+        peer.get_mut().write_all(&wire[7..]).await.unwrap();
+        assert_eq!(rx.recv_bytes(None).await.unwrap(), b"across the split");
+        writer.await.unwrap();
+    })
+    .await
+    .unwrap();
+}
