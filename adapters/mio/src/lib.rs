@@ -15,7 +15,7 @@
 //! The crate's `examples/echo_loop.rs` is a complete single-threaded server for many
 //! clients, with a handshake deadline: `cargo run -p mpconn-mio --example echo_loop`.
 //!
-//! Addresses are the std adapter's [`Address`](mpconn_std::Address), re-exported here.
+//! Addresses are the std adapter's [`Address`], re-exported here.
 #![warn(missing_docs)]
 
 mod client;

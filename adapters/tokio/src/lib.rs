@@ -13,7 +13,7 @@
 //! - [`FrameCodec`]: the framing as a `tokio_util::codec` codec, for `Framed` on a stream
 //!   you already have.
 //!
-//! Addresses are the std adapter's [`Address`](mpconn_std::Address), re-exported here.
+//! Addresses are the std adapter's [`Address`], re-exported here.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
