@@ -31,6 +31,15 @@ impl Error {
     pub fn is_authentication(&self) -> bool {
         matches!(self, Error::Protocol(error) if error.is_authentication())
     }
+
+    /// The core's error (looking through [`mpconn::Error::Failed`]), for
+    /// [`Error::Protocol`].
+    pub fn protocol(&self) -> Option<&mpconn::Error> {
+        match self {
+            Error::Protocol(error) => Some(error.root()),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Error {

@@ -43,6 +43,23 @@ impl Error {
     pub fn is_authentication(&self) -> bool {
         matches!(self, Error::Protocol(error) if error.is_authentication())
     }
+
+    /// True when a deadline passed ([`Error::HandshakeTimeout`], [`Error::ConnectTimeout`]).
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Error::HandshakeTimeout { .. } | Error::ConnectTimeout { .. }
+        )
+    }
+
+    /// The core's error (looking through [`mpconn::Error::Failed`]), for
+    /// [`Error::Protocol`].
+    pub fn protocol(&self) -> Option<&mpconn::Error> {
+        match self {
+            Error::Protocol(error) => Some(error.root()),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Error {
