@@ -104,17 +104,39 @@ impl Workload {
 enum Rust {
     Raw,
     Std,
+    /// The std client with `HandshakeConfig::pipeline(true)`: handshakes only.
+    StdPipelined,
     Tokio,
+    /// The tokio client with `HandshakeConfig::pipeline(true)`: handshakes only.
+    TokioPipelined,
 }
 
 impl Rust {
-    const ALL: [Rust; 3] = [Rust::Raw, Rust::Std, Rust::Tokio];
+    const ALL: [Rust; 5] = [
+        Rust::Raw,
+        Rust::Std,
+        Rust::StdPipelined,
+        Rust::Tokio,
+        Rust::TokioPipelined,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Rust::Raw => "raw",
             Rust::Std => "std",
+            Rust::StdPipelined => "std-pipelined",
             Rust::Tokio => "tokio",
+            Rust::TokioPipelined => "tokio-pipelined",
+        }
+    }
+
+    /// Whether this row measures `workload` (pipelining changes only handshakes).
+    fn measures(self, workload: Workload) -> bool {
+        match self {
+            Rust::StdPipelined | Rust::TokioPipelined => {
+                matches!(workload, Workload::Handshake | Workload::HandshakeC64)
+            }
+            _ => true,
         }
     }
 
@@ -126,15 +148,19 @@ impl Rust {
         match self {
             Rust::Raw => "raw Unix socket (limit)",
             Rust::Std => "mpconn-std",
+            Rust::StdPipelined => "mpconn-std, pipeline(true)",
             Rust::Tokio => "mpconn-tokio",
+            Rust::TokioPipelined => "mpconn-tokio, pipeline(true)",
         }
     }
 
     fn measure(self, workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
         match self {
             Rust::Raw => raw::measure(workload, address, secs),
-            Rust::Std => std_rows::measure(workload, address, secs),
-            Rust::Tokio => tokio_rows::measure(workload, address, secs),
+            Rust::Std => std_rows::measure(workload, address, secs, false),
+            Rust::StdPipelined => std_rows::measure(workload, address, secs, true),
+            Rust::Tokio => tokio_rows::measure(workload, address, secs, false),
+            Rust::TokioPipelined => tokio_rows::measure(workload, address, secs, true),
         }
     }
 
@@ -142,8 +168,9 @@ impl Rust {
     fn serve(self, workload: Workload, address: &Path) -> io::Result<()> {
         match self {
             Rust::Raw => raw::serve(workload, address),
-            Rust::Std => std_rows::serve(workload, address),
-            Rust::Tokio => tokio_rows::serve(workload, address),
+            // A server's handshake is the same either way.
+            Rust::Std | Rust::StdPipelined => std_rows::serve(workload, address),
+            Rust::Tokio | Rust::TokioPipelined => tokio_rows::serve(workload, address),
         }
     }
 }
@@ -407,21 +434,40 @@ mod raw {
 /// CPython's does.
 mod std_rows {
     use super::*;
-    use mpconn_std::{Address, Client, Connection, ListenerOptions};
+    use mpconn::HandshakeConfig;
+    use mpconn_std::{Address, Client, ClientOptions, Connection, ListenerOptions};
 
     fn other(error: mpconn_std::Error) -> io::Error {
         io::Error::other(error)
     }
 
-    fn connect(address: &Address, authkey: Option<&[u8]>) -> io::Result<Connection> {
-        Client::connect(address, authkey).map_err(other)
+    /// `Client::connect`, as a user would call it; or with the pipelined handshake.
+    fn connect(
+        address: &Address,
+        authkey: Option<&[u8]>,
+        pipeline: bool,
+    ) -> io::Result<Connection> {
+        let connection = if pipeline {
+            ClientOptions::new()
+                .authkey(authkey)
+                .handshake_config(HandshakeConfig::default().pipeline(true))
+                .connect(address)
+        } else {
+            Client::connect(address, authkey)
+        };
+        connection.map_err(other)
     }
 
-    pub fn measure(workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
+    pub fn measure(
+        workload: Workload,
+        address: &Path,
+        secs: f64,
+        pipeline: bool,
+    ) -> io::Result<f64> {
         let address = Address::unix(address);
         match workload {
             Workload::PingPong64 => {
-                let mut conn = connect(&address, None)?;
+                let mut conn = connect(&address, None, false)?;
                 let payload = [b'x'; SMALL];
                 let clock = Clock::start(secs);
                 let mut n = 0;
@@ -435,7 +481,7 @@ mod std_rows {
                 Ok(clock.rate(n))
             }
             Workload::Stream64 | Workload::Stream1MiB => {
-                let mut conn = connect(&address, None)?;
+                let mut conn = connect(&address, None, false)?;
                 let (size, batch) = match workload {
                     Workload::Stream64 => (SMALL, 256),
                     _ => (BIG, 1),
@@ -463,13 +509,13 @@ mod std_rows {
                 let clock = Clock::start(secs);
                 let mut n = 0;
                 while clock.running() {
-                    connect(&address, Some(AUTHKEY))?;
+                    connect(&address, Some(AUTHKEY), pipeline)?;
                     n += 1;
                 }
                 Ok(clock.rate(n))
             }
             Workload::HandshakeC64 => concurrently(CONCURRENT, secs, || {
-                connect(&address, Some(AUTHKEY)).map(drop)
+                connect(&address, Some(AUTHKEY), pipeline).map(drop)
             }),
         }
     }
@@ -516,7 +562,8 @@ mod std_rows {
 mod tokio_rows {
     use super::*;
     use futures_util::{SinkExt, StreamExt};
-    use mpconn_tokio::{Address, Client, ListenerOptions};
+    use mpconn::HandshakeConfig;
+    use mpconn_tokio::{Address, Client, ClientOptions, ListenerOptions};
 
     fn runtime(workload: Workload) -> io::Result<tokio::runtime::Runtime> {
         match workload {
@@ -533,8 +580,17 @@ mod tokio_rows {
         io::Error::other(error)
     }
 
-    pub fn measure(workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
+    pub fn measure(
+        workload: Workload,
+        address: &Path,
+        secs: f64,
+        pipeline: bool,
+    ) -> io::Result<f64> {
         let address = Address::unix(address);
+        // What `Client::connect(&address, Some(AUTHKEY))` does, or pipelined.
+        let authenticated = ClientOptions::new()
+            .authkey(Some(AUTHKEY))
+            .handshake_config(HandshakeConfig::default().pipeline(pipeline));
         runtime(workload)?.block_on(async move {
             match workload {
                 Workload::PingPong64 => {
@@ -591,9 +647,7 @@ mod tokio_rows {
                     let clock = Clock::start(secs);
                     let mut n = 0;
                     while clock.running() {
-                        Client::connect(&address, Some(AUTHKEY))
-                            .await
-                            .map_err(other)?;
+                        authenticated.connect(&address).await.map_err(other)?;
                         n += 1;
                     }
                     Ok(clock.rate(n))
@@ -601,15 +655,15 @@ mod tokio_rows {
                 Workload::HandshakeC64 => {
                     let clock = std::sync::Arc::new(Clock::start(secs));
                     let address = std::sync::Arc::new(address);
+                    let authenticated = std::sync::Arc::new(authenticated);
                     let clients: Vec<_> = (0..CONCURRENT)
                         .map(|_| {
                             let (clock, address) = (clock.clone(), address.clone());
+                            let authenticated = authenticated.clone();
                             tokio::spawn(async move {
                                 let mut n = 0u64;
                                 while clock.running() {
-                                    Client::connect(&address, Some(AUTHKEY))
-                                        .await
-                                        .map_err(other)?;
+                                    authenticated.connect(&address).await.map_err(other)?;
                                     n += 1;
                                 }
                                 Ok::<_, io::Error>(n)
@@ -961,7 +1015,7 @@ fn main() {
     for run in 1..=runs {
         eprintln!("run {run}/{runs} (load {})", load());
         for &workload in &workloads {
-            for &rust in &rusts {
+            for &rust in rusts.iter().filter(|r| r.measures(workload)) {
                 match measure_rust(rust, workload, secs) {
                     Ok(value) => samples
                         .entry((workload, Row::Rust(rust)))
