@@ -1,0 +1,233 @@
+//! The frame decoder against a naive reference decoder (PROTOCOL.md section 1).
+//!
+//! Input layout (big-endian), then the byte stream itself:
+//!
+//! | bytes | field |
+//! | --- | --- |
+//! | 1 | flags: 1 = a limit from the start, 2 = change the limit before piece `at`, 4 = the new limit is `new` (else none), 8 = an empty `decode` before every piece |
+//! | 4 | `limit` |
+//! | 4 | `new` |
+//! | 1 | `at` |
+//! | 1 | `n`, the number of cuts (mod 16) |
+//! | 2 n | the cuts: piece lengths, cycled; 0 = the rest |
+//!
+//! The stream is decoded twice: whole, by [`reference`], which reads it the way
+//! CPython's `_recv_bytes` does, one field after the other; and piece by piece by
+//! [`Decoder`]. Both must find the same frames, the same error or the same unfinished
+//! tail, and the decoder must keep its promises on the way: a call without a frame
+//! consumes all of its input, a borrowed payload lies in the input, an error is final,
+//! and no more than [`GROWTH_STEP`] bytes are allocated beyond the bytes received.
+
+use mpconn::frame::{Decoder, Frame, GROWTH_STEP};
+use mpconn::Error;
+
+use super::bytes::{pieces, Bytes};
+use super::memory::Watermark;
+
+/// How a stream ends, for the reference decoder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// Out of input with this many bytes of an unfinished frame (0: between frames).
+    Partial(u64),
+    /// The stream is corrupt or over the limit here.
+    Error(Error),
+}
+
+/// What the reference decoder makes of a whole stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    /// The payloads, in order.
+    pub frames: Vec<&'a [u8]>,
+    /// What comes after the last of them.
+    pub end: End,
+}
+
+/// A limit change at stream offset `at` (between two `decode` calls).
+#[derive(Debug, Clone, Copy)]
+pub struct Change {
+    /// Bytes of the stream given to the decoder before the change.
+    pub at: usize,
+    /// The limit from then on.
+    pub max: Option<u64>,
+}
+
+/// Reads `stream` one field at a time, as CPython does: a header of 4 bytes, 8 more
+/// after `ff ff ff ff`, then the payload. A limit is checked when a header is complete;
+/// a frame whose payload is still arriving when the limit changes is checked again
+/// against the new one.
+pub fn reference(stream: &[u8], limit: Option<u64>, change: Option<Change>) -> Decoded<'_> {
+    let mut frames = Vec::new();
+    let mut pos = 0;
+    let end = loop {
+        let start = pos;
+        let partial = End::Partial((stream.len() - start) as u64);
+        let Some(short) = stream.get(pos..pos + 4) else {
+            break partial;
+        };
+        pos += 4;
+        let short = i32::from_be_bytes(short.try_into().unwrap());
+        let len = match short {
+            -1 => {
+                let Some(long) = stream.get(pos..pos + 8) else {
+                    break partial;
+                };
+                pos += 8;
+                u64::from_be_bytes(long.try_into().unwrap())
+            }
+            n if n < 0 => break End::Error(Error::NegativeLength(n)),
+            n => n as u64,
+        };
+        let header_end = pos;
+        let in_force = match change {
+            Some(change) if header_end > change.at => change.max,
+            _ => limit,
+        };
+        if let Some(max) = in_force.filter(|&max| len > max) {
+            break End::Error(Error::MessageTooLong { len, max });
+        }
+        if let Some(change) = change {
+            let arriving = header_end <= change.at && ((change.at - header_end) as u64) < len;
+            if let Some(max) = change.max.filter(|&max| arriving && len > max) {
+                break End::Error(Error::MessageTooLong { len, max });
+            }
+        }
+        if ((stream.len() - pos) as u64) < len {
+            break partial;
+        }
+        let len = len as usize;
+        frames.push(&stream[pos..pos + len]);
+        pos += len;
+    };
+    Decoded { frames, end }
+}
+
+/// The decoder fed piece by piece, checked against the reference.
+struct Run<'r, 'a> {
+    decoder: Decoder,
+    expected: core::slice::Iter<'r, &'a [u8]>,
+    reference_end: &'r End,
+    error: Option<Error>,
+}
+
+impl Run<'_, '_> {
+    fn feed(&mut self, piece: &[u8]) {
+        if let Some(first) = &self.error {
+            let again = self.decoder.decode(piece).unwrap_err();
+            assert_eq!(
+                again.root(),
+                first,
+                "a failed decoder must repeat its error"
+            );
+            assert!(matches!(again, Error::Failed(_)));
+            return;
+        }
+        let mut rest = piece;
+        loop {
+            match self.decoder.decode(rest) {
+                Ok((used, None)) => {
+                    assert_eq!(used, rest.len(), "no frame, yet input was left over");
+                    return;
+                }
+                Ok((used, Some(frame))) => {
+                    assert!(used > 0 && used <= rest.len(), "frame from {used} bytes");
+                    let Some(&expected) = self.expected.next() else {
+                        panic!("a frame the reference does not have: {} bytes", frame.len());
+                    };
+                    assert!(*frame == *expected, "payload differs from the reference");
+                    if let Frame::Borrowed(payload) = &frame {
+                        // In place: the last `len` bytes of what this call consumed.
+                        let consumed = &rest[..used];
+                        let tail = &consumed[used - payload.len()..];
+                        assert!(core::ptr::eq(tail.as_ptr(), payload.as_ptr()));
+                    }
+                    drop(frame);
+                    rest = &rest[used..];
+                    if rest.is_empty() {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    assert_eq!(
+                        self.reference_end,
+                        &End::Error(error.clone()),
+                        "the decoder failed where the reference did not"
+                    );
+                    assert!(self.decoder.is_failed());
+                    assert!(self.expected.as_slice().is_empty(), "frames were lost");
+                    self.error = Some(error);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Runs one fuzz input (layout in the module documentation).
+pub fn check(data: &[u8]) {
+    let mut input = Bytes::new(data);
+    let flags = input.u8();
+    let limit = (flags & 1 != 0).then_some(u64::from(input.u32()));
+    let new = u64::from(input.u32());
+    let change_before = usize::from(input.u8());
+    let cut_count = usize::from(input.u8() % 16);
+    let cuts: Vec<usize> = (0..cut_count).map(|_| usize::from(input.u16())).collect();
+    let stream = input.rest();
+
+    let pieces = pieces(stream, &cuts);
+    let change = (flags & 2 != 0).then(|| Change {
+        at: pieces.iter().take(change_before).map(|p| p.len()).sum(),
+        max: (flags & 4 != 0).then_some(new),
+    });
+    let decoded = reference(stream, limit, change);
+
+    let mut run = Run {
+        decoder: limit.map_or_else(Decoder::new, Decoder::with_max_len),
+        expected: decoded.frames.iter(),
+        reference_end: &decoded.end,
+        error: None,
+    };
+    let watermark = Watermark::set();
+    for i in 0..=pieces.len() {
+        if let Some(change) = change.filter(|_| i == change_before.min(pieces.len())) {
+            run.decoder.set_max_len(change.max);
+            assert_eq!(run.decoder.max_len(), change.max);
+            run.feed(&[]);
+        }
+        if flags & 8 != 0 {
+            run.feed(&[]);
+        }
+        if let Some(piece) = pieces.get(i) {
+            run.feed(piece);
+        }
+    }
+    watermark.assert_at_most(
+        stream.len() + GROWTH_STEP + 1024,
+        "decoding a stream of bytes",
+    );
+
+    assert!(
+        run.expected.as_slice().is_empty(),
+        "frames were not decoded"
+    );
+    let mut decoder = run.decoder;
+    match (&decoded.end, run.error) {
+        (End::Error(expected), Some(error)) => {
+            assert_eq!(&error, expected);
+            assert_eq!(decoder.eof(), Error::Failed(Box::new(error)));
+        }
+        (End::Error(expected), None) => panic!("the decoder missed {expected:?}"),
+        (End::Partial(_), Some(error)) => unreachable!("checked when it happened: {error:?}"),
+        (&End::Partial(held), None) => {
+            assert_eq!(decoder.buffered(), held, "bytes of the unfinished frame");
+            assert_eq!(decoder.is_idle(), held == 0);
+            let end = decoder.eof();
+            if held == 0 {
+                assert_eq!(end, Error::Closed);
+            } else {
+                assert_eq!(end, Error::UnexpectedEof { received: held });
+            }
+            assert!(decoder.is_failed());
+            assert_eq!(decoder.decode(b"\0").unwrap_err().root(), &end);
+        }
+    }
+}
