@@ -103,6 +103,8 @@ impl Workload {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Rust {
     Raw,
+    /// The same by hand over tokio: what the async runtime costs by itself.
+    RawTokio,
     Std,
     /// The std client with `HandshakeConfig::pipeline(true)`: handshakes only.
     StdPipelined,
@@ -112,8 +114,9 @@ enum Rust {
 }
 
 impl Rust {
-    const ALL: [Rust; 5] = [
+    const ALL: [Rust; 6] = [
         Rust::Raw,
+        Rust::RawTokio,
         Rust::Std,
         Rust::StdPipelined,
         Rust::Tokio,
@@ -123,6 +126,7 @@ impl Rust {
     fn name(self) -> &'static str {
         match self {
             Rust::Raw => "raw",
+            Rust::RawTokio => "raw-tokio",
             Rust::Std => "std",
             Rust::StdPipelined => "std-pipelined",
             Rust::Tokio => "tokio",
@@ -147,6 +151,7 @@ impl Rust {
     fn label(self) -> &'static str {
         match self {
             Rust::Raw => "raw Unix socket (limit)",
+            Rust::RawTokio => "raw tokio UnixStream",
             Rust::Std => "mpconn-std",
             Rust::StdPipelined => "mpconn-std, pipeline(true)",
             Rust::Tokio => "mpconn-tokio",
@@ -157,6 +162,7 @@ impl Rust {
     fn measure(self, workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
         match self {
             Rust::Raw => raw::measure(workload, address, secs),
+            Rust::RawTokio => raw_tokio::measure(workload, address, secs),
             Rust::Std => std_rows::measure(workload, address, secs, false),
             Rust::StdPipelined => std_rows::measure(workload, address, secs, true),
             Rust::Tokio => tokio_rows::measure(workload, address, secs, false),
@@ -168,6 +174,7 @@ impl Rust {
     fn serve(self, workload: Workload, address: &Path) -> io::Result<()> {
         match self {
             Rust::Raw => raw::serve(workload, address),
+            Rust::RawTokio => raw_tokio::serve(workload, address),
             // A server's handshake is the same either way.
             Rust::Std | Rust::StdPipelined => std_rows::serve(workload, address),
             Rust::Tokio | Rust::TokioPipelined => tokio_rows::serve(workload, address),
@@ -429,6 +436,186 @@ mod raw {
     }
 }
 
+/// The async limit: a tokio `UnixStream` and the framing written by hand, on the same
+/// runtimes as the mpconn-tokio rows. What tokio's readiness model costs by itself
+/// (an `epoll_wait` and a would-block read per message that has to be waited for),
+/// so the mpconn-tokio rows can be read against it.
+mod raw_tokio {
+    use super::*;
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    use tokio::net::{UnixListener, UnixStream};
+
+    const CHALLENGE: usize = 11 + 8 + 40;
+    const ANSWER: usize = 8 + 32;
+    const WELCOME: usize = 9;
+
+    async fn write_frame(
+        out: &mut (impl AsyncWrite + Unpin),
+        scratch: &mut Vec<u8>,
+        payload: &[u8],
+    ) -> io::Result<()> {
+        let header = (payload.len() as u32).to_be_bytes();
+        if payload.len() <= 16384 {
+            scratch.clear();
+            scratch.extend_from_slice(&header);
+            scratch.extend_from_slice(payload);
+            out.write_all(scratch).await
+        } else {
+            out.write_all(&header).await?;
+            out.write_all(payload).await
+        }
+    }
+
+    async fn read_frame(
+        input: &mut (impl AsyncRead + Unpin),
+        buf: &mut Vec<u8>,
+    ) -> io::Result<usize> {
+        let mut header = [0; 4];
+        input.read_exact(&mut header).await?;
+        let len = u32::from_be_bytes(header) as usize;
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        input.read_exact(&mut buf[..len]).await?;
+        Ok(len)
+    }
+
+    async fn handshake(mut stream: UnixStream, server: bool) -> io::Result<()> {
+        let (read, mut write) = stream.split();
+        let mut input = tokio::io::BufReader::with_capacity(512, read);
+        let (mut scratch, mut buf) = (Vec::new(), Vec::new());
+        let frames = [CHALLENGE, ANSWER, WELCOME, CHALLENGE, ANSWER, WELCOME];
+        for (i, len) in frames.into_iter().enumerate() {
+            if (i % 2 == 0) == server {
+                write_frame(&mut write, &mut scratch, &[b'#'; CHALLENGE][..len]).await?;
+            } else if read_frame(&mut input, &mut buf).await? != len {
+                return Err(io::Error::other("raw handshake out of step"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn measure(workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
+        let address = address.to_path_buf();
+        tokio_rows::runtime(workload)?.block_on(async move {
+            let (mut scratch, mut buf) = (Vec::new(), Vec::new());
+            match workload {
+                Workload::PingPong64 => {
+                    let mut stream = UnixStream::connect(&address).await?;
+                    let (read, mut write) = stream.split();
+                    let mut input = tokio::io::BufReader::with_capacity(64 * 1024, read);
+                    let payload = [b'x'; SMALL];
+                    let clock = Clock::start(secs);
+                    let mut n = 0;
+                    while clock.running() {
+                        for _ in 0..64 {
+                            write_frame(&mut write, &mut scratch, &payload).await?;
+                            read_frame(&mut input, &mut buf).await?;
+                        }
+                        n += 64;
+                    }
+                    Ok(clock.rate(n))
+                }
+                Workload::Stream64 | Workload::Stream1MiB => {
+                    let mut stream = UnixStream::connect(&address).await?;
+                    let (mut read, write) = stream.split();
+                    let (size, batch) = match workload {
+                        Workload::Stream64 => (SMALL, 256),
+                        _ => (BIG, 1),
+                    };
+                    let payload = vec![b'x'; size];
+                    let mut output = tokio::io::BufWriter::with_capacity(64 * 1024, write);
+                    let clock = Clock::start(secs);
+                    let mut sent = 0;
+                    while clock.running() {
+                        for _ in 0..batch {
+                            write_frame(&mut output, &mut scratch, &payload).await?;
+                        }
+                        sent += batch;
+                    }
+                    write_frame(&mut output, &mut scratch, b"").await?;
+                    output.flush().await?;
+                    let len = read_frame(&mut read, &mut buf).await?;
+                    check_count(&buf[..len], sent)?;
+                    let rate = clock.rate(sent);
+                    Ok(if size == BIG { mb_per_s(rate) } else { rate })
+                }
+                Workload::Handshake => {
+                    let clock = Clock::start(secs);
+                    let mut n = 0;
+                    while clock.running() {
+                        handshake(UnixStream::connect(&address).await?, false).await?;
+                        n += 1;
+                    }
+                    Ok(clock.rate(n))
+                }
+                Workload::HandshakeC64 => {
+                    let clock = std::sync::Arc::new(Clock::start(secs));
+                    let address = std::sync::Arc::new(address);
+                    let clients: Vec<_> = (0..CONCURRENT)
+                        .map(|_| {
+                            let (clock, address) = (clock.clone(), address.clone());
+                            tokio::spawn(async move {
+                                let mut n = 0u64;
+                                while clock.running() {
+                                    let stream = UnixStream::connect(&*address).await?;
+                                    handshake(stream, false).await?;
+                                    n += 1;
+                                }
+                                Ok::<_, io::Error>(n)
+                            })
+                        })
+                        .collect();
+                    let mut n = 0;
+                    for client in clients {
+                        n += client.await.map_err(io::Error::other)??;
+                    }
+                    Ok(clock.rate(n))
+                }
+            }
+        })
+    }
+
+    pub fn serve(workload: Workload, address: &Path) -> io::Result<()> {
+        let address = address.to_path_buf();
+        tokio_rows::runtime(workload)?.block_on(async move {
+            let listener = UnixListener::bind(&address)?;
+            ready()?;
+            let (mut scratch, mut buf) = (Vec::new(), Vec::new());
+            match workload {
+                Workload::Handshake | Workload::HandshakeC64 => loop {
+                    // A task a client, as mpconn-tokio's listener does.
+                    if let Ok((stream, _)) = listener.accept().await {
+                        tokio::spawn(handshake(stream, true));
+                    }
+                },
+                Workload::PingPong64 => {
+                    let (mut stream, _) = listener.accept().await?;
+                    let (read, mut write) = stream.split();
+                    let mut input = tokio::io::BufReader::with_capacity(64 * 1024, read);
+                    while let Ok(len) = read_frame(&mut input, &mut buf).await {
+                        write_frame(&mut write, &mut scratch, &buf[..len]).await?;
+                    }
+                    Ok(())
+                }
+                Workload::Stream64 | Workload::Stream1MiB => {
+                    let (mut stream, _) = listener.accept().await?;
+                    let (read, mut write) = stream.split();
+                    let mut input = tokio::io::BufReader::with_capacity(64 * 1024, read);
+                    let mut count: u64 = 0;
+                    while read_frame(&mut input, &mut buf).await? != 0 {
+                        count += 1;
+                    }
+                    write_frame(&mut write, &mut scratch, &count.to_be_bytes()).await?;
+                    // Until the measuring side hangs up.
+                    let _ = read_frame(&mut input, &mut buf).await;
+                    Ok(())
+                }
+            }
+        })
+    }
+}
+
 /// mpconn-std: `Client` / `Listener` / `Connection`, with `queue_bytes` + `flush` as
 /// the batching for 64 B streams. Its listener handshakes serially in `accept`, as
 /// CPython's does.
@@ -565,7 +752,7 @@ mod tokio_rows {
     use mpconn::HandshakeConfig;
     use mpconn_tokio::{Address, Client, ClientOptions, ListenerOptions};
 
-    fn runtime(workload: Workload) -> io::Result<tokio::runtime::Runtime> {
+    pub fn runtime(workload: Workload) -> io::Result<tokio::runtime::Runtime> {
         match workload {
             Workload::HandshakeC64 => tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
