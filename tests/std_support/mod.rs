@@ -40,14 +40,19 @@ impl Peer {
             Program::File(path) => command.arg(path),
             Program::Code(code) => command.arg("-c").arg(code),
         };
+        command.args(args);
+        Peer::start(python.label(), command)
+    }
+
+    /// Any program, with stdin closed and stdout and stderr captured.
+    pub fn start(label: String, mut command: Command) -> Peer {
         command
-            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command
             .spawn()
-            .unwrap_or_else(|e| panic!("{}: cannot start: {e}", python.label()));
+            .unwrap_or_else(|e| panic!("{label}: cannot start: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -59,7 +64,7 @@ impl Peer {
             }
         });
         Peer {
-            label: python.label(),
+            label,
             process: Reaped(Some(child)),
             lines,
             seen: Vec::new(),
@@ -79,21 +84,27 @@ impl Peer {
 
     /// Waits for the exit (killing it after [`LIMIT`]) and returns all of stdout; an
     /// error with stdout and stderr when it failed.
-    pub fn finish(mut self) -> Result<Vec<String>, String> {
+    pub fn finish(self) -> Result<Vec<String>, String> {
+        let label = self.label.clone();
+        let (stdout, stderr, ok) = self.finish_with_stderr();
+        if ok {
+            Ok(stdout)
+        } else {
+            Err(format!(
+                "{label} failed\n--- stdout\n{}\n--- stderr\n{stderr}",
+                stdout.join("\n")
+            ))
+        }
+    }
+
+    /// Waits for the exit (killing it after [`LIMIT`]): stdout lines, stderr, success.
+    pub fn finish_with_stderr(mut self) -> (Vec<String>, String, bool) {
         let (_, stderr, ok) = self.process.finish(LIMIT);
         // The reader thread may still hold the last lines: take them until it ends.
         while let Ok(line) = self.lines.recv_timeout(LIMIT) {
             self.seen.push(line);
         }
-        if ok {
-            Ok(self.seen)
-        } else {
-            Err(format!(
-                "{} failed\n--- stdout\n{}\n--- stderr\n{stderr}",
-                self.label,
-                self.seen.join("\n")
-            ))
-        }
+        (self.seen, stderr, ok)
     }
 }
 

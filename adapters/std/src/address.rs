@@ -296,7 +296,7 @@ impl fmt::Display for Address {
                 let shown = path.to_string_lossy();
                 // Keep the spelling a path when read back: `a:1` would read as TCP, an
                 // `@` or `\0` start as abstract, `\\` as a named pipe.
-                if path.is_relative() && reads_as_other(&shown) {
+                if !shown.is_empty() && path.is_relative() && reads_as_other(&shown) {
                     write!(f, "./{shown}")
                 } else {
                     f.write_str(&shown)

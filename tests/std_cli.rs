@@ -1,0 +1,313 @@
+//! The `mpconn` command-line tool, end to end against CPython: `mpconn listen` serving
+//! CPython clients, `mpconn send` talking to CPython listeners, with and without an
+//! authkey, in bytes and in `--pickle` mode.
+//!
+//! The tool is a binary of `mpconn-std`, which these tests (of the root package) do
+//! not get built on their own: the first test to need it runs `cargo build` for it,
+//! into the same target directory.
+
+mod std_support;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use std_support::{check, Peer, Program};
+use support::Python;
+
+const KEY: &str = "cli test key";
+
+/// Builds `mpconn` (with `--pickle` support) once, and returns its path.
+fn mpconn() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        // Cargo tells its test processes where it is; the test binary lives in
+        // <target>/<profile>/deps, the tool goes to <target>/<profile>.
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["build", "--quiet", "-p", "mpconn-std", "--bin", "mpconn"])
+            .args(["--features", "pickle"]);
+        if !cfg!(debug_assertions) {
+            build.arg("--release");
+        }
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("<target>/<profile>/deps/<test>");
+        build.env("CARGO_TARGET_DIR", profile_dir.parent().expect("<target>"));
+        if let Err(why) = Peer::start("cargo build mpconn".into(), build).finish() {
+            panic!("building the mpconn tool failed: {why}");
+        }
+        profile_dir.join("mpconn")
+    })
+}
+
+fn newest_python() -> Option<Python> {
+    support::pythons().pop()
+}
+
+/// `mpconn args...` with the key in the environment (or none), output captured.
+fn start(args: &[&str], key: Option<&str>) -> Peer {
+    let mut command = Command::new(mpconn());
+    command.args(args).env_remove("MPCONN_AUTHKEY");
+    if let Some(key) = key {
+        command.env("MPCONN_AUTHKEY", key);
+    }
+    Peer::start(format!("mpconn {}", args.join(" ")), command)
+}
+
+/// A CPython client: a wrong key first (it must be refused), then the right one,
+/// two messages echoed back.
+const ECHO_CLIENT: &str = r#"
+import sys
+from multiprocessing.connection import Client
+from multiprocessing import AuthenticationError
+address = sys.argv[1]
+if ":" in address and "/" not in address:
+    host, port = address.rsplit(":", 1)
+    address = (host, int(port))
+key = sys.argv[2].encode()
+try:
+    Client(address, authkey=b"wrong")
+except AuthenticationError as e:
+    print("refused: %s" % e)
+else:
+    raise SystemExit("a wrong key was accepted")
+c = Client(address, authkey=key)
+for message in [b"hello", b"\x00\xff bytes \\"]:
+    c.send_bytes(message)
+    assert c.recv_bytes() == message
+c.close()
+print("echoed")
+"#;
+
+fn listen_serves_cpython(address: &str) -> Result<(), String> {
+    let Some(python) = newest_python() else {
+        return Ok(());
+    };
+    let mut listener = start(&["listen", address, "--echo", "--clients", "1"], Some(KEY));
+    let bound = listener.line()?;
+    let client = Peer::spawn(&python, Program::Code(ECHO_CLIENT), &[&bound, KEY]);
+    let client_out = client.finish()?;
+    check(client_out.iter().any(|l| l.starts_with("refused")), || {
+        format!("the wrong key was not refused: {client_out:?}")
+    })?;
+    let (stdout, stderr, ok) = listener.finish_with_stderr();
+    check(ok, || format!("mpconn listen failed: {stderr}"))?;
+    check(stdout[1..] == ["hello", "\\x00\\xff bytes \\\\"], || {
+        format!("mpconn listen printed {stdout:?}")
+    })?;
+    check(stderr.contains("authentication failed"), || {
+        format!("the failed handshake is not on stderr: {stderr}")
+    })?;
+    // --clients 1 ended it cleanly: a default socket file is gone with its directory.
+    if !bound.contains(':') {
+        check(!Path::new(&bound).exists(), || {
+            format!("{bound} left behind")
+        })?;
+    }
+    Ok(())
+}
+
+#[test]
+fn listen_on_a_default_unix_socket_reports_a_wrong_key_and_echoes_for_the_right_one() {
+    listen_serves_cpython_default().unwrap_or_else(|why| panic!("{why}"));
+}
+
+#[test]
+fn listen_on_tcp_port_0_reports_a_wrong_key_and_echoes_for_the_right_one() {
+    listen_serves_cpython("127.0.0.1:0").unwrap_or_else(|why| panic!("{why}"));
+}
+
+/// Like [`listen_serves_cpython`], without an ADDRESS argument.
+fn listen_serves_cpython_default() -> Result<(), String> {
+    let Some(python) = newest_python() else {
+        return Ok(());
+    };
+    let mut listener = start(&["listen", "--echo", "--clients", "1"], Some(KEY));
+    let bound = listener.line()?;
+    check(bound.contains("/listener-"), || {
+        format!("expected a fresh listener-XXXXXXXX path, got {bound}")
+    })?;
+    let client = Peer::spawn(&python, Program::Code(ECHO_CLIENT), &[&bound, KEY]);
+    client.finish()?;
+    let (stdout, stderr, ok) = listener.finish_with_stderr();
+    check(ok && stdout.len() == 3, || {
+        format!("mpconn listen: {stdout:?} {stderr}")
+    })?;
+    check(stderr.contains("authentication failed"), || stderr.clone())?;
+    let dir = Path::new(&bound).parent().expect("a directory");
+    check(!dir.exists(), || format!("{} left behind", dir.display()))
+}
+
+/// A CPython listener with the key from the environment that echoes one client's
+/// messages, as bytes or (with "pickle") as objects.
+const ECHO_LISTENER: &str = r#"
+import os, sys
+from multiprocessing.connection import Listener
+key = os.environ.get("MPCONN_AUTHKEY")
+listener = Listener(("127.0.0.1", 0), authkey=key.encode() if key else None)
+print("%s:%d" % listener.address)
+sys.stdout.flush()
+conn = listener.accept()
+try:
+    while True:
+        if sys.argv[1] == "pickle":
+            obj = conn.recv()
+            print(repr(obj))
+            conn.send(obj)
+        else:
+            conn.send_bytes(conn.recv_bytes())
+except EOFError:
+    print("done")
+"#;
+
+fn cpython_listener(python: &Python, mode: &str, key: Option<&str>) -> (Peer, String) {
+    let mut command = Command::new(&python.path);
+    command.args(["-u", "-c", ECHO_LISTENER, mode]);
+    command.env_remove("MPCONN_AUTHKEY");
+    if let Some(key) = key {
+        command.env("MPCONN_AUTHKEY", key);
+    }
+    let mut peer = Peer::start(python.label(), command);
+    let address = peer.line().expect("the CPython listener's address");
+    (peer, address)
+}
+
+#[test]
+fn send_with_an_authkey_file_prints_the_replies_of_a_cpython_listener() {
+    let Some(python) = newest_python() else {
+        return;
+    };
+    let (listener, address) = cpython_listener(&python, "bytes", Some(KEY));
+    let key_file = std::env::temp_dir().join(format!("mpconn-cli-key-{}", std::process::id()));
+    std::fs::write(&key_file, format!("{KEY}\n")).expect("write the key file");
+    let key_path = key_file.to_str().expect("a UTF-8 temp path");
+    let args = [
+        "send",
+        &address,
+        "one",
+        "",
+        "tw\u{f6}",
+        "--echo",
+        "--authkey-file",
+        key_path,
+        "--timeout",
+        "60",
+    ];
+    let sender = start(&args, None);
+    let result = sender.finish();
+    let _ = std::fs::remove_file(&key_file);
+    assert_eq!(result.unwrap(), ["one", "", "tw\u{f6}"]);
+    assert_eq!(
+        listener.finish().unwrap().last().map(String::as_str),
+        Some("done")
+    );
+}
+
+#[test]
+fn send_with_a_wrong_key_fails_with_an_authentication_error() {
+    let Some(python) = newest_python() else {
+        return;
+    };
+    let (listener, address) = cpython_listener(&python, "bytes", Some(KEY));
+    let (stdout, stderr, ok) = start(&["send", &address, "x"], Some("wrong")).finish_with_stderr();
+    assert!(!ok && stdout.is_empty(), "{stdout:?}");
+    assert!(stderr.contains("authentication failed"), "{stderr}");
+    let (_, listener_err, _) = listener.finish_with_stderr();
+    assert!(
+        listener_err.contains("AuthenticationError"),
+        "{listener_err}"
+    );
+}
+
+#[test]
+fn pickle_mode_sends_json_as_pickles_and_shows_replies_as_json() {
+    let Some(python) = newest_python() else {
+        return;
+    };
+    let (listener, address) = cpython_listener(&python, "pickle", None);
+    let messages = [
+        r#"{"a": [1, 2.5, null], "b": {"$bytes": "x\\x00"}}"#,
+        r#""text""#,
+        r#"[true, false]"#,
+    ];
+    let mut args = vec!["send", &address, "--pickle", "--echo"];
+    args.extend(messages);
+    let replies = start(&args, None).finish().unwrap();
+    assert_eq!(replies, messages);
+    let shown = listener.finish().unwrap();
+    assert_eq!(
+        shown,
+        [
+            address.as_str(),
+            "{'a': [1, 2.5, None], 'b': b'x\\x00'}",
+            "'text'",
+            "[True, False]",
+            "done"
+        ]
+    );
+}
+
+/// Python 2.7 reads pickle protocol 2 at most: `--protocol 2` is for it.
+#[test]
+fn pickle_protocol_2_reaches_python_2_7() {
+    let Some(python) = support::python(2, 7) else {
+        return;
+    };
+    let (listener, address) = cpython_listener(&python, "pickle", None);
+    let args = [
+        "send",
+        &address,
+        "--pickle",
+        "--protocol",
+        "2",
+        "--echo",
+        r#"{"k": [1, "s"]}"#,
+    ];
+    let replies = start(&args, None).finish().unwrap();
+    assert_eq!(replies, [r#"{"k": [1, "s"]}"#]);
+    let shown = listener.finish().unwrap();
+    assert_eq!(shown[1], "{u'k': [1, u's']}");
+}
+
+#[test]
+fn listen_in_pickle_mode_shows_cpython_objects_as_json() {
+    let Some(python) = newest_python() else {
+        return;
+    };
+    let mut listener = start(
+        &["listen", "127.0.0.1:0", "--pickle", "--clients", "1"],
+        None,
+    );
+    let bound = listener.line().unwrap();
+    let code = r#"
+import sys
+from multiprocessing.connection import Client
+host, port = sys.argv[1].rsplit(":", 1)
+c = Client((host, int(port)))
+c.send({"n": 1, 2: (3, b"\xff")})
+c.send(None)
+c.close()
+"#;
+    Peer::spawn(&python, Program::Code(code), &[&bound])
+        .finish()
+        .unwrap();
+    let shown = listener.finish().unwrap();
+    assert_eq!(
+        shown[1..],
+        [r#"{"2": [3, {"$bytes": "\\xff"}], "n": 1}"#, "null"]
+    );
+}
+
+#[test]
+fn the_authkey_is_not_accepted_on_the_command_line() {
+    let (_, stderr, ok) =
+        start(&["send", "127.0.0.1:1", "--authkey", "secret", "x"], None).finish_with_stderr();
+    assert!(!ok);
+    assert!(stderr.contains("unknown option --authkey"), "{stderr}");
+}
