@@ -1270,4 +1270,60 @@ fn main() {
             );
         }
     }
+    print_targets(&medians);
+}
+
+/// Issue 7's targets, judged on this run's medians.
+fn print_targets(medians: &BTreeMap<(Workload, Row), f64>) {
+    use Workload::*;
+    let raw = Row::Rust(Rust::Raw);
+    let py313 = Row::CPython(3, 13);
+    let both = [Rust::Std, Rust::Tokio];
+    let targets: [(Workload, &[Rust], &Row, f64, &str); 5] = [
+        (PingPong64, &both, &raw, 0.9, "raw"),
+        (Stream1MiB, &both, &raw, 0.9, "raw"),
+        (Stream64, &both, &py313, 10.0, "CPython 3.13"),
+        (
+            Handshake,
+            &[
+                Rust::Std,
+                Rust::StdPipelined,
+                Rust::Tokio,
+                Rust::TokioPipelined,
+            ],
+            &py313,
+            2.0,
+            "CPython 3.13",
+        ),
+        (
+            HandshakeC64,
+            &[Rust::Tokio, Rust::TokioPipelined],
+            &py313,
+            5.0,
+            "CPython 3.13",
+        ),
+    ];
+    println!();
+    println!("targets (issue 7), on these medians:");
+    for (workload, rows, base, factor, base_name) in targets {
+        let Some(&base_value) = medians.get(&(workload, base.clone())) else {
+            continue;
+        };
+        let verdicts: Vec<String> = rows
+            .iter()
+            .filter_map(|&rust| {
+                let value = medians.get(&(workload, Row::Rust(rust)))?;
+                let times = value / base_value;
+                let verdict = if times >= factor { "met" } else { "missed" };
+                Some(format!("{} {times:.2}x {verdict}", rust.label()))
+            })
+            .collect();
+        if !verdicts.is_empty() {
+            println!(
+                "- {}: at least {factor}x {base_name}: {}",
+                workload.title(),
+                verdicts.join("; ")
+            );
+        }
+    }
 }
