@@ -12,7 +12,7 @@
 //! This crate is a thin blocking driver of the sans-IO core [`mpconn`]: framing and
 //! the authentication handshake are decided there, sockets and deadlines here.
 //!
-//! With the `pickle` feature, [`Connection::send`] and [`Connection::recv`] exchange
+//! With the `pickle` feature, `Connection::send` and `Connection::recv` exchange
 //! serde values with CPython's `Connection.send` / `recv` (None, bool, int, float,
 //! str, bytes, list, tuple, dict), through `serde-pickle`.
 //!
