@@ -311,3 +311,15 @@ fn the_authkey_is_not_accepted_on_the_command_line() {
     assert!(!ok);
     assert!(stderr.contains("unknown option --authkey"), "{stderr}");
 }
+
+#[test]
+fn send_gives_up_on_a_reply_that_never_comes() {
+    // `mpconn listen` without --echo prints and never answers.
+    let mut listener = start(&["listen", "127.0.0.1:0", "--clients", "1"], None);
+    let address = listener.line().unwrap();
+    let args = ["send", &address, "x", "--echo", "--timeout", "0.5"];
+    let (stdout, stderr, ok) = start(&args, None).finish_with_stderr();
+    assert!(!ok && stdout.is_empty(), "{stdout:?}");
+    assert!(stderr.contains("timed out receiving"), "{stderr}");
+    assert_eq!(listener.finish().unwrap()[1..], ["x"]);
+}

@@ -36,9 +36,10 @@ OPTIONS:
     --authkey-file PATH     read the authkey from PATH (one trailing newline is
                             dropped); otherwise from the environment variable
                             MPCONN_AUTHKEY. No key: no handshake, as in CPython.
-    --clients N             listen: exit after serving N clients
+    --clients N             listen: exit after serving N clients (those that passed
+                            the handshake), removing the socket file
     --timeout SECONDS       listen: handshake timeout (default 20); send: limit on
-                            connecting and the handshake (default none)
+                            connecting, the handshake and each reply (default none)
     -h, --help              show this help
 
 Messages are shown as text: printable ASCII and UTF-8 as is, a backslash as \\\\,
@@ -307,6 +308,7 @@ fn send(options: Options) -> Outcome {
         .timeout(options.timeout)
         .connect(&address)
         .map_err(|e| run_error(format!("{address}: {e}")))?;
+    conn.set_timeout(options.timeout).map_err(run_error)?;
     for message in &encoded {
         conn.send_bytes(message).map_err(run_error)?;
         if options.echo {
