@@ -54,14 +54,19 @@ fn unix_sockaddr(address: &Address) -> io::Result<SockAddr> {
     }
 }
 
-/// Tries each address a TCP host resolves to, as `socket.create_connection` does,
-/// and returns the first success or the last failure.
+/// Tries each address a TCP host resolves to, IPv4 first, and returns the first
+/// success or the last failure.
 fn each_resolved<T, E: From<io::Error>>(
     address: &Address,
     mut f: impl FnMut(SockAddr) -> Result<T, E>,
 ) -> Result<T, E> {
+    let mut addrs = address.to_socket_addrs()?;
+    // CPython's family for (host, port) is AF_INET: IPv4 first, so that a listener on
+    // "localhost" is where a CPython client looks for it, even where localhost also
+    // resolves to ::1. An IPv6-only host (such as "::1") still works.
+    addrs.sort_by_key(|addr| addr.is_ipv6());
     let mut last = None;
-    for addr in address.to_socket_addrs()? {
+    for addr in addrs {
         match f(SockAddr::from(addr)) {
             Ok(done) => return Ok(done),
             Err(error) => last = Some(error),
