@@ -3,7 +3,8 @@
 //! over TCP, Unix sockets and (Linux) abstract names; without a key, with the right
 //! key and with a wrong one (both sides must see the failure, and a Rust listener
 //! must then serve the next client); messages of 0 B, 16384 B, 16385 B and 1 MiB each
-//! way; pickled objects each way (protocol 2 for Python 2.7, 3 and 2 for Python 3);
+//! way; pickled objects each way (CPython's default protocol, and 5 from 3.8 on;
+//! back with protocol 2 for Python 2.7, 3 and 2 for Python 3);
 //! a batch of messages flushed in one write; and EOF at the end.
 //!
 //! One CPython process per (version, direction, family) runs every case over several
@@ -95,6 +96,17 @@ fn serve_suite(conn: &mut Connection, python: &Python) -> Result<(), String> {
         for options in protocols(python) {
             conn.send_value(&expected, options)
                 .map_err(|e| format!("pickling {expected:?}: {e}"))?;
+        }
+    }
+    if python.has_long_frames() {
+        // CPython 3.8+ also sends each object as a protocol 5 pickle (send_bytes).
+        for expected in objects() {
+            let got = conn
+                .recv_value(DeOptions::new())
+                .map_err(|e| format!("unpickling protocol 5 {expected:?}: {e}"))?;
+            check(got == expected, || {
+                format!("protocol 5: expected {expected:?}, got {got:?}")
+            })?;
         }
     }
     for i in 0..BATCH {

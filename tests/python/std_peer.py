@@ -20,6 +20,7 @@
 
 import binascii
 import os
+import pickle
 import signal
 import sys
 
@@ -91,6 +92,11 @@ def suite(conn):
         for _ in range(2 if PY3 else 1):
             back = conn.recv()
             check(same(back, obj), "pickle round trip of %r: got %r" % (obj, back))
+    # Connection.send uses protocol 4 on 3.8+ (DEFAULT_PROTOCOL); 5 is what
+    # pickle.HIGHEST_PROTOCOL gives there, and Rust must read it too. One way only.
+    if sys.version_info >= (3, 8):
+        for obj in OBJECTS:
+            conn.send_bytes(pickle.dumps(obj, 5))
     for i in range(BATCH):
         got = conn.recv_bytes()
         check(got == ("batch-%d" % i).encode("ascii"), "batched message %d: %r" % (i, got))
