@@ -295,9 +295,12 @@ impl Connection {
         self.start < self.end
     }
 
-    /// Limits how long each read or write may block (`None`, the default: no limit).
-    /// A receive that times out keeps what it had read, so it can be retried. Sockets
-    /// only: a pipe refuses a limit.
+    /// Limits how long each read or write may block (`None`, the default: no limit);
+    /// an expired limit is [`Error::Timeout`]. A receive that times out keeps what it
+    /// had read, so it can be retried; a send of up to 16 KiB that times out stays
+    /// queued for the next [`flush`](Self::flush). A larger send that times out
+    /// part-way leaves the peer with part of a frame: the write side is then unusable.
+    /// Sockets only: a pipe refuses a limit.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
         self.stream.set_timeout(timeout)?;
         self.timeout = timeout;
