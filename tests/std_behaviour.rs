@@ -432,3 +432,44 @@ fn incoming_yields_one_connection_per_client() {
     }
     clients.join().unwrap();
 }
+
+#[test]
+fn small_sends_that_time_out_stay_queued_and_arrive_after_a_flush() {
+    let (mut a, mut b) = pipe(true).unwrap();
+    a.set_timeout(Some(Duration::from_millis(50))).unwrap();
+    // Nobody reads: sooner or later the socket buffer is full and a send times out.
+    let mut sent = 0u32;
+    let error = loop {
+        let mut message = vec![0u8; 16 * 1024];
+        message[..4].copy_from_slice(&sent.to_be_bytes());
+        match a.send_bytes(&message) {
+            Ok(()) => sent += 1,
+            Err(error) => break error,
+        }
+        assert!(sent < 100_000, "the socket never filled up");
+    };
+    assert!(error.is_timeout(), "{error}");
+    assert!(a.queued_len() > 0);
+    let total = sent + 1; // the one that timed out is queued, not lost
+    let reader = thread::spawn(move || {
+        b.set_timeout(Some(LIMIT)).unwrap();
+        for i in 0..total {
+            let message = b.recv_bytes(None).unwrap();
+            assert_eq!(message.len(), 16 * 1024);
+            assert_eq!(message[..4], i.to_be_bytes());
+        }
+    });
+    a.set_timeout(Some(LIMIT)).unwrap();
+    a.flush().unwrap();
+    reader.join().unwrap();
+}
+
+#[test]
+fn a_large_send_that_times_out_part_way_leaves_the_write_side_unusable() {
+    let (mut a, _b) = pipe(true).unwrap();
+    a.set_timeout(Some(Duration::from_millis(50))).unwrap();
+    let error = a.send_bytes(&vec![0u8; 64 << 20]).unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    let error = a.send_bytes(b"x").unwrap_err();
+    assert!(error.to_string().contains("out of step"), "{error}");
+}
