@@ -80,10 +80,13 @@ impl Connection {
             // Best effort: the peer learns why, unless it is gone too.
             let _ = self.write_pending();
         }
-        if deadline.is_some() {
-            self.stream.set_timeout(self.timeout)?;
-        }
-        result
+        // Back to the connection's own limit (none unless set later).
+        let reset = match deadline {
+            Some(_) => self.stream.set_timeout(self.timeout),
+            None => Ok(()),
+        };
+        result?;
+        Ok(reset?)
     }
 
     fn run_handshake(&mut self, deadline: Option<Instant>) -> Result<()> {

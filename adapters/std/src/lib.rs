@@ -41,18 +41,21 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+mod client;
 mod connection;
 mod error;
 mod listener;
+mod pipe;
+mod socket;
 mod stream;
 mod wait;
 
 pub use address::{Address, AddressError, Family};
+pub use client::{Client, ClientOptions};
 pub use connection::Connection;
 pub use error::{Error, Result};
-pub use listener::{
-    pipe, Client, ClientOptions, Incoming, Listener, ListenerOptions, DEFAULT_HANDSHAKE_TIMEOUT,
-};
+pub use listener::{Incoming, Listener, ListenerOptions, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use pipe::pipe;
 pub use wait::{wait, Waitable};
 
 /// The `serde-pickle` crate this one uses, for its options and `Value`.

@@ -1,12 +1,9 @@
-//! The listening side (CPython's `multiprocessing.connection.Listener`) and the
-//! connecting side (`Client`).
+//! The listening side (CPython's `multiprocessing.connection.Listener`).
 
-use std::ffi::OsString;
 use std::io;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -14,72 +11,15 @@ use mpconn::HandshakeConfig;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::address::{Address, Family};
-use crate::connection::{remaining, Connection};
+use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::socket::{core, each_resolved, retry_interrupted, unix_sockaddr};
 use crate::stream::Stream;
 
 /// How long a listener waits for a client to finish the authentication handshake
 /// unless told otherwise. CPython waits forever, so one silent client stalls its
 /// accept loop; here it costs at most this.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// A fresh handshake state machine with the OS's randomness for its nonce.
-fn core(
-    role: mpconn::Role,
-    authkey: Option<&[u8]>,
-    config: &HandshakeConfig,
-) -> mpconn::Connection {
-    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    match role {
-        mpconn::Role::Server => mpconn::Connection::server(authkey, config, &mut rng),
-        mpconn::Role::Client => mpconn::Connection::client(authkey, config, &mut rng),
-    }
-}
-
-/// The socket address for an `AF_UNIX` [`Address`]: a path, or a NUL and the name.
-fn unix_sockaddr(address: &Address) -> io::Result<SockAddr> {
-    match address {
-        Address::Unix(path) => SockAddr::unix(path),
-        Address::Abstract(name) => {
-            // Fail clearly off Linux, where the leading NUL would mean nothing.
-            address.to_unix_socket_addr()?;
-            let mut bytes = vec![0];
-            bytes.extend_from_slice(name);
-            SockAddr::unix(PathBuf::from(OsString::from_vec(bytes)))
-        }
-        Address::Tcp { .. } => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{address} is not an AF_UNIX address"),
-        )),
-    }
-}
-
-/// Tries each address a TCP host resolves to, IPv4 first, and returns the first
-/// success or the last failure.
-fn each_resolved<T, E: From<io::Error>>(
-    address: &Address,
-    mut f: impl FnMut(SockAddr) -> Result<T, E>,
-) -> Result<T, E> {
-    let mut addrs = address.to_socket_addrs()?;
-    // CPython's family for (host, port) is AF_INET: IPv4 first, so that a listener on
-    // "localhost" is where a CPython client looks for it, even where localhost also
-    // resolves to ::1. An IPv6-only host (such as "::1") still works.
-    addrs.sort_by_key(|addr| addr.is_ipv6());
-    let mut last = None;
-    for addr in addrs {
-        match f(SockAddr::from(addr)) {
-            Ok(done) => return Ok(done),
-            Err(error) => last = Some(error),
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{address} resolved to no address"),
-        )
-        .into()
-    }))
-}
 
 #[derive(Debug)]
 enum ListenSocket {
@@ -368,151 +308,5 @@ impl Iterator for Incoming<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         Some(self.listener.accept())
-    }
-}
-
-fn retry_interrupted<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    loop {
-        match f() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
-}
-
-/// Options for connecting: CPython's `Client(address, family, authkey)`, plus a
-/// timeout.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use mpconn_std::ClientOptions;
-///
-/// let address = "localhost:6000".parse()?;
-/// let conn = ClientOptions::new()
-///     .authkey(Some(b"secret"))
-///     .timeout(Some(Duration::from_secs(5)))
-///     .connect(&address)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct ClientOptions {
-    authkey: Option<Vec<u8>>,
-    timeout: Option<Duration>,
-    handshake: HandshakeConfig,
-}
-
-impl ClientOptions {
-    /// No authkey, no timeout (CPython's defaults).
-    pub fn new() -> ClientOptions {
-        ClientOptions::default()
-    }
-
-    /// The authkey to prove (default: none, no handshake).
-    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(<[u8]>::to_vec);
-        self
-    }
-
-    /// A limit on connecting and the handshake together (default: none, as CPython).
-    /// The connection's later reads and writes are not limited by it.
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Digest choices for the handshake (default: CPython 3.12+'s).
-    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
-        self.handshake = config;
-        self
-    }
-
-    /// Connects to `address` and, with an authkey, runs the handshake.
-    pub fn connect(&self, address: &Address) -> Result<Connection> {
-        let deadline = self
-            .timeout
-            .and_then(|timeout| Instant::now().checked_add(timeout));
-        let connect = |domain: Domain, addr: &SockAddr| -> Result<Socket> {
-            let socket = Socket::new(domain, Type::STREAM, None)?;
-            match deadline {
-                None => retry_interrupted(|| socket.connect(addr))?,
-                Some(_) => socket
-                    .connect_timeout(addr, remaining(deadline, "connecting")?)
-                    .map_err(|e| Error::from_io(e, "connecting"))?,
-            }
-            Ok(socket)
-        };
-        let stream = match address.family() {
-            Family::Inet => {
-                let socket = each_resolved(address, |addr| connect(addr.domain(), &addr))?;
-                let stream = TcpStream::from(OwnedFd::from(socket));
-                stream.set_nodelay(true)?;
-                Stream::Tcp(stream)
-            }
-            Family::Unix => {
-                let socket = connect(Domain::UNIX, &unix_sockaddr(address)?)?;
-                Stream::Unix(UnixStream::from(OwnedFd::from(socket)))
-            }
-        };
-        let core = core(
-            mpconn::Role::Client,
-            self.authkey.as_deref(),
-            &self.handshake,
-        );
-        let mut connection = Connection::new(stream, core);
-        if self.authkey.is_some() {
-            connection.handshake(deadline)?;
-        }
-        Ok(connection)
-    }
-}
-
-/// Connecting to a listener (CPython's `multiprocessing.connection.Client`).
-///
-/// ```no_run
-/// let address = "/tmp/app.sock".parse()?;
-/// let mut conn = mpconn_std::Client::connect(&address, Some(b"secret"))?;
-/// conn.send_bytes(b"hello")?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug)]
-pub struct Client {
-    _private: (),
-}
-
-impl Client {
-    /// Connects to `address` and, with an authkey, runs the handshake; no timeout
-    /// (see [`ClientOptions`]).
-    pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
-        ClientOptions::new().authkey(authkey).connect(address)
-    }
-}
-
-/// A connected pair (CPython's `Pipe`): with `duplex`, both ends read and write (a
-/// socketpair); without, the first end only reads and the second only writes (an OS
-/// pipe). No handshake runs.
-///
-/// ```
-/// let (mut reader, mut writer) = mpconn_std::pipe(false)?;
-/// assert!(!reader.writable() && !writer.readable());
-/// writer.send_bytes(b"one way")?;
-/// assert_eq!(reader.recv_bytes(None)?, b"one way");
-/// assert!(reader.send_bytes(b"back").is_err()); // "connection is read-only"
-/// # Ok::<(), mpconn_std::Error>(())
-/// ```
-#[doc(alias = "Pipe")]
-pub fn pipe(duplex: bool) -> Result<(Connection, Connection)> {
-    let established = || mpconn::Connection::established();
-    if duplex {
-        let (a, b) = UnixStream::pair()?;
-        Ok((
-            Connection::new(Stream::Unix(a), established()),
-            Connection::new(Stream::Unix(b), established()),
-        ))
-    } else {
-        let (reader, writer) = io::pipe()?;
-        Ok((
-            Connection::new(Stream::PipeReader(reader), established()),
-            Connection::new(Stream::PipeWriter(writer), established()),
-        ))
     }
 }

@@ -1,0 +1,122 @@
+//! The connecting side (CPython's `multiprocessing.connection.Client`).
+
+use std::net::TcpStream;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use mpconn::HandshakeConfig;
+use socket2::{Domain, SockAddr, Socket, Type};
+
+use crate::address::{Address, Family};
+use crate::connection::{remaining, Connection};
+use crate::error::{Error, Result};
+use crate::socket::{core, each_resolved, retry_interrupted, unix_sockaddr};
+use crate::stream::Stream;
+
+/// Options for connecting: CPython's `Client(address, family, authkey)`, plus a
+/// timeout.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mpconn_std::ClientOptions;
+///
+/// let address = "localhost:6000".parse()?;
+/// let conn = ClientOptions::new()
+///     .authkey(Some(b"secret"))
+///     .timeout(Some(Duration::from_secs(5)))
+///     .connect(&address)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    authkey: Option<Vec<u8>>,
+    timeout: Option<Duration>,
+    handshake: HandshakeConfig,
+}
+
+impl ClientOptions {
+    /// No authkey, no timeout (CPython's defaults).
+    pub fn new() -> ClientOptions {
+        ClientOptions::default()
+    }
+
+    /// The authkey to prove (default: none, no handshake).
+    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
+        self.authkey = authkey.map(<[u8]>::to_vec);
+        self
+    }
+
+    /// A limit on connecting and the handshake together (default: none, as CPython).
+    /// The connection's later reads and writes are not limited by it.
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Digest choices for the handshake (default: CPython 3.12+'s).
+    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
+        self.handshake = config;
+        self
+    }
+
+    /// Connects to `address` and, with an authkey, runs the handshake.
+    pub fn connect(&self, address: &Address) -> Result<Connection> {
+        let deadline = self
+            .timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let connect = |domain: Domain, addr: &SockAddr| -> Result<Socket> {
+            let socket = Socket::new(domain, Type::STREAM, None)?;
+            match deadline {
+                None => retry_interrupted(|| socket.connect(addr))?,
+                Some(_) => socket
+                    .connect_timeout(addr, remaining(deadline, "connecting")?)
+                    .map_err(|e| Error::from_io(e, "connecting"))?,
+            }
+            Ok(socket)
+        };
+        let stream = match address.family() {
+            Family::Inet => {
+                let socket = each_resolved(address, |addr| connect(addr.domain(), &addr))?;
+                let stream = TcpStream::from(OwnedFd::from(socket));
+                stream.set_nodelay(true)?;
+                Stream::Tcp(stream)
+            }
+            Family::Unix => {
+                let socket = connect(Domain::UNIX, &unix_sockaddr(address)?)?;
+                Stream::Unix(UnixStream::from(OwnedFd::from(socket)))
+            }
+        };
+        let core = core(
+            mpconn::Role::Client,
+            self.authkey.as_deref(),
+            &self.handshake,
+        );
+        let mut connection = Connection::new(stream, core);
+        if self.authkey.is_some() {
+            connection.handshake(deadline)?;
+        }
+        Ok(connection)
+    }
+}
+
+/// Connecting to a listener (CPython's `multiprocessing.connection.Client`).
+///
+/// ```no_run
+/// let address = "/tmp/app.sock".parse()?;
+/// let mut conn = mpconn_std::Client::connect(&address, Some(b"secret"))?;
+/// conn.send_bytes(b"hello")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    _private: (),
+}
+
+impl Client {
+    /// Connects to `address` and, with an authkey, runs the handshake; no timeout
+    /// (see [`ClientOptions`]).
+    pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
+        ClientOptions::new().authkey(authkey).connect(address)
+    }
+}

@@ -1,0 +1,38 @@
+//! A connected pair in one process (CPython's `multiprocessing.connection.Pipe`).
+
+use std::io;
+use std::os::unix::net::UnixStream;
+
+use crate::connection::Connection;
+use crate::error::Result;
+use crate::stream::Stream;
+
+/// A connected pair (CPython's `Pipe`): with `duplex`, both ends read and write (a
+/// socketpair); without, the first end only reads and the second only writes (an OS
+/// pipe). No handshake runs.
+///
+/// ```
+/// let (mut reader, mut writer) = mpconn_std::pipe(false)?;
+/// assert!(!reader.writable() && !writer.readable());
+/// writer.send_bytes(b"one way")?;
+/// assert_eq!(reader.recv_bytes(None)?, b"one way");
+/// assert!(reader.send_bytes(b"back").is_err()); // "connection is read-only"
+/// # Ok::<(), mpconn_std::Error>(())
+/// ```
+#[doc(alias = "Pipe")]
+pub fn pipe(duplex: bool) -> Result<(Connection, Connection)> {
+    let established = || mpconn::Connection::established();
+    if duplex {
+        let (a, b) = UnixStream::pair()?;
+        Ok((
+            Connection::new(Stream::Unix(a), established()),
+            Connection::new(Stream::Unix(b), established()),
+        ))
+    } else {
+        let (reader, writer) = io::pipe()?;
+        Ok((
+            Connection::new(Stream::PipeReader(reader), established()),
+            Connection::new(Stream::PipeWriter(writer), established()),
+        ))
+    }
+}
