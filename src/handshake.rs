@@ -63,6 +63,44 @@ pub const FAILURE: &[u8] = b"#FAILURE#";
 /// (CPython's `recv_bytes(256)`).
 pub const MAX_FRAME_LEN: u64 = 256;
 
+/// An authkey, held so that it never shows up in debug output or logs.
+///
+/// `Debug` prints only its length. Adapters keep their options' keys in this type so
+/// that deriving `Debug` on an options struct cannot leak key material.
+///
+/// ```
+/// use mpconn::AuthKey;
+/// let key = AuthKey::new(b"secret");
+/// assert_eq!(key.as_bytes(), b"secret");
+/// assert_eq!(format!("{key:?}"), "AuthKey(6 bytes, redacted)");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthKey(Vec<u8>);
+
+impl AuthKey {
+    /// Copies `key`. An empty key is a key like any other: the handshake still runs.
+    pub fn new(key: &[u8]) -> AuthKey {
+        AuthKey(key.to_vec())
+    }
+
+    /// The key's bytes, for the handshake.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<&[u8]> for AuthKey {
+    fn from(key: &[u8]) -> AuthKey {
+        AuthKey::new(key)
+    }
+}
+
+impl fmt::Debug for AuthKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AuthKey({} bytes, redacted)", self.0.len())
+    }
+}
+
 /// Which side of the handshake this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

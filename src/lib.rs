@@ -69,4 +69,4 @@ pub use connection::Connection;
 pub use digest::Digest;
 pub use error::{AuthFailure, Error};
 pub use frame::{Decoder, Frame};
-pub use handshake::{Handshake, HandshakeConfig, Role};
+pub use handshake::{AuthKey, Handshake, HandshakeConfig, Role};

@@ -1,8 +1,6 @@
 //! Connecting to a listener: CPython's `Client(address, authkey=...)`, non-blocking.
 
-use std::fmt;
-
-use mpconn::HandshakeConfig;
+use mpconn::{AuthKey, HandshakeConfig};
 use mpconn_std::Address;
 
 use crate::{socket, Connection, Error};
@@ -51,20 +49,10 @@ impl Client {
 
 /// Options for [`Client`]: an authkey and the handshake's configuration. The same names
 /// as `mpconn_std::ClientOptions`, less the timeout: the event loop owns the clock.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     handshake: HandshakeConfig,
-}
-
-impl fmt::Debug for ClientOptions {
-    // By hand: the authkey must never reach a log.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientOptions")
-            .field("authkey", &self.authkey.as_ref().map(|_| "<hidden>"))
-            .field("handshake", &self.handshake)
-            .finish()
-    }
 }
 
 impl ClientOptions {
@@ -75,7 +63,7 @@ impl ClientOptions {
 
     /// The authkey to prove (default: none, no handshake).
     pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(<[u8]>::to_vec);
+        self.authkey = authkey.map(AuthKey::new);
         self
     }
 
@@ -90,7 +78,7 @@ impl ClientOptions {
         let stream = socket::connect(address)?;
         Ok(Connection::client(
             stream,
-            self.authkey.as_deref(),
+            self.authkey.as_ref().map(AuthKey::as_bytes),
             &self.handshake,
         ))
     }

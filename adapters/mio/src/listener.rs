@@ -5,7 +5,7 @@ use std::io;
 
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
-use mpconn::HandshakeConfig;
+use mpconn::{AuthKey, HandshakeConfig};
 use mpconn_std::{Address, Family};
 
 use crate::socket::{self, Cleanup, RawListener};
@@ -33,24 +33,12 @@ pub const DEFAULT_BACKLOG: i32 = 128;
 /// assert_ne!(listener.address().to_string(), "localhost:0");
 /// # Ok::<_, mpconn_mio::Error>(())
 /// ```
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ListenerOptions {
     family: Option<Family>,
     backlog: i32,
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     handshake: HandshakeConfig,
-}
-
-impl fmt::Debug for ListenerOptions {
-    // By hand: the authkey must never reach a log.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ListenerOptions")
-            .field("family", &self.family)
-            .field("backlog", &self.backlog)
-            .field("authkey", &self.authkey.as_ref().map(|_| "<hidden>"))
-            .field("handshake", &self.handshake)
-            .finish()
-    }
 }
 
 impl Default for ListenerOptions {
@@ -88,7 +76,7 @@ impl ListenerOptions {
     /// The authkey clients must prove they hold (default: none, no handshake). An
     /// empty key is a key: the handshake runs.
     pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(<[u8]>::to_vec);
+        self.authkey = authkey.map(AuthKey::new);
         self
     }
 
@@ -164,7 +152,7 @@ pub struct Listener {
     raw: Option<RawListener>,
     address: Address,
     last_accepted: Option<Address>,
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     handshake: HandshakeConfig,
     cleanup: Cleanup,
 }
@@ -203,8 +191,11 @@ impl Listener {
             match raw.accept() {
                 Ok((stream, peer)) => {
                     self.last_accepted = Some(peer);
-                    let mut connection =
-                        Connection::server(stream, self.authkey.as_deref(), &self.handshake);
+                    let mut connection = Connection::server(
+                        stream,
+                        self.authkey.as_ref().map(AuthKey::as_bytes),
+                        &self.handshake,
+                    );
                     connection.flush()?;
                     return Ok(Some(connection));
                 }

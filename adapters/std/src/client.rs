@@ -5,7 +5,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use mpconn::HandshakeConfig;
+use mpconn::{AuthKey, HandshakeConfig};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::address::{Address, Family};
@@ -30,7 +30,7 @@ use crate::stream::Stream;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     timeout: Option<Duration>,
     handshake: HandshakeConfig,
 }
@@ -43,7 +43,7 @@ impl ClientOptions {
 
     /// The authkey to prove (default: none, no handshake).
     pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(<[u8]>::to_vec);
+        self.authkey = authkey.map(AuthKey::new);
         self
     }
 
@@ -89,7 +89,7 @@ impl ClientOptions {
         };
         let core = core(
             mpconn::Role::Client,
-            self.authkey.as_deref(),
+            self.authkey.as_ref().map(AuthKey::as_bytes),
             &self.handshake,
         );
         let mut connection = Connection::new(stream, core);

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use mpconn::HandshakeConfig;
+use mpconn::{AuthKey, HandshakeConfig};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::address::{Address, Family};
@@ -47,7 +47,7 @@ enum ListenSocket {
 pub struct ListenerOptions {
     family: Option<Family>,
     backlog: i32,
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     handshake_timeout: Option<Duration>,
     handshake: HandshakeConfig,
 }
@@ -87,7 +87,7 @@ impl ListenerOptions {
     /// The authkey clients must prove they hold (default: none, no handshake). An
     /// empty key is a key: the handshake runs.
     pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(<[u8]>::to_vec);
+        self.authkey = authkey.map(AuthKey::new);
         self
     }
 
@@ -196,7 +196,7 @@ impl ListenerOptions {
 pub struct Listener {
     socket: Option<ListenSocket>,
     address: Address,
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     handshake_timeout: Option<Duration>,
     handshake: HandshakeConfig,
     last_accepted: Option<Address>,
@@ -234,7 +234,7 @@ impl Listener {
         self.last_accepted = Some(peer);
         let core = core(
             mpconn::Role::Server,
-            self.authkey.as_deref(),
+            self.authkey.as_ref().map(AuthKey::as_bytes),
             &self.handshake,
         );
         let mut connection = Connection::new(stream, core);

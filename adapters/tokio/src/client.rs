@@ -1,9 +1,8 @@
 //! Connecting to a listener: CPython's `Client(address, authkey=...)`.
 
-use std::fmt;
 use std::time::Duration;
 
-use mpconn::HandshakeConfig;
+use mpconn::{AuthKey, HandshakeConfig};
 use mpconn_std::Address;
 
 use crate::{socket, Connection, Error};
@@ -50,22 +49,11 @@ impl Client {
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     timeout: Option<Duration>,
     handshake: HandshakeConfig,
-}
-
-impl fmt::Debug for ClientOptions {
-    // By hand: the authkey must never reach a log.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientOptions")
-            .field("authkey", &self.authkey.as_ref().map(|_| "<hidden>"))
-            .field("timeout", &self.timeout)
-            .field("handshake", &self.handshake)
-            .finish()
-    }
 }
 
 impl ClientOptions {
@@ -76,7 +64,7 @@ impl ClientOptions {
 
     /// The authkey to prove (default: none, no handshake).
     pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(<[u8]>::to_vec);
+        self.authkey = authkey.map(AuthKey::new);
         self
     }
 
@@ -97,7 +85,12 @@ impl ClientOptions {
     pub async fn connect(&self, address: &Address) -> Result<Connection, Error> {
         let attempt = async {
             let stream = socket::connect(address).await?;
-            Connection::client(stream, self.authkey.as_deref(), &self.handshake).await
+            Connection::client(
+                stream,
+                self.authkey.as_ref().map(AuthKey::as_bytes),
+                &self.handshake,
+            )
+            .await
         };
         match self.timeout {
             None => attempt.await,

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mpconn::HandshakeConfig;
+use mpconn::{AuthKey, HandshakeConfig};
 use mpconn_std::{Address, Family};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
@@ -56,28 +56,14 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// assert_ne!(listener.address().to_string(), "localhost:0");
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ListenerOptions {
     family: Option<Family>,
     backlog: i32,
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     handshake_timeout: Option<Duration>,
     handshake: HandshakeConfig,
     pending_limit: usize,
-}
-
-impl fmt::Debug for ListenerOptions {
-    // By hand: the authkey must never reach a log.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ListenerOptions")
-            .field("family", &self.family)
-            .field("backlog", &self.backlog)
-            .field("authkey", &self.authkey.as_ref().map(|_| "<hidden>"))
-            .field("handshake_timeout", &self.handshake_timeout)
-            .field("handshake", &self.handshake)
-            .field("pending_limit", &self.pending_limit)
-            .finish()
-    }
 }
 
 impl Default for ListenerOptions {
@@ -118,7 +104,7 @@ impl ListenerOptions {
     /// The authkey clients must prove they hold (default: none, no handshake). An
     /// empty key is a key: the handshake runs.
     pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(<[u8]>::to_vec);
+        self.authkey = authkey.map(AuthKey::new);
         self
     }
 
@@ -197,7 +183,7 @@ impl ListenerOptions {
 
 /// What each handshake task needs.
 struct Settings {
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     handshake: HandshakeConfig,
     timeout: Option<Duration>,
 }
@@ -257,7 +243,11 @@ async fn handshake_one(
     sender: mpsc::UnboundedSender<Incoming>,
     permit: OwnedSemaphorePermit,
 ) {
-    let handshake = Connection::server(stream, settings.authkey.as_deref(), &settings.handshake);
+    let handshake = Connection::server(
+        stream,
+        settings.authkey.as_ref().map(AuthKey::as_bytes),
+        &settings.handshake,
+    );
     let result = match settings.timeout {
         None => handshake.await,
         Some(after) => tokio::time::timeout(after, handshake)
