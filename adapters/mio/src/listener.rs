@@ -6,9 +6,10 @@ use std::io;
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
 use mpconn::{AuthKey, HandshakeConfig};
+use mpconn_std::bind::{bind_listening, BoundSocket, SocketCleanup};
 use mpconn_std::{Address, Family};
 
-use crate::socket::{self, Cleanup, RawListener};
+use crate::socket::RawListener;
 use crate::{Connection, Error};
 
 /// The default listen backlog: 128, not CPython's 1. An event loop takes connections off
@@ -91,30 +92,12 @@ impl ListenerOptions {
     /// for `AF_UNIX` (both removed when the listener closes), `localhost:0` for
     /// `AF_INET`. `SO_REUSEADDR` is set, as CPython does.
     pub fn bind(&self, address: Option<Address>) -> Result<Listener, Error> {
-        let mut cleanup = Cleanup::default();
-        let address = match (address, self.family) {
-            (Some(address), Some(family)) if address.family() != family => {
-                return Err(Error::Io(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("address {address} is not of family {family}"),
-                )))
-            }
-            (Some(address), _) => address,
-            (None, Some(Family::Inet)) => Address::localhost_any_port(),
-            (None, _) => {
-                let fresh = Address::fresh_unix()?;
-                cleanup.private_dir = fresh.path().and_then(|p| p.parent()).map(Into::into);
-                fresh
-            }
-        };
-        let (raw, bound) = match socket::listen(&address, self.backlog) {
-            Ok(bound) => bound,
-            Err(error) => {
-                cleanup.run();
-                return Err(error.into());
-            }
-        };
-        cleanup.socket_file = bound.path().map(Into::into);
+        let BoundSocket {
+            socket,
+            address: bound,
+            cleanup,
+        } = bind_listening(address, self.family, self.backlog)?;
+        let raw = RawListener::from_socket(socket, bound.family())?;
         Ok(Listener {
             raw: Some(raw),
             address: bound,
@@ -154,7 +137,7 @@ pub struct Listener {
     last_accepted: Option<Address>,
     authkey: Option<AuthKey>,
     handshake: HandshakeConfig,
-    cleanup: Cleanup,
+    cleanup: SocketCleanup,
 }
 
 impl fmt::Debug for Listener {

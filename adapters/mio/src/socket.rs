@@ -2,14 +2,13 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
 
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
-use mpconn_std::Address;
-use socket2::{Domain, SockAddr, Socket, Type};
+use mpconn_std::{Address, Family};
+use socket2::Socket;
 
 use crate::Stream;
 
@@ -21,6 +20,26 @@ pub(crate) enum RawListener {
 }
 
 impl RawListener {
+    /// Wraps a socket bound by [`mpconn_std::bind::bind_listening`], made non-blocking.
+    pub(crate) fn from_socket(socket: Socket, family: Family) -> io::Result<RawListener> {
+        socket.set_nonblocking(true)?;
+        let fd = OwnedFd::from(socket);
+        Ok(match family {
+            Family::Inet => {
+                RawListener::Tcp(TcpListener::from_std(std::net::TcpListener::from(fd)))
+            }
+            Family::Unix => RawListener::Unix(UnixListener::from_std(
+                std::os::unix::net::UnixListener::from(fd),
+            )),
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("no listener for the {other} family here"),
+                ))
+            }
+        })
+    }
+
     /// The next connected socket and its peer's address (`WouldBlock` when none waits).
     pub(crate) fn accept(&self) -> io::Result<(Stream, Address)> {
         match self {
@@ -79,60 +98,6 @@ fn resolve(address: &Address) -> io::Result<Vec<SocketAddr>> {
     Ok(found)
 }
 
-/// The socket address of a Unix path or abstract name, as `socket2` takes it.
-fn unix_sock_addr(address: &Address) -> io::Result<SockAddr> {
-    match address {
-        Address::Unix(path) => SockAddr::unix(path),
-        Address::Abstract(name) => {
-            // socket2 reads a path that starts with NUL as an abstract name.
-            let mut bytes = Vec::with_capacity(name.len() + 1);
-            bytes.push(0);
-            bytes.extend_from_slice(name);
-            SockAddr::unix(Path::new(std::ffi::OsStr::from_bytes(&bytes)))
-        }
-        Address::Tcp { .. } => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{address} is a TCP address, not an AF_UNIX one"),
-        )),
-    }
-}
-
-/// Binds and listens with `SO_REUSEADDR` (TCP) and the given backlog, as CPython's
-/// `SocketListener` does; returns the listener and the address it is bound to (the real
-/// port when the address asked for port 0).
-pub(crate) fn listen(address: &Address, backlog: i32) -> io::Result<(RawListener, Address)> {
-    match address {
-        Address::Tcp { .. } => {
-            let mut last_error = None;
-            for addr in resolve(address)? {
-                let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-                socket.set_reuse_address(true)?;
-                let bound = socket
-                    .bind(&addr.into())
-                    .and_then(|()| socket.listen(backlog))
-                    .and_then(|()| socket.set_nonblocking(true));
-                match bound {
-                    Ok(()) => {
-                        let listener = TcpListener::from_std(socket.into());
-                        let local = listener.local_addr()?;
-                        return Ok((RawListener::Tcp(listener), Address::from(local)));
-                    }
-                    Err(error) => last_error = Some(error),
-                }
-            }
-            Err(last_error.unwrap_or_else(|| io::ErrorKind::AddrNotAvailable.into()))
-        }
-        Address::Unix(_) | Address::Abstract(_) => {
-            let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-            socket.bind(&unix_sock_addr(address)?)?;
-            socket.listen(backlog)?;
-            socket.set_nonblocking(true)?;
-            let listener = UnixListener::from_std(socket.into());
-            Ok((RawListener::Unix(listener), address.clone()))
-        }
-    }
-}
-
 /// Starts a non-blocking connect to `address`. TCP completes in the background (a
 /// failure shows up as an error from the first read or write); a Unix connect completes
 /// at once, or fails with `WouldBlock` when the listener's backlog is full.
@@ -151,25 +116,6 @@ pub(crate) fn connect(address: &Address) -> io::Result<Stream> {
                 )),
                 other => other.map(Stream::Unix),
             }
-        }
-    }
-}
-
-/// What a listener removes when it closes: the socket file it created and, for a default
-/// address, the private directory made for it.
-#[derive(Debug, Default)]
-pub(crate) struct Cleanup {
-    pub(crate) socket_file: Option<PathBuf>,
-    pub(crate) private_dir: Option<PathBuf>,
-}
-
-impl Cleanup {
-    pub(crate) fn run(&mut self) {
-        if let Some(path) = self.socket_file.take() {
-            let _ = std::fs::remove_file(path);
-        }
-        if let Some(dir) = self.private_dir.take() {
-            let _ = std::fs::remove_dir(dir);
         }
     }
 }

@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod bind;
 mod client;
 mod connection;
 mod error;

@@ -1,19 +1,17 @@
 //! The listening side (CPython's `multiprocessing.connection.Listener`).
 
-use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mpconn::{AuthKey, HandshakeConfig};
-use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::address::{Address, Family};
+use crate::bind::{bind_listening, BoundSocket, SocketCleanup};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::socket::{core, each_resolved, retry_interrupted, unix_sockaddr};
+use crate::socket::{core, retry_interrupted};
 use crate::stream::Stream;
 
 /// How long a listener waits for a client to finish the authentication handshake
@@ -108,62 +106,24 @@ impl ListenerOptions {
     /// (a `listener-XXXXXXXX` socket in a private 0700 temporary directory for
     /// `AF_UNIX`, `localhost:0` for `AF_INET`). `SO_REUSEADDR` is set, as CPython does.
     pub fn bind(&self, address: Option<Address>) -> Result<Listener> {
-        let (address, private_dir) = match (address, self.family) {
-            (Some(address), Some(family)) if address.family() != family => {
-                return Err(Error::Io(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("address {address} is not of family {family}"),
-                )))
-            }
-            (Some(address), _) => (address, None),
-            (None, Some(Family::Inet)) => (Address::localhost_any_port(), None),
-            (None, _) => {
-                let address = Address::fresh_unix()?;
-                let dir = address.path().and_then(|p| p.parent()).map(PathBuf::from);
-                (address, dir)
-            }
+        let BoundSocket {
+            socket,
+            address,
+            cleanup,
+        } = bind_listening(address, self.family, self.backlog)?;
+        let socket = match address.family() {
+            Family::Inet => ListenSocket::Tcp(TcpListener::from(OwnedFd::from(socket))),
+            Family::Unix => ListenSocket::Unix(UnixListener::from(OwnedFd::from(socket))),
         };
-        let bound = self.bind_socket(&address);
-        if bound.is_err() {
-            if let Some(dir) = &private_dir {
-                let _ = std::fs::remove_dir(dir);
-            }
-        }
-        let (socket, bound_address) = bound?;
-        let socket_file = address.path().map(PathBuf::from);
         Ok(Listener {
             socket: Some(socket),
-            address: bound_address,
+            address,
             authkey: self.authkey.clone(),
             handshake_timeout: self.handshake_timeout,
             handshake: self.handshake.clone(),
             last_accepted: None,
-            socket_file,
-            private_dir,
+            cleanup,
         })
-    }
-
-    fn bind_socket(&self, address: &Address) -> Result<(ListenSocket, Address)> {
-        let listen = |domain: Domain, addr: &SockAddr| -> io::Result<Socket> {
-            let socket = Socket::new(domain, Type::STREAM, None)?;
-            socket.set_reuse_address(true)?;
-            socket.bind(addr)?;
-            socket.listen(self.backlog)?;
-            Ok(socket)
-        };
-        match address.family() {
-            Family::Inet => {
-                let socket = each_resolved(address, |addr| listen(addr.domain(), &addr))?;
-                let listener = TcpListener::from(OwnedFd::from(socket));
-                let bound = Address::from(listener.local_addr()?);
-                Ok((ListenSocket::Tcp(listener), bound))
-            }
-            Family::Unix => {
-                let socket = listen(Domain::UNIX, &unix_sockaddr(address)?)?;
-                let listener = UnixListener::from(OwnedFd::from(socket));
-                Ok((ListenSocket::Unix(listener), address.clone()))
-            }
-        }
     }
 }
 
@@ -201,8 +161,7 @@ pub struct Listener {
     handshake: HandshakeConfig,
     last_accepted: Option<Address>,
     /// Removed on close: the socket file, and the private directory made for it.
-    socket_file: Option<PathBuf>,
-    private_dir: Option<PathBuf>,
+    cleanup: SocketCleanup,
 }
 
 impl Listener {
@@ -270,12 +229,7 @@ impl Listener {
         if self.socket.take().is_none() {
             return;
         }
-        if let Some(path) = self.socket_file.take() {
-            let _ = std::fs::remove_file(path);
-        }
-        if let Some(dir) = self.private_dir.take() {
-            let _ = std::fs::remove_dir(dir);
-        }
+        self.cleanup.run();
     }
 
     /// True once [`close`](Self::close) ran.

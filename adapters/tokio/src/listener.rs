@@ -1,16 +1,16 @@
 //! The async listener: an accept loop, and each handshake in a task of its own.
 
 use std::fmt;
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mpconn::{AuthKey, HandshakeConfig};
+use mpconn_std::bind::{bind_listening, BoundSocket, SocketCleanup};
 use mpconn_std::{Address, Family};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::socket::{self, Cleanup, RawListener};
+use crate::socket::RawListener;
 use crate::{Connection, Error, Stream};
 
 /// The default handshake timeout. CPython has none (one silent client stalls its accept
@@ -139,30 +139,12 @@ impl ListenerOptions {
     ///
     /// Must be called within a tokio runtime: it spawns the accept loop.
     pub async fn bind(&self, address: Option<Address>) -> Result<Listener, Error> {
-        let mut cleanup = Cleanup::default();
-        let address = match (address, self.family) {
-            (Some(address), Some(family)) if address.family() != family => {
-                return Err(Error::Io(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("address {address} is not of family {family}"),
-                )))
-            }
-            (Some(address), _) => address,
-            (None, Some(Family::Inet)) => Address::localhost_any_port(),
-            (None, _) => {
-                let fresh = Address::fresh_unix()?;
-                cleanup.private_dir = fresh.path().and_then(|p| p.parent()).map(Into::into);
-                fresh
-            }
-        };
-        let (raw, bound) = match socket::listen(&address, self.backlog).await {
-            Ok(bound) => bound,
-            Err(error) => {
-                cleanup.run();
-                return Err(error.into());
-            }
-        };
-        cleanup.socket_file = bound.path().map(Into::into);
+        let BoundSocket {
+            socket,
+            address: bound,
+            cleanup,
+        } = bind_listening(address, self.family, self.backlog)?;
+        let raw = RawListener::from_socket(socket, bound.family())?;
         let settings = Arc::new(Settings {
             authkey: self.authkey.clone(),
             handshake: self.handshake.clone(),
@@ -296,7 +278,7 @@ pub struct Listener {
     last_accepted: Option<Address>,
     incoming: mpsc::UnboundedReceiver<Incoming>,
     accept_loop: Option<JoinHandle<()>>,
-    cleanup: Cleanup,
+    cleanup: SocketCleanup,
 }
 
 impl fmt::Debug for Listener {
