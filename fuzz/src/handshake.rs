@@ -140,6 +140,11 @@ impl Subject {
                     assert_eq!(used, input.len(), "a running handshake left input");
                 }
                 self.received.extend_from_slice(&input[..used]);
+                if self.handshake.is_done() {
+                    // What it took ends with its last frame: the rest are messages.
+                    let decoded = reference(&self.received, None, None);
+                    assert_eq!(decoded.end, End::Partial(0), "took part of a message");
+                }
                 self.check_output(&output, None);
             }
             (_, Err(error)) => {
