@@ -91,25 +91,22 @@ impl Connection {
 
     fn run_handshake(&mut self, deadline: Option<Instant>) -> Result<()> {
         const DURING: &str = "during the authentication handshake";
+        let mut timer = deadline.map(HandshakeTimer::new);
         loop {
             while self.core.wants_write() {
-                if deadline.is_some() {
-                    self.stream
-                        .set_timeout(Some(remaining(deadline, DURING)?))?;
-                }
-                self.write_pending_once(DURING)?;
+                let pending = [IoSlice::new(self.core.pending_output())];
+                let n = with_deadline(&mut self.stream, &mut timer, DURING, |stream| {
+                    stream.write_vectored(&pending)
+                })?;
+                self.core.consume_output(n);
             }
             if !self.core.is_handshaking() {
                 return Ok(());
             }
-            if deadline.is_some() {
-                self.stream
-                    .set_timeout(Some(remaining(deadline, DURING)?))?;
-            }
-            let n = self
-                .stream
-                .read(&mut self.buf)
-                .map_err(|e| Error::from_io(e, DURING))?;
+            let buf = &mut self.buf;
+            let n = with_deadline(&mut self.stream, &mut timer, DURING, |stream| {
+                stream.read(buf)
+            })?;
             if n == 0 {
                 return Err(self.core.eof().into());
             }
@@ -351,6 +348,75 @@ impl Connection {
     }
 }
 
+/// The socket timeout of a handshake with a deadline, set as rarely as the deadline
+/// allows: a `setsockopt` pair per read and write cost more than the handshake's own
+/// work. A socket timeout limits each call from its start, so it never lets one end
+/// past the deadline as long as it is no longer than the time left; it is set to the
+/// time left minus [`HANDSHAKE_SLACK`], so the calls of the next `HANDSHAKE_SLACK` can
+/// reuse it, and to exactly the time left in the last stretch.
+#[derive(Debug)]
+struct HandshakeTimer {
+    deadline: Instant,
+    /// The timeout now set on the socket, once one is.
+    set: Option<Duration>,
+}
+
+/// How long a handshake's socket timeout may be reused (see [`HandshakeTimer`]).
+const HANDSHAKE_SLACK: Duration = Duration::from_millis(50);
+
+impl HandshakeTimer {
+    fn new(deadline: Instant) -> HandshakeTimer {
+        HandshakeTimer {
+            deadline,
+            set: None,
+        }
+    }
+
+    /// Makes sure a blocking call started now cannot end after the deadline.
+    fn arm(&mut self, stream: &Stream, during: &'static str) -> Result<()> {
+        let left = remaining(Some(self.deadline), during)?;
+        if self.set.is_some_and(|set| set <= left) {
+            return Ok(());
+        }
+        let timeout = if left > 2 * HANDSHAKE_SLACK {
+            left - HANDSHAKE_SLACK
+        } else {
+            left
+        };
+        stream.set_timeout(Some(timeout))?;
+        self.set = Some(timeout);
+        Ok(())
+    }
+}
+
+/// Runs one read or write of `stream` so that it ends by the timer's deadline (if
+/// any). A socket timeout that expires before the deadline, as one set short of it
+/// does, is retried with the time left: nothing was read or written by it.
+fn with_deadline<T>(
+    stream: &mut Stream,
+    timer: &mut Option<HandshakeTimer>,
+    during: &'static str,
+    mut io: impl FnMut(&mut Stream) -> std::io::Result<T>,
+) -> Result<T> {
+    loop {
+        if let Some(timer) = timer.as_mut() {
+            timer.arm(stream, during)?;
+        }
+        match io(stream) {
+            Ok(done) => return Ok(done),
+            Err(e) if timer.is_some() && is_timeout(&e) => continue,
+            Err(e) => return Err(Error::from_io(e, during)),
+        }
+    }
+}
+
+fn is_timeout(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
 /// The time left before `deadline`, or a timeout error once it passed.
 pub(crate) fn remaining(deadline: Option<Instant>, during: &'static str) -> Result<Duration> {
     let Some(deadline) = deadline else {
@@ -440,5 +506,57 @@ impl Connection {
     ) -> Result<T> {
         let message = self.next_message(None, |frame| serde_pickle::from_slice(&frame, options))?;
         Ok(message?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mpconn::HandshakeConfig;
+    use std::os::unix::net::UnixStream;
+
+    fn server_over(stream: UnixStream) -> Connection {
+        let core = mpconn::Connection::server(
+            Some(b"key"),
+            &HandshakeConfig::default(),
+            &mut rand_core::UnwrapErr(getrandom::SysRng),
+        );
+        Connection::new(Stream::Unix(stream), core)
+    }
+
+    #[test]
+    fn silent_peer_times_out_at_the_deadline_not_at_the_first_socket_timeout() {
+        // Long enough that the first socket timeout stops short of the deadline (by
+        // HANDSHAKE_SLACK) and the read is retried with the time left.
+        let (ours, _silent) = UnixStream::pair().unwrap();
+        let mut server = server_over(ours);
+        let deadline = Instant::now() + 3 * HANDSHAKE_SLACK;
+        let error = server.handshake(Some(deadline)).unwrap_err();
+        assert!(error.is_timeout(), "{error}");
+        assert!(Instant::now() >= deadline);
+    }
+
+    #[test]
+    fn handshake_leaves_the_connections_own_timeout_in_place() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let mut server = server_over(ours);
+        let peer = std::thread::spawn(move || {
+            let core = mpconn::Connection::client(
+                Some(b"key"),
+                &HandshakeConfig::default(),
+                &mut rand_core::UnwrapErr(getrandom::SysRng),
+            );
+            let mut client = Connection::new(Stream::Unix(theirs), core);
+            client.handshake(Some(Instant::now() + Duration::from_secs(10)))
+        });
+        server
+            .handshake(Some(Instant::now() + Duration::from_secs(10)))
+            .unwrap();
+        peer.join().unwrap().unwrap();
+        let Stream::Unix(socket) = &server.stream else {
+            unreachable!()
+        };
+        assert_eq!(socket.read_timeout().unwrap(), None);
+        assert_eq!(socket.write_timeout().unwrap(), None);
     }
 }
