@@ -11,9 +11,14 @@ use crate::error::{Error, Result};
 use crate::stream::Stream;
 use crate::wait::poll_fd;
 
-/// Bytes read from the OS per `read` call. Messages that fit are decoded in place
-/// (no copy before the caller's); longer ones are gathered by the core.
-const READ_BUF_LEN: usize = 64 * 1024;
+/// The read buffer a connection starts with: enough for a handshake and small
+/// messages. Zeroing and faulting in 64 KiB per connection cost about a tenth of a
+/// handshake, so the buffer starts here and grows while reads fill it.
+const READ_BUF_INITIAL: usize = 4 * 1024;
+
+/// The most bytes read from the OS per `read` call. Messages that fit are decoded in
+/// place (no copy before the caller's); longer ones are gathered by the core.
+const READ_BUF_MAX: usize = 64 * 1024;
 
 /// Whether the write side can still be trusted to sit between two frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +54,9 @@ pub struct Connection {
     stream: Stream,
     core: mpconn::Connection,
     /// Input read from the OS and not yet decoded: `buf[start..end]`. Bytes that
-    /// arrive behind a message (pipelined ones) wait here for the next receive.
-    buf: Box<[u8]>,
+    /// arrive behind a message (pipelined ones) wait here for the next receive. It
+    /// grows from [`READ_BUF_INITIAL`] to [`READ_BUF_MAX`] as reads fill it.
+    buf: Vec<u8>,
     start: usize,
     end: usize,
     write_side: WriteSide,
@@ -63,7 +69,7 @@ impl Connection {
         Connection {
             stream,
             core,
-            buf: vec![0; READ_BUF_LEN].into_boxed_slice(),
+            buf: vec![0; READ_BUF_INITIAL],
             start: 0,
             end: 0,
             write_side: WriteSide::Usable,
@@ -110,6 +116,7 @@ impl Connection {
             if n == 0 {
                 return Err(self.core.eof().into());
             }
+            self.grow_if_filled(n);
             let mut used = 0;
             while used < n && self.core.is_handshaking() {
                 used += self.core.decode(&self.buf[used..n])?.0;
@@ -275,6 +282,15 @@ impl Connection {
             if n == 0 {
                 return Err(self.core.eof().into());
             }
+            self.grow_if_filled(n);
+        }
+    }
+
+    /// Doubles the read buffer (up to [`READ_BUF_MAX`]) after a read of `n` bytes that
+    /// filled it: more is likely waiting. The bytes in it stay where they are.
+    fn grow_if_filled(&mut self, n: usize) {
+        if n == self.buf.len() && self.buf.len() < READ_BUF_MAX {
+            self.buf.resize((self.buf.len() * 2).min(READ_BUF_MAX), 0);
         }
     }
 
@@ -558,5 +574,56 @@ mod tests {
         };
         assert_eq!(socket.read_timeout().unwrap(), None);
         assert_eq!(socket.write_timeout().unwrap(), None);
+    }
+}
+
+#[cfg(test)]
+mod read_buffer_tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+
+    fn pair() -> (Connection, Connection) {
+        let (a, b) = UnixStream::pair().unwrap();
+        for socket in [&a, &b] {
+            socket
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            socket
+                .set_write_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+        }
+        (
+            Connection::new(Stream::Unix(a), mpconn::Connection::established()),
+            Connection::new(Stream::Unix(b), mpconn::Connection::established()),
+        )
+    }
+
+    #[test]
+    fn read_buffer_starts_small_and_grows_to_64_kib_while_reads_fill_it() {
+        let (mut a, mut b) = pair();
+        assert_eq!(b.buf.len(), READ_BUF_INITIAL);
+        let message: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+        let sender = std::thread::spawn(move || a.send_bytes(&message).map(|()| message));
+        let got = b.recv_bytes(None).unwrap();
+        assert_eq!(got, sender.join().unwrap().unwrap());
+        assert_eq!(b.buf.len(), READ_BUF_MAX);
+    }
+
+    #[test]
+    fn many_small_messages_in_one_write_all_arrive_in_order() {
+        let (mut a, mut b) = pair();
+        let messages: Vec<Vec<u8>> = (0..2000u32).map(|i| i.to_be_bytes().repeat(25)).collect();
+        let expected = messages.clone();
+        let sender = std::thread::spawn(move || {
+            for message in &messages {
+                a.queue_bytes(message)?;
+            }
+            a.flush()
+        });
+        for message in &expected {
+            assert_eq!(&b.recv_bytes(None).unwrap(), message);
+        }
+        sender.join().unwrap().unwrap();
+        assert!(b.buf.len() > READ_BUF_INITIAL);
     }
 }
