@@ -98,9 +98,11 @@ async fn split_halves_carry_bytes_read_and_bytes_queued_before_the_split() {
         let mut peer = Connection::established(theirs);
 
         // A queued, unwritten message and a half-read one, both in flight at the split.
+        // (A large payload is borrowed by the future, so it must outlive the select.)
+        let queued = pattern(100_000);
         tokio::select! {
             biased;
-            _ = connection.send_bytes(&pattern(100_000)) => panic!("it cannot fit"),
+            _ = connection.send_bytes(&queued) => panic!("it cannot fit"),
             () = ready(()) => {}
         }
         let mut wire = Vec::new();
@@ -123,6 +125,136 @@ async fn split_halves_carry_bytes_read_and_bytes_queued_before_the_split() {
         peer.get_mut().write_all(&wire[7..]).await.unwrap();
         assert_eq!(rx.recv_bytes(None).await.unwrap(), b"across the split");
         writer.await.unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn large_send_dropped_before_its_first_poll_still_goes_out_whole() {
+    tokio::time::timeout(TEST_LIMIT, async {
+        let (ours, theirs) = tokio::io::duplex(1 << 20);
+        let mut connection = Connection::established(ours);
+        let mut peer = Connection::established(theirs);
+        let big = pattern(100_000);
+        drop(connection.send_bytes(&big));
+        connection.send_bytes(b"after").await.unwrap();
+        assert!(peer.recv_bytes(None).await.unwrap() == big);
+        assert_eq!(peer.recv_bytes(None).await.unwrap(), b"after");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn queued_rest_of_a_small_send_goes_before_a_cut_short_large_one_and_a_later_one() {
+    tokio::time::timeout(TEST_LIMIT, async {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let mut connection = Connection::established(ours);
+        let mut peer = Connection::established(theirs);
+        let small = pattern(10_000);
+        let big = pattern(300_000);
+        for message in [&small, &big] {
+            tokio::select! {
+                biased;
+                sent = connection.send_bytes(message) => panic!("it cannot fit: {sent:?}"),
+                () = ready(()) => {}
+            }
+        }
+        let (_, received) = tokio::join!(
+            async { connection.send_bytes(b"last").await.unwrap() },
+            async {
+                let mut got = Vec::new();
+                for _ in 0..3 {
+                    got.push(peer.recv_bytes(None).await.unwrap());
+                }
+                got
+            }
+        );
+        assert!(
+            received[0] == small,
+            "the small message arrived whole, first"
+        );
+        assert!(
+            received[1] == big,
+            "the large message arrived whole, second"
+        );
+        assert_eq!(received[2], b"last");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn cut_short_large_send_over_a_socket_is_finished_by_the_next_send() {
+    tokio::time::timeout(TEST_LIMIT, async {
+        let (ours, theirs) = tokio::net::UnixStream::pair().unwrap();
+        let mut connection = Connection::established(ours);
+        let mut peer = Connection::established(theirs);
+        // Far more than a socket buffer: the vectored write stops part-way.
+        let big = pattern(8 << 20);
+        tokio::select! {
+            biased;
+            sent = connection.send_bytes(&big) => panic!("8 MiB fit in a socket: {sent:?}"),
+            () = ready(()) => {}
+        }
+        let second = pattern(20_000);
+        let (_, received) = tokio::join!(
+            async { connection.send_bytes(&second).await.unwrap() },
+            async {
+                let first = peer.recv_bytes(None).await.unwrap();
+                (first, peer.recv_bytes(None).await.unwrap())
+            }
+        );
+        assert!(received.0 == big, "the interrupted message arrived whole");
+        assert!(received.1 == second);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn split_after_a_cut_short_large_send_writes_its_rest_first() {
+    tokio::time::timeout(TEST_LIMIT, async {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let mut connection = Connection::established(ours);
+        let mut peer = Connection::established(theirs);
+        let big = pattern(100_000);
+        tokio::select! {
+            biased;
+            sent = connection.send_bytes(&big) => panic!("it cannot fit: {sent:?}"),
+            () = ready(()) => {}
+        }
+        let (_rx, mut tx) = connection.into_split();
+        let writer = tokio::spawn(async move {
+            tx.send_bytes(b"from the write half").await.unwrap();
+            tx
+        });
+        assert!(peer.recv_bytes(None).await.unwrap() == big);
+        assert_eq!(peer.recv_bytes(None).await.unwrap(), b"from the write half");
+        writer.await.unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn leaked_large_send_makes_later_sends_fail_instead_of_tearing_the_stream() {
+    tokio::time::timeout(TEST_LIMIT, async {
+        let (ours, _theirs) = tokio::io::duplex(4096);
+        let mut connection = Connection::established(ours);
+        let big = pattern(100_000);
+        let mut send = Box::pin(connection.send_bytes(&big));
+        tokio::select! {
+            biased;
+            sent = &mut send => panic!("it cannot fit: {sent:?}"),
+            () = ready(()) => {}
+        }
+        std::mem::forget(send);
+        let error = connection.send_bytes(b"x").await.unwrap_err();
+        let io = std::io::Error::from(error);
+        assert_eq!(io.kind(), std::io::ErrorKind::BrokenPipe);
+        assert!(connection.flush().await.is_err());
     })
     .await
     .unwrap();
