@@ -102,7 +102,7 @@ pub fn encode(payload: &[u8], out: &mut Vec<u8>) {
 
 /// Reads a complete header from the start of `bytes`: `Ok(None)` when more bytes are
 /// needed, else the header's length and the payload length it declares.
-fn parse_header(bytes: &[u8]) -> Result<Option<(usize, u64)>, Error> {
+pub(crate) fn parse_header(bytes: &[u8]) -> Result<Option<(usize, u64)>, Error> {
     let Some(first) = bytes.first_chunk::<4>() else {
         return Ok(None);
     };
@@ -327,7 +327,17 @@ impl Decoder {
                 let len = *len;
                 check_len(self.max_len, len)?;
                 let missing = len - buf.len() as u64;
-                let take = (input.len() - pos).min(usize::try_from(missing).unwrap_or(usize::MAX));
+                let rest = &input[pos..];
+                if buf.is_empty() && rest.len() as u64 >= missing {
+                    // The header ended one input early and this input holds the whole
+                    // payload: hand it out in place rather than gather a copy.
+                    let len = len as usize;
+                    self.state = IDLE;
+                    return Ok((pos + len, Some(Frame::Borrowed(&rest[..len]))));
+                }
+                let take = rest
+                    .len()
+                    .min(usize::try_from(missing).unwrap_or(usize::MAX));
                 if buf.capacity() - buf.len() < take {
                     // Grow by what arrived, plus a bounded head start for what may follow.
                     let head_start = buf.len().min(GROWTH_STEP);
@@ -480,6 +490,16 @@ mod tests {
         assert_eq!(decoder.decode(&wire).unwrap(), (14, None));
         assert_eq!(decoder.buffered(), 14);
         assert_eq!(decoder.eof(), Error::UnexpectedEof { received: 14 });
+    }
+
+    #[test]
+    fn payload_arriving_whole_after_its_header_is_borrowed() {
+        let mut decoder = Decoder::new();
+        assert_eq!(decoder.decode(b"\0\0\0\x03").unwrap(), (4, None));
+        let (used, frame) = decoder.decode(b"abcNEXT").unwrap();
+        assert_eq!(used, 3);
+        assert_eq!(frame, Some(Frame::Borrowed(b"abc")));
+        assert!(decoder.is_idle());
     }
 
     #[test]
