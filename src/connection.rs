@@ -205,6 +205,40 @@ impl Connection {
         self.decode_one(input)
     }
 
+    /// Room to read the rest of a message now arriving straight into, so that a loop
+    /// need not copy it out of its own read buffer: `None` unless messages flow and one
+    /// is part-way through its payload, see [`Decoder::payload_space`] (zeroed, at most
+    /// `max` bytes, memory bounded by the bytes that arrived). Also `None` while
+    /// messages from [`feed`](Self::feed) wait, as [`decode`](Self::decode) is refused.
+    ///
+    /// ```
+    /// let mut connection = mpconn::Connection::established();
+    /// let (used, _) = connection.decode(b"\0\0\0\x03a").unwrap();
+    /// assert_eq!(used, 5);
+    /// let room = connection.payload_space(64 * 1024).unwrap();
+    /// room.copy_from_slice(b"bc"); // a read(2) into it, in a real loop
+    /// assert_eq!(connection.payload_filled(2).unwrap(), Some(b"abc".to_vec()));
+    /// ```
+    pub fn payload_space(&mut self, max: usize) -> Option<&mut [u8]> {
+        if !matches!(self.phase, Phase::Established) || !self.inbox.is_empty() {
+            return None;
+        }
+        self.decoder.payload_space(max)
+    }
+
+    /// Says that the first `n` bytes of the room from
+    /// [`payload_space`](Self::payload_space) now hold received bytes, and returns the
+    /// message once it is complete (see [`Decoder::payload_filled`]).
+    pub fn payload_filled(&mut self, n: usize) -> Result<Option<Vec<u8>>, Error> {
+        match &self.phase {
+            Phase::Established => self.decoder.payload_filled(n),
+            Phase::Failed(first) => Err(Error::again(first)),
+            Phase::Handshaking { .. } => Err(Error::InvalidState(
+                "payload_filled during the handshake, which lends no room",
+            )),
+        }
+    }
+
     fn decode_one<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Option<Frame<'a>>), Error> {
         match &mut self.phase {
             Phase::Established => self.decoder.decode(input),
@@ -454,6 +488,24 @@ mod tests {
         assert_eq!(connection.pending_output(), b"\0\x03abc");
         connection.consume_output(100);
         assert!(!connection.wants_write());
+    }
+
+    #[test]
+    fn payload_rooms_are_lent_only_when_messages_flow_and_none_wait() {
+        let mut client =
+            Connection::client(Some(b"k"), &HandshakeConfig::default(), &mut Counter(0));
+        assert!(client.payload_space(100).is_none());
+        assert!(matches!(
+            client.payload_filled(0),
+            Err(Error::InvalidState(_))
+        ));
+        let mut connection = Connection::established();
+        connection.feed(b"\0\0\0\x01a\0\0\0\x03b").unwrap();
+        assert!(connection.payload_space(100).is_none());
+        assert_eq!(connection.next_message(), Some(b"a".to_vec()));
+        let room = connection.payload_space(100).unwrap();
+        room.copy_from_slice(b"cd");
+        assert_eq!(connection.payload_filled(2).unwrap(), Some(b"bcd".to_vec()));
     }
 
     #[test]

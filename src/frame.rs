@@ -169,11 +169,14 @@ enum State {
     Header { buf: [u8; 12], have: u8 },
     /// A header of `header_len` bytes said `len`; `buf` holds the payload received so
     /// far. The header's length is kept, not recomputed from `len`: a peer may send the
-    /// 12-byte form for a short length, which CPython also reads.
+    /// 12-byte form for a short length, which CPython also reads. The last `room` bytes
+    /// of `buf` are not payload but zeroes lent out by [`Decoder::payload_space`] for
+    /// the caller to read into; any other call takes them back first.
     Payload {
         len: u64,
         header_len: u8,
         buf: Vec<u8>,
+        room: usize,
     },
     /// Out of step after this error; no more input is taken.
     Failed(Error),
@@ -257,8 +260,11 @@ impl Decoder {
         match &self.state {
             State::Header { have, .. } => u64::from(*have),
             State::Payload {
-                header_len, buf, ..
-            } => u64::from(*header_len) + buf.len() as u64,
+                header_len,
+                buf,
+                room,
+                ..
+            } => u64::from(*header_len) + (buf.len() - room) as u64,
             State::Failed(_) => 0,
         }
     }
@@ -270,6 +276,7 @@ impl Decoder {
     /// Without a frame, all of `input` was consumed (partial input is normal, not an
     /// error).
     pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Option<Frame<'a>>), Error> {
+        self.take_back_room();
         match self.step(input) {
             Ok(done) => Ok(done),
             Err(error) => {
@@ -320,6 +327,7 @@ impl Decoder {
                 len,
                 header_len: header_len as u8,
                 buf: Vec::new(),
+                room: 0,
             };
         }
         match &mut self.state {
@@ -360,10 +368,92 @@ impl Decoder {
         }
     }
 
+    /// Room to read the rest of the payload now arriving straight into, so it need not be
+    /// copied from the caller's buffer: zeroed, at most `max` bytes, at most
+    /// [`GROWTH_STEP`], and never more than the payload still misses. `None` between
+    /// frames, inside a header, after an error, or when the length limit
+    /// ([`set_max_len`](Self::set_max_len)) refuses the payload (then
+    /// [`decode`](Self::decode) reports it). Report what was read with
+    /// [`payload_filled`](Self::payload_filled); any other call first takes the room back.
+    ///
+    /// Memory still follows the bytes that arrived: the buffer holds at most the payload
+    /// received so far, the room, and a head start of [`GROWTH_STEP`].
+    ///
+    /// ```
+    /// use mpconn::frame::Decoder;
+    ///
+    /// let mut decoder = Decoder::new();
+    /// assert_eq!(decoder.decode(b"\0\0\0\x05he").unwrap(), (6, None));
+    /// let room = decoder.payload_space(1024).unwrap();
+    /// assert_eq!(room.len(), 3); // what the payload misses
+    /// room.copy_from_slice(b"llo"); // a read(2) into it, in a real loop
+    /// assert_eq!(decoder.payload_filled(3).unwrap(), Some(b"hello".to_vec()));
+    /// assert!(decoder.payload_space(1024).is_none()); // between frames
+    /// ```
+    pub fn payload_space(&mut self, max: usize) -> Option<&mut [u8]> {
+        self.take_back_room();
+        let max_len = self.max_len;
+        let State::Payload { len, buf, room, .. } = &mut self.state else {
+            return None;
+        };
+        if check_len(max_len, *len).is_err() {
+            return None;
+        }
+        let have = buf.len();
+        let missing = usize::try_from(*len - have as u64).unwrap_or(usize::MAX);
+        let size = max.min(missing).min(GROWTH_STEP);
+        if size == 0 {
+            return None;
+        }
+        if buf.capacity() - have < size {
+            // As in decode: what one read can fill, plus a bounded head start.
+            let head_start = have.min(GROWTH_STEP);
+            buf.reserve_exact((size + head_start).min(missing));
+        }
+        buf.resize(have + size, 0);
+        *room = size;
+        Some(&mut buf[have..])
+    }
+
+    /// Says that the first `n` bytes of the room from
+    /// [`payload_space`](Self::payload_space) now hold payload, and returns the message
+    /// once it is complete. `n` larger than the room, or no room lent out, is
+    /// [`Error::InvalidState`] (the decoder is unchanged by it).
+    pub fn payload_filled(&mut self, n: usize) -> Result<Option<Vec<u8>>, Error> {
+        let State::Payload { len, buf, room, .. } = &mut self.state else {
+            return Err(Error::InvalidState(
+                "payload_filled without room from payload_space",
+            ));
+        };
+        if n > *room {
+            return Err(Error::InvalidState(
+                "payload_filled reports more bytes than payload_space lent",
+            ));
+        }
+        buf.truncate(buf.len() - (*room - n));
+        *room = 0;
+        if buf.len() as u64 == *len {
+            let payload = core::mem::take(buf);
+            self.state = IDLE;
+            Ok(Some(payload))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Drops the room lent out by `payload_space`, if any: it holds no payload.
+    fn take_back_room(&mut self) {
+        if let State::Payload { buf, room, .. } = &mut self.state {
+            buf.truncate(buf.len() - *room);
+            *room = 0;
+        }
+    }
+
     /// Tells the decoder the input has ended, and returns the error that describes the
     /// end: [`Error::Closed`] between frames, [`Error::UnexpectedEof`] inside one. The
     /// decoder is finished afterwards.
     pub fn eof(&mut self) -> Error {
+        self.take_back_room();
         let error = match &self.state {
             State::Header { have: 0, .. } => Error::Closed,
             State::Failed(first) => Error::again(first),
@@ -500,6 +590,123 @@ mod tests {
         assert_eq!(used, 3);
         assert_eq!(frame, Some(Frame::Borrowed(b"abc")));
         assert!(decoder.is_idle());
+    }
+
+    /// Receives `payload` (framed) by decoding its first `first` bytes and reading the
+    /// rest through payload_space rooms of at most `max` bytes.
+    fn receive_through_rooms(payload: &[u8], first: usize, max: usize) -> Vec<u8> {
+        let mut wire = Vec::new();
+        encode(payload, &mut wire);
+        let mut decoder = Decoder::new();
+        assert_eq!(decoder.decode(&wire[..first]).unwrap(), (first, None));
+        let mut pos = first;
+        loop {
+            let room = decoder.payload_space(max).expect("inside the payload");
+            assert!(room.iter().all(|&b| b == 0));
+            let n = room.len().min(wire.len() - pos).min(1000);
+            room[..n].copy_from_slice(&wire[pos..pos + n]);
+            pos += n;
+            if let Some(message) = decoder.payload_filled(n).unwrap() {
+                assert_eq!(pos, wire.len());
+                assert!(decoder.is_idle());
+                return message;
+            }
+        }
+    }
+
+    #[test]
+    fn payload_read_into_rooms_is_the_payload_sent() {
+        let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        for (first, max) in [(4, 1), (5, 4096), (4, usize::MAX), (70_000, 65_536)] {
+            assert!(receive_through_rooms(&payload, first, max) == payload);
+        }
+    }
+
+    #[test]
+    fn room_is_no_larger_than_max_the_bytes_missing_or_a_growth_step() {
+        let mut decoder = Decoder::new();
+        decoder.decode(b"\0\0\0\x0aabc").unwrap();
+        assert_eq!(decoder.payload_space(5).unwrap().len(), 5);
+        assert_eq!(decoder.payload_space(usize::MAX).unwrap().len(), 7);
+        let mut decoder = Decoder::new();
+        decoder.decode(Header::new(u64::MAX).as_bytes()).unwrap();
+        assert_eq!(
+            decoder.payload_space(usize::MAX).unwrap().len(),
+            GROWTH_STEP
+        );
+        assert!(decoder.payload_space(0).is_none());
+    }
+
+    #[test]
+    fn rooms_for_a_huge_declared_length_follow_the_bytes_that_arrived() {
+        let mut decoder = Decoder::new();
+        decoder.decode(Header::new(u64::MAX).as_bytes()).unwrap();
+        let mut received = 0;
+        for _ in 0..40 {
+            let n = decoder.payload_space(usize::MAX).unwrap().len();
+            let State::Payload { buf, .. } = &decoder.state else {
+                panic!("left the payload")
+            };
+            assert!(buf.capacity() <= received + n + GROWTH_STEP);
+            decoder.payload_filled(n).unwrap();
+            received += n;
+        }
+        assert_eq!(decoder.buffered(), 12 + received as u64);
+    }
+
+    #[test]
+    fn no_room_between_frames_or_inside_a_header() {
+        let mut decoder = Decoder::new();
+        assert!(decoder.payload_space(100).is_none());
+        decoder.decode(b"\0\0").unwrap();
+        assert!(decoder.payload_space(100).is_none());
+        decoder.decode(b"\0\x02hi").unwrap();
+        assert!(decoder.payload_space(100).is_none());
+    }
+
+    #[test]
+    fn a_lowered_limit_gives_no_room_and_decode_reports_it() {
+        let mut decoder = Decoder::new();
+        decoder.decode(b"\0\0\0\x0aabc").unwrap();
+        decoder.set_max_len(Some(5));
+        assert!(decoder.payload_space(100).is_none());
+        assert_eq!(
+            decoder.decode(b"d"),
+            Err(Error::MessageTooLong { len: 10, max: 5 })
+        );
+    }
+
+    #[test]
+    fn room_not_reported_filled_is_taken_back_and_never_counts_as_payload() {
+        let mut decoder = Decoder::new();
+        decoder.decode(b"\0\0\0\x05ab").unwrap();
+        decoder.payload_space(100).unwrap()[0] = b'c';
+        assert_eq!(decoder.buffered(), 6);
+        let (used, frame) = decoder.decode(b"xyzNEXT").unwrap();
+        assert_eq!((used, frame.unwrap().into_vec()), (3, b"abxyz".to_vec()));
+        decoder.decode(b"\0\0\0\x05ab").unwrap();
+        decoder.payload_space(100).unwrap();
+        assert_eq!(decoder.eof(), Error::UnexpectedEof { received: 6 });
+    }
+
+    #[test]
+    fn filling_more_than_the_room_or_without_one_is_refused() {
+        let mut decoder = Decoder::new();
+        assert!(matches!(
+            decoder.payload_filled(1),
+            Err(Error::InvalidState(_))
+        ));
+        decoder.decode(b"\0\0\0\x05ab").unwrap();
+        let room = decoder.payload_space(2).unwrap();
+        room.copy_from_slice(b"cd");
+        assert!(matches!(
+            decoder.payload_filled(3),
+            Err(Error::InvalidState(_))
+        ));
+        assert!(!decoder.is_failed());
+        assert_eq!(decoder.payload_filled(2).unwrap(), None);
+        let (_, frame) = decoder.decode(b"e").unwrap();
+        assert_eq!(frame.unwrap().into_vec(), b"abcde");
     }
 
     #[test]
