@@ -273,7 +273,26 @@ impl Connection {
                     return Ok(take(frame));
                 }
             }
-            // Everything buffered was decoded: refill from the start.
+            // Everything buffered was decoded. Inside a payload longer than the read
+            // buffer, read it straight into the core's buffer: no copy in between.
+            if self.core.is_mid_message() {
+                if let Some(room) = self.core.payload_space(READ_BUF_MAX) {
+                    if room.len() >= self.buf.len() {
+                        let n = self
+                            .stream
+                            .read(room)
+                            .map_err(|e| Error::from_io(e, "receiving a message"))?;
+                        if n == 0 {
+                            return Err(self.core.eof().into());
+                        }
+                        if let Some(message) = self.core.payload_filled(n)? {
+                            return Ok(take(Frame::Owned(message)));
+                        }
+                        continue;
+                    }
+                }
+            }
+            // Refill from the start.
             let n = self
                 .stream
                 .read(&mut self.buf)
@@ -602,11 +621,45 @@ mod read_buffer_tests {
     fn read_buffer_starts_small_and_grows_to_64_kib_while_reads_fill_it() {
         let (mut a, mut b) = pair();
         assert_eq!(b.buf.len(), READ_BUF_INITIAL);
-        let message: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
-        let sender = std::thread::spawn(move || a.send_bytes(&message).map(|()| message));
-        let got = b.recv_bytes(None).unwrap();
-        assert_eq!(got, sender.join().unwrap().unwrap());
+        // 100 KB of small messages, all in the socket before the first read.
+        for i in 0..1000u32 {
+            a.queue_bytes(&i.to_be_bytes().repeat(24)).unwrap();
+        }
+        a.flush().unwrap();
+        for i in 0..1000u32 {
+            assert_eq!(b.recv_bytes(None).unwrap(), i.to_be_bytes().repeat(24));
+        }
         assert_eq!(b.buf.len(), READ_BUF_MAX);
+    }
+
+    #[test]
+    fn large_message_read_into_the_core_is_whole_and_the_next_one_follows() {
+        let (mut a, mut b) = pair();
+        let message: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let sender = std::thread::spawn(move || {
+            a.send_bytes(&message)?;
+            a.send_bytes(b"next")?;
+            Ok::<_, Error>(message)
+        });
+        let got = b.recv_bytes(None).unwrap();
+        assert_eq!(b.recv_bytes(None).unwrap(), b"next");
+        assert!(got == sender.join().unwrap().unwrap());
+    }
+
+    #[test]
+    fn receive_timeout_inside_a_large_message_keeps_what_was_read() {
+        let (mut a, mut b) = pair();
+        b.set_timeout(Some(Duration::from_millis(50))).unwrap();
+        let message: Vec<u8> = (0..120_000u32).map(|i| (i % 249) as u8).collect();
+        let mut wire = Vec::new();
+        mpconn::frame::encode(&message, &mut wire);
+        let Stream::Unix(raw) = &mut a.stream else {
+            unreachable!()
+        };
+        std::io::Write::write_all(raw, &wire[..90_000]).unwrap();
+        assert!(b.recv_bytes(None).unwrap_err().is_timeout());
+        std::io::Write::write_all(raw, &wire[90_000..]).unwrap();
+        assert!(b.recv_bytes(None).unwrap() == message);
     }
 
     #[test]
