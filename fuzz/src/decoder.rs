@@ -10,13 +10,26 @@
 //! | 1 | `at` |
 //! | 1 | `n`, the number of cuts (mod 16) |
 //! | 2 n | the cuts: piece lengths, cycled; 0 = the rest |
+//! | 1 | only with flag 16: `m`, the number of reads in place (mod 16) |
+//! | 4 m | only with flag 16: the reads, cycled: `max` (2 bytes) and `fill` (2 bytes) |
+//!
+//! Flag 16 delivers input through [`Decoder::payload_space`] and
+//! [`Decoder::payload_filled`], as an adapter reading straight into the decoder's
+//! buffer does: before each `decode` of a non-empty rest of a piece, the next read asks
+//! for room of at most `max` bytes (0: none, so `decode` it is). With room lent, the
+//! read copies `min(fill, room, rest)` bytes of the piece into it and reports them; a
+//! `fill` larger than the room is first reported as is, which must be
+//! [`Error::InvalidState`] and change nothing (the bytes copied in stay lent), and
+//! then, if `fill` is odd, the room is abandoned to the next `decode`. Flag 32 asks for room once more after the last
+//! piece, so the end of the stream finds room lent out.
 //!
 //! The stream is decoded twice: whole, by [`reference`], which reads it the way
 //! CPython's `_recv_bytes` does, one field after the other; and piece by piece by
 //! [`Decoder`]. Both must find the same frames, the same error or the same unfinished
 //! tail, and the decoder must keep its promises on the way: a call without a frame
 //! consumes all of its input, a borrowed payload lies in the input, an error is final,
-//! and no more than [`GROWTH_STEP`] bytes are allocated beyond the bytes received.
+//! and no more than [`GROWTH_STEP`] bytes are allocated beyond the bytes received and
+//! the largest room lent.
 
 use mpconn::frame::{Decoder, Frame, GROWTH_STEP};
 use mpconn::Error;
@@ -107,9 +120,63 @@ struct Run<'r, 'a> {
     expected: core::slice::Iter<'r, &'a [u8]>,
     reference_end: &'r End,
     error: Option<Error>,
+    /// The reads in place, `(max, fill)`, cycled; empty: `decode` only.
+    reads: &'r [(u16, u16)],
+    /// How many reads in place were tried.
+    read: usize,
+    /// The largest room lent out.
+    largest_room: usize,
 }
 
 impl Run<'_, '_> {
+    /// The next payload's frame from the reference, which `frame` must equal.
+    fn expect(&mut self, frame: &[u8]) {
+        let Some(&expected) = self.expected.next() else {
+            panic!("a frame the reference does not have: {} bytes", frame.len());
+        };
+        assert!(frame == expected, "payload differs from the reference");
+    }
+
+    /// Delivers the start of `rest` through `payload_space` and `payload_filled`, as the
+    /// next read says; returns how many bytes it took (`None`: none, `decode` next).
+    fn read_in_place(&mut self, rest: &[u8]) -> Option<usize> {
+        let &(max, fill) = self.reads.get(self.read % self.reads.len().max(1))?;
+        self.read += 1;
+        let buffered = self.decoder.buffered();
+        let room = self.decoder.payload_space(usize::from(max))?;
+        let size = room.len();
+        assert!(size > 0 && size <= usize::from(max).min(GROWTH_STEP));
+        assert!(room.iter().all(|&b| b == 0), "lent room is not zeroed");
+        self.largest_room = self.largest_room.max(size);
+        let fill = usize::from(fill);
+        let n = fill.min(size).min(rest.len());
+        room[..n].copy_from_slice(&rest[..n]);
+        if fill > size {
+            let refused = self.decoder.payload_filled(fill).unwrap_err();
+            assert!(matches!(refused, Error::InvalidState(_)), "{refused:?}");
+            assert!(
+                !self.decoder.is_failed(),
+                "an over-report failed the decoder"
+            );
+            assert_eq!(
+                self.decoder.buffered(),
+                buffered,
+                "an over-report changed it"
+            );
+            if fill % 2 == 1 {
+                // Abandon the room: the next `decode` must take it back unread.
+                return None;
+            }
+        }
+        // Still lent, with the bytes copied in, whatever was refused above.
+        match self.decoder.payload_filled(n) {
+            Ok(Some(frame)) => self.expect(&frame),
+            Ok(None) => assert_eq!(self.decoder.buffered(), buffered + n as u64),
+            Err(error) => panic!("payload_filled({n}) of a room of {size}: {error:?}"),
+        }
+        (n > 0).then_some(n)
+    }
+
     fn feed(&mut self, piece: &[u8]) {
         if let Some(first) = &self.error {
             let again = self.decoder.decode(piece).unwrap_err();
@@ -123,6 +190,15 @@ impl Run<'_, '_> {
         }
         let mut rest = piece;
         loop {
+            if !rest.is_empty() {
+                if let Some(used) = self.read_in_place(rest) {
+                    rest = &rest[used..];
+                    if rest.is_empty() {
+                        return;
+                    }
+                    continue;
+                }
+            }
             match self.decoder.decode(rest) {
                 Ok((used, None)) => {
                     assert_eq!(used, rest.len(), "no frame, yet input was left over");
@@ -130,10 +206,7 @@ impl Run<'_, '_> {
                 }
                 Ok((used, Some(frame))) => {
                     assert!(used > 0 && used <= rest.len(), "frame from {used} bytes");
-                    let Some(&expected) = self.expected.next() else {
-                        panic!("a frame the reference does not have: {} bytes", frame.len());
-                    };
-                    assert!(*frame == *expected, "payload differs from the reference");
+                    self.expect(&frame);
                     if let Frame::Borrowed(payload) = &frame {
                         // In place: the last `len` bytes of what this call consumed.
                         let consumed = &rest[..used];
@@ -171,6 +244,14 @@ pub fn check(data: &[u8]) {
     let change_before = usize::from(input.u8());
     let cut_count = usize::from(input.u8() % 16);
     let cuts: Vec<usize> = (0..cut_count).map(|_| usize::from(input.u16())).collect();
+    let read_count = if flags & 16 != 0 {
+        usize::from(input.u8() % 16)
+    } else {
+        0
+    };
+    let reads: Vec<(u16, u16)> = (0..read_count)
+        .map(|_| (input.u16(), input.u16()))
+        .collect();
     let stream = input.rest();
 
     let pieces = pieces(stream, &cuts);
@@ -185,6 +266,9 @@ pub fn check(data: &[u8]) {
         expected: decoded.frames.iter(),
         reference_end: &decoded.end,
         error: None,
+        reads: &reads,
+        read: 0,
+        largest_room: 0,
     };
     let watermark = Watermark::set();
     for i in 0..=pieces.len() {
@@ -200,8 +284,14 @@ pub fn check(data: &[u8]) {
             run.feed(piece);
         }
     }
+    if flags & 32 != 0 {
+        // Room lent out at the end must not count as received bytes.
+        if let Some(room) = run.decoder.payload_space(GROWTH_STEP) {
+            run.largest_room = run.largest_room.max(room.len());
+        }
+    }
     watermark.assert_at_most(
-        stream.len() + GROWTH_STEP + 1024,
+        stream.len() + run.largest_room + GROWTH_STEP + 1024,
         "decoding a stream of bytes",
     );
 
@@ -220,6 +310,10 @@ pub fn check(data: &[u8]) {
         (&End::Partial(held), None) => {
             assert_eq!(decoder.buffered(), held, "bytes of the unfinished frame");
             assert_eq!(decoder.is_idle(), held == 0);
+            if held == 0 {
+                let refused = decoder.payload_filled(1).unwrap_err();
+                assert!(matches!(refused, Error::InvalidState(_)), "{refused:?}");
+            }
             let end = decoder.eof();
             if held == 0 {
                 assert_eq!(end, Error::Closed);
