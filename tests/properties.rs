@@ -71,6 +71,43 @@ fn decode_pieces(decoder: &mut Decoder, input: &[&[u8]]) -> (Vec<Vec<u8>>, Optio
     (frames, None)
 }
 
+/// [`decode_pieces`] as an adapter that reads straight into the decoder's buffer does:
+/// whenever `payload_space` lends room (asked for at most `maxes` bytes, cycled), the
+/// next bytes of the piece go into it and `payload_filled` reports them; else `decode`.
+fn read_in_place(
+    decoder: &mut Decoder,
+    input: &[&[u8]],
+    maxes: &[usize],
+) -> (Vec<Vec<u8>>, Option<Error>) {
+    let mut frames = Vec::new();
+    let mut maxes = maxes.iter().cycle();
+    for piece in input {
+        let mut rest = *piece;
+        while !rest.is_empty() {
+            let max = *maxes.next().unwrap();
+            if let Some(room) = decoder.payload_space(max) {
+                let n = room.len().min(rest.len());
+                room[..n].copy_from_slice(&rest[..n]);
+                if let Some(frame) = decoder.payload_filled(n).unwrap() {
+                    frames.push(frame);
+                }
+                rest = &rest[n..];
+                continue;
+            }
+            match decoder.decode(rest) {
+                Ok((used, frame)) => {
+                    if let Some(frame) = frame {
+                        frames.push(frame.into_vec());
+                    }
+                    rest = &rest[used..];
+                }
+                Err(error) => return (frames, Some(error)),
+            }
+        }
+    }
+    (frames, None)
+}
+
 fn digest() -> impl Strategy<Value = Digest> {
     prop::sample::select(Digest::ALL.to_vec())
 }
@@ -287,6 +324,43 @@ proptest! {
         let split = decode_pieces(&mut Decoder::new(), &pieces(&wire, &sizes));
         prop_assert_eq!(&whole, &(payloads, None));
         prop_assert_eq!(whole, split);
+    }
+
+    #[test]
+    fn reading_payloads_in_place_yields_the_frames_and_errors_of_plain_decode(
+        payloads in prop::collection::vec(
+            prop_oneof![
+                8 => prop::collection::vec(any::<u8>(), 0..2000),
+                1 => prop::collection::vec(any::<u8>(), 60_000..70_000),
+            ],
+            0..6,
+        ),
+        max_len in prop::option::of(0u64..3000),
+        sizes in prop::collection::vec(1usize..5000, 1..8),
+        maxes in prop::collection::vec(0usize..100_000, 1..8),
+    ) {
+        let mut wire = Vec::new();
+        for payload in &payloads {
+            encode(payload, &mut wire);
+        }
+        let new = || max_len.map_or_else(Decoder::new, Decoder::with_max_len);
+        let split = pieces(&wire, &sizes);
+        let plain = decode_pieces(&mut new(), &split);
+        let mut decoder = new();
+        let in_place = read_in_place(&mut decoder, &split, &maxes);
+        prop_assert_eq!(&plain, &in_place);
+        match (max_len, in_place.1) {
+            (_, None) => {
+                prop_assert_eq!(in_place.0, payloads);
+                prop_assert!(decoder.is_idle());
+            }
+            (Some(max), Some(error)) => {
+                let len = payloads.iter().map(|p| p.len() as u64).find(|&len| len > max);
+                prop_assert_eq!(error, Error::MessageTooLong { len: len.unwrap(), max });
+                prop_assert!(decoder.is_failed());
+            }
+            (None, Some(error)) => prop_assert!(false, "no limit, yet {:?}", error),
+        }
     }
 
     #[test]
