@@ -284,8 +284,8 @@ impl Connection {
 ///
 /// Small messages are kept framed, back to back, in one buffer: a queue of tiny messages
 /// costs the bytes that carried them and no bookkeeping per message, so memory stays
-/// within the bytes fed plus a constant. A large message gathered across several inputs
-/// is kept as the vector it was gathered in (moved, not copied).
+/// within the bytes fed plus a constant. A large message keeps a vector of its own
+/// (the one it was gathered in, moved, when it arrived across several inputs).
 #[derive(Debug, Default)]
 struct Inbox {
     /// Framed messages with canonical headers (never longer than the ones that carried
@@ -304,8 +304,8 @@ enum Entry {
 }
 
 impl Inbox {
-    /// A gathered message above this size keeps its own vector: its bookkeeping is
-    /// under 1% of its size, and copying it into `packed` would hold it twice.
+    /// A message above this size keeps its own vector: its bookkeeping is under 1% of
+    /// its size, and it is copied once (a gathered one would be held twice in `packed`).
     const LARGE: usize = 4096;
 
     fn is_empty(&self) -> bool {
@@ -313,11 +313,11 @@ impl Inbox {
     }
 
     fn push(&mut self, frame: Frame<'_>) {
-        match frame {
-            Frame::Owned(message) if message.len() > Inbox::LARGE => {
-                self.order.push_back(Entry::Large(message));
-            }
-            small => self.push_packed(&small),
+        if frame.len() > Inbox::LARGE {
+            // One copy for a borrowed payload, none for a gathered one.
+            self.order.push_back(Entry::Large(frame.into_vec()));
+        } else {
+            self.push_packed(&frame);
         }
     }
 
