@@ -78,13 +78,7 @@ impl From<Error> for io::Error {
     fn from(error: Error) -> Self {
         let kind = match error {
             Error::Io(inner) => return inner,
-            Error::Protocol(ref inner) => match inner.root() {
-                mpconn::Error::Closed
-                | mpconn::Error::UnexpectedEof { .. }
-                | mpconn::Error::HandshakeEof => io::ErrorKind::UnexpectedEof,
-                mpconn::Error::Authentication(_) => io::ErrorKind::PermissionDenied,
-                _ => io::ErrorKind::InvalidData,
-            },
+            Error::Protocol(ref inner) => mpconn_std::protocol_error_kind(inner),
             Error::ListenerClosed => io::ErrorKind::NotConnected,
         };
         io::Error::new(kind, error)

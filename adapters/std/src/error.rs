@@ -153,6 +153,28 @@ impl From<serde_pickle::Error> for Error {
     }
 }
 
+/// The `io::ErrorKind` a core error maps to, for every adapter's `From<Error> for
+/// io::Error`: end of file is `UnexpectedEof`, authentication `PermissionDenied`, a
+/// misuse `Other`, a bad stream `InvalidData`.
+///
+/// ```
+/// use mpconn_std::protocol_error_kind;
+/// assert_eq!(
+///     protocol_error_kind(&mpconn::Error::Closed),
+///     std::io::ErrorKind::UnexpectedEof
+/// );
+/// ```
+pub fn protocol_error_kind(error: &mpconn::Error) -> io::ErrorKind {
+    match error.root() {
+        mpconn::Error::Closed
+        | mpconn::Error::UnexpectedEof { .. }
+        | mpconn::Error::HandshakeEof => io::ErrorKind::UnexpectedEof,
+        mpconn::Error::Authentication(_) => io::ErrorKind::PermissionDenied,
+        mpconn::Error::InvalidState(_) => io::ErrorKind::Other,
+        _ => io::ErrorKind::InvalidData,
+    }
+}
+
 /// For code that speaks `io::Result`: the kinds follow what the error means (end of
 /// file is `UnexpectedEof`, authentication `PermissionDenied`, a bad stream
 /// `InvalidData`, a deadline `TimedOut`), and the error itself is kept as the source.
@@ -161,14 +183,7 @@ impl From<Error> for io::Error {
         let kind = match error {
             Error::Io(e) => return e,
             Error::Address(e) => return e.into(),
-            Error::Protocol(ref e) => match e.root() {
-                mpconn::Error::Closed
-                | mpconn::Error::UnexpectedEof { .. }
-                | mpconn::Error::HandshakeEof => io::ErrorKind::UnexpectedEof,
-                mpconn::Error::Authentication(_) => io::ErrorKind::PermissionDenied,
-                mpconn::Error::InvalidState(_) => io::ErrorKind::Other,
-                _ => io::ErrorKind::InvalidData,
-            },
+            Error::Protocol(ref e) => protocol_error_kind(e),
             Error::BufferTooShort { .. } => io::ErrorKind::InvalidInput,
             Error::Timeout { .. } => io::ErrorKind::TimedOut,
             Error::WrongDirection { .. } => io::ErrorKind::Unsupported,

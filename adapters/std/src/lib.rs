@@ -54,7 +54,7 @@ mod wait;
 pub use address::{Address, AddressError, Family};
 pub use client::{Client, ClientOptions};
 pub use connection::Connection;
-pub use error::{Error, Result};
+pub use error::{protocol_error_kind, Error, Result};
 pub use listener::{Incoming, Listener, ListenerOptions, DEFAULT_HANDSHAKE_TIMEOUT};
 pub use pipe::pipe;
 pub use wait::{wait, Waitable};
