@@ -618,7 +618,13 @@ mod tests {
     fn payload_read_into_rooms_is_the_payload_sent() {
         let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         for (first, max) in [(4, 1), (5, 4096), (4, usize::MAX), (70_000, 65_536)] {
-            assert!(receive_through_rooms(&payload, first, max) == payload);
+            // One-byte rooms over 300 KB take minutes under Miri; a prefix shows the same.
+            let payload = if max == 1 && cfg!(miri) {
+                &payload[..2000]
+            } else {
+                &payload[..]
+            };
+            assert!(receive_through_rooms(payload, first, max) == payload);
         }
     }
 
