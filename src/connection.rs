@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use rand_core::CryptoRng;
 
 use crate::error::Error;
-use crate::frame::{self, Decoder, Frame};
+use crate::frame::{self, Decoder, Extended, Frame};
 use crate::handshake::{Handshake, HandshakeConfig, Role};
 
 /// Where a connection stands.
@@ -236,6 +236,35 @@ impl Connection {
             Phase::Handshaking { .. } => Err(Error::InvalidState(
                 "payload_filled during the handshake, which lends no room",
             )),
+        }
+    }
+
+    /// Lets `fill` append the rest of a message now arriving straight onto it, without
+    /// zeroing a room first (see [`Decoder::extend_payload`]; `fill` gets the buffer and
+    /// the most it may append). `Ok(None)`, and `fill` not called, whenever
+    /// [`payload_space`](Self::payload_space) would lend no room.
+    ///
+    /// ```
+    /// use std::io::Read;
+    ///
+    /// let mut connection = mpconn::Connection::established();
+    /// connection.decode(b"\0\0\0\x03a").unwrap();
+    /// let mut socket: &[u8] = b"bc"; // in a real loop, a socket
+    /// let extended = connection
+    ///     .extend_payload(|buf, limit| (&mut socket).take(limit as u64).read_to_end(buf))
+    ///     .unwrap()
+    ///     .unwrap();
+    /// assert_eq!(extended.filled.unwrap(), 2);
+    /// assert_eq!(extended.message, Some(b"abc".to_vec()));
+    /// ```
+    pub fn extend_payload<R>(
+        &mut self,
+        fill: impl FnOnce(&mut Vec<u8>, usize) -> R,
+    ) -> Result<Option<Extended<R>>, Error> {
+        match &self.phase {
+            Phase::Established if self.inbox.is_empty() => self.decoder.extend_payload(fill),
+            Phase::Established | Phase::Handshaking { .. } => Ok(None),
+            Phase::Failed(first) => Err(Error::again(first)),
         }
     }
 
@@ -506,6 +535,30 @@ mod tests {
         let room = connection.payload_space(100).unwrap();
         room.copy_from_slice(b"cd");
         assert_eq!(connection.payload_filled(2).unwrap(), Some(b"bcd".to_vec()));
+    }
+
+    #[test]
+    fn payload_is_extended_only_when_messages_flow_and_none_wait() {
+        let mut client =
+            Connection::client(Some(b"k"), &HandshakeConfig::default(), &mut Counter(0));
+        let mut called = false;
+        assert_eq!(client.extend_payload(|_, _| called = true), Ok(None));
+        let mut connection = Connection::established();
+        connection.feed(b"\0\0\0\x01a\0\0\0\x03b").unwrap();
+        assert_eq!(connection.extend_payload(|_, _| called = true), Ok(None));
+        assert!(!called);
+        assert_eq!(connection.next_message(), Some(b"a".to_vec()));
+        let extended = connection
+            .extend_payload(|buf, limit| {
+                buf.extend_from_slice(b"cd");
+                limit
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (extended.filled, extended.message),
+            (2, Some(b"bcd".to_vec()))
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 
-use mpconn::frame::{encode, Decoder};
+use mpconn::frame::{encode, Decoder, Extended};
 use mpconn::handshake::{Handshake, State};
 use mpconn::{AuthFailure, Connection, Digest, Error, HandshakeConfig, Role};
 
@@ -93,6 +93,46 @@ fn read_in_place(
                 }
                 rest = &rest[n..];
                 continue;
+            }
+            match decoder.decode(rest) {
+                Ok((used, frame)) => {
+                    if let Some(frame) = frame {
+                        frames.push(frame.into_vec());
+                    }
+                    rest = &rest[used..];
+                }
+                Err(error) => return (frames, Some(error)),
+            }
+        }
+    }
+    (frames, None)
+}
+
+/// [`decode_pieces`] as an adapter that appends straight onto the decoder's buffer
+/// does: whenever `extend_payload` takes bytes, it gets the next ones of the piece, at
+/// most its limit and `maxes` (cycled; a short read, or none); else `decode`.
+fn extend_in_place(
+    decoder: &mut Decoder,
+    input: &[&[u8]],
+    maxes: &[usize],
+) -> (Vec<Vec<u8>>, Option<Error>) {
+    let mut frames = Vec::new();
+    let mut maxes = maxes.iter().cycle();
+    for piece in input {
+        let mut rest = *piece;
+        while !rest.is_empty() {
+            let max = *maxes.next().unwrap();
+            let extended = decoder.extend_payload(|buf, limit| {
+                let n = limit.min(max).min(rest.len());
+                buf.extend_from_slice(&rest[..n]);
+                n
+            });
+            if let Some(Extended { filled: n, message }) = extended.unwrap() {
+                frames.extend(message);
+                rest = &rest[n..];
+                if n > 0 {
+                    continue;
+                }
             }
             match decoder.decode(rest) {
                 Ok((used, frame)) => {
@@ -327,7 +367,7 @@ proptest! {
     }
 
     #[test]
-    fn reading_payloads_in_place_yields_the_frames_and_errors_of_plain_decode(
+    fn reading_or_extending_payloads_in_place_yields_the_frames_and_errors_of_plain_decode(
         payloads in prop::collection::vec(
             prop_oneof![
                 8 => prop::collection::vec(any::<u8>(), 0..2000),
@@ -349,6 +389,9 @@ proptest! {
         let mut decoder = new();
         let in_place = read_in_place(&mut decoder, &split, &maxes);
         prop_assert_eq!(&plain, &in_place);
+        let mut extending = new();
+        prop_assert_eq!(&plain, &extend_in_place(&mut extending, &split, &maxes));
+        prop_assert_eq!(extending.is_idle(), decoder.is_idle());
         match (max_len, in_place.1) {
             (_, None) => {
                 prop_assert_eq!(in_place.0, payloads);

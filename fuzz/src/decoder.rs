@@ -21,7 +21,11 @@
 //! `fill` larger than the room is first reported as is, which must be
 //! [`Error::InvalidState`] and change nothing (the bytes copied in stay lent), and
 //! then, if `fill` is odd, the room is abandoned to the next `decode`. Flag 32 asks for room once more after the last
-//! piece, so the end of the stream finds room lent out.
+//! piece, so the end of the stream finds room lent out. Flag 64 makes the reads append
+//! through [`Decoder::extend_payload`] instead, as the std adapter's `read_to_end` does:
+//! `max` 0 declines the call (nothing appended, `decode` next), else it appends
+//! `min(fill, limit, rest)` bytes. The limit must have room, and it counts as lent room
+//! for the memory bound.
 //!
 //! The stream is decoded twice: whole, by [`reference`], which reads it the way
 //! CPython's `_recv_bytes` does, one field after the other; and piece by piece by
@@ -31,7 +35,7 @@
 //! and no more than [`GROWTH_STEP`] bytes are allocated beyond the bytes received and
 //! the largest room lent.
 
-use mpconn::frame::{Decoder, Frame, GROWTH_STEP};
+use mpconn::frame::{Decoder, Extended, Frame, GROWTH_STEP};
 use mpconn::Error;
 
 use super::bytes::{pieces, Bytes};
@@ -124,8 +128,10 @@ struct Run<'r, 'a> {
     reads: &'r [(u16, u16)],
     /// How many reads in place were tried.
     read: usize,
-    /// The largest room lent out.
+    /// The largest room lent out (or limit given to `extend_payload`).
     largest_room: usize,
+    /// Reads append through `extend_payload` rather than fill `payload_space`.
+    extend: bool,
 }
 
 impl Run<'_, '_> {
@@ -142,6 +148,9 @@ impl Run<'_, '_> {
     fn read_in_place(&mut self, rest: &[u8]) -> Option<usize> {
         let &(max, fill) = self.reads.get(self.read % self.reads.len().max(1))?;
         self.read += 1;
+        if self.extend {
+            return self.extend_in_place(rest, max, usize::from(fill));
+        }
         let buffered = self.decoder.buffered();
         let room = self.decoder.payload_space(usize::from(max))?;
         let size = room.len();
@@ -173,6 +182,32 @@ impl Run<'_, '_> {
             Ok(Some(frame)) => self.expect(&frame),
             Ok(None) => assert_eq!(self.decoder.buffered(), buffered + n as u64),
             Err(error) => panic!("payload_filled({n}) of a room of {size}: {error:?}"),
+        }
+        (n > 0).then_some(n)
+    }
+
+    /// Appends the start of `rest` through `extend_payload`, as the next read says;
+    /// returns how many bytes it took (`None`: none, `decode` next).
+    fn extend_in_place(&mut self, rest: &[u8], max: u16, fill: usize) -> Option<usize> {
+        let buffered = self.decoder.buffered();
+        let mut largest = self.largest_room;
+        let extended = self.decoder.extend_payload(|buf, limit| {
+            assert!(limit > 0 && limit <= 2 * GROWTH_STEP, "limit {limit}");
+            assert!(buf.capacity() - buf.len() >= limit, "no room for the limit");
+            largest = largest.max(limit);
+            if max == 0 {
+                return 0;
+            }
+            let n = fill.min(limit).min(rest.len());
+            buf.extend_from_slice(&rest[..n]);
+            n
+        });
+        self.largest_room = largest;
+        let Extended { filled: n, message } =
+            extended.expect("extend_payload of an honest fill")?;
+        match message {
+            Some(frame) => self.expect(&frame),
+            None => assert_eq!(self.decoder.buffered(), buffered + n as u64),
         }
         (n > 0).then_some(n)
     }
@@ -269,6 +304,7 @@ pub fn check(data: &[u8]) {
         reads: &reads,
         read: 0,
         largest_room: 0,
+        extend: flags & 64 != 0,
     };
     let watermark = Watermark::set();
     for i in 0..=pieces.len() {
