@@ -414,6 +414,41 @@ fn receive_timeout_keeps_the_partial_message_for_a_retry() {
     assert_eq!(conn.recv_bytes(None).unwrap(), b"halves");
 }
 
+/// A payload long enough to be read straight into the core's buffer, not through the
+/// connection's read buffer.
+fn large_payload(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+#[test]
+fn eof_inside_a_large_message_counts_every_byte_that_arrived() {
+    let (mut raw, mut conn) = raw_peer();
+    let writer = std::thread::spawn(move || {
+        raw.write_all(&(1u32 << 20).to_be_bytes()).unwrap();
+        raw.write_all(&large_payload(300_000)).unwrap();
+    });
+    let error = conn.recv_bytes(None).unwrap_err();
+    writer.join().unwrap();
+    assert_eq!(
+        error.protocol(),
+        Some(&mpconn::Error::UnexpectedEof { received: 300_004 })
+    );
+}
+
+#[test]
+fn receive_timeout_inside_a_large_message_keeps_what_arrived_for_a_retry() {
+    let (mut raw, mut conn) = raw_peer();
+    let payload = large_payload(200_000);
+    conn.set_timeout(Some(Duration::from_millis(100))).unwrap();
+    raw.write_all(&(payload.len() as u32).to_be_bytes())
+        .unwrap();
+    raw.write_all(&payload[..100_000]).unwrap();
+    assert!(conn.recv_bytes(None).unwrap_err().is_timeout());
+    raw.write_all(&payload[100_000..]).unwrap();
+    conn.set_timeout(Some(LIMIT)).unwrap();
+    assert!(conn.recv_bytes(None).unwrap() == payload);
+}
+
 #[test]
 fn incoming_yields_one_connection_per_client() {
     let mut listener = Listener::bind(None, Some(b"")).unwrap(); // an empty key is a key

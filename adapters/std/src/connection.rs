@@ -5,7 +5,7 @@ use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use mpconn::frame::{Frame, Header, CONCAT_LIMIT};
+use mpconn::frame::{Extended, Frame, Header, CONCAT_LIMIT};
 
 use crate::error::{Error, Result};
 use crate::stream::Stream;
@@ -273,23 +273,30 @@ impl Connection {
                     return Ok(take(frame));
                 }
             }
-            // Everything buffered was decoded. Inside a payload longer than the read
-            // buffer, read it straight into the core's buffer: no copy in between.
+            // Everything buffered was decoded. Inside a payload that misses at least a
+            // read buffer's worth, read it straight onto the core's buffer: no copy in
+            // between, and no zeroing first (`read_to_end` fills spare capacity). Less
+            // than that goes through the read buffer, which may also pick up what
+            // follows the message in the same read.
             if self.core.is_mid_message() {
-                if let Some(room) = self.core.payload_space(READ_BUF_MAX) {
-                    if room.len() >= self.buf.len() {
-                        let n = self
-                            .stream
-                            .read(room)
-                            .map_err(|e| Error::from_io(e, "receiving a message"))?;
-                        if n == 0 {
-                            return Err(self.core.eof().into());
-                        }
-                        if let Some(message) = self.core.payload_filled(n)? {
-                            return Ok(take(Frame::Owned(message)));
-                        }
-                        continue;
+                let (stream, min) = (&mut self.stream, self.buf.len());
+                let extended = self.core.extend_payload(|buf, limit| {
+                    (limit >= min).then(|| (limit, stream.read_appending(buf, limit)))
+                })?;
+                if let Some(Extended {
+                    filled: Some((limit, read)),
+                    message,
+                }) = extended
+                {
+                    if let Some(message) = message {
+                        return Ok(take(Frame::Owned(message)));
                     }
+                    // Short of the limit only at the end of the stream.
+                    let n = read.map_err(|e| Error::from_io(e, "receiving a message"))?;
+                    if n < limit {
+                        return Err(self.core.eof().into());
+                    }
+                    continue;
                 }
             }
             // Refill from the start.

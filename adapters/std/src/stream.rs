@@ -59,6 +59,20 @@ impl Stream {
         }
     }
 
+    /// Reads up to `limit` bytes onto the end of `buf`, returning fewer only at the end
+    /// of the stream. std's `read_to_end` reads sockets into spare capacity without
+    /// zeroing it first (a memset of every large payload, otherwise); it retries
+    /// interrupted reads, and on an error keeps what it read in `buf`.
+    pub(crate) fn read_appending(&mut self, buf: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
+        let limit = limit as u64;
+        match self {
+            Stream::Tcp(s) => s.take(limit).read_to_end(buf),
+            Stream::Unix(s) => s.take(limit).read_to_end(buf),
+            Stream::PipeReader(s) => s.take(limit).read_to_end(buf),
+            Stream::PipeWriter(_) => unreachable!("checked by Connection before reading"),
+        }
+    }
+
     pub(crate) fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         loop {
             let result = match self {
