@@ -48,6 +48,23 @@ async fn peer_closing_inside_a_message_is_unexpected_eof_not_eof() {
 }
 
 #[tokio::test]
+async fn peer_closing_inside_a_large_message_counts_every_byte_that_arrived() {
+    within(async {
+        // Large enough to be read straight onto the core's buffer.
+        let (ours, mut theirs) = tokio::io::duplex(4 << 20);
+        let mut connection = Connection::established(ours);
+        theirs.write_all(&(1u32 << 20).to_be_bytes()).await.unwrap();
+        theirs.write_all(&vec![7; 300_000]).await.unwrap();
+        drop(theirs);
+        match connection.recv_bytes(None).await {
+            Err(Error::Protocol(mpconn::Error::UnexpectedEof { received: 300_004 })) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    })
+    .await
+}
+
+#[tokio::test]
 async fn message_over_max_len_is_refused_and_the_read_side_stays_unusable() {
     within(async {
         let (ours, theirs) = tokio::io::duplex(1024);

@@ -2,14 +2,17 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::Poll;
 
 use bytes::BytesMut;
 use getrandom::rand_core::UnwrapErr;
 use getrandom::SysRng;
-use mpconn::frame::{Header, CONCAT_LIMIT};
+use mpconn::frame::{Extended, Header, CONCAT_LIMIT};
 use mpconn::HandshakeConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio_util::codec::{Framed, FramedParts};
+use tokio_util::io::poll_read_buf;
 
 use crate::{Error, FrameCodec, Stream};
 
@@ -298,10 +301,58 @@ async fn recv_core<R: AsyncRead + Unpin>(
             }
             continue;
         }
+        if core.is_mid_message() {
+            if let Some((n, message)) = extend_core(io, core, inbound.buf.len()).await? {
+                if let Some(message) = message {
+                    return Ok(message);
+                }
+                if n == 0 {
+                    return Err(core.eof().into());
+                }
+                continue;
+            }
+        }
         if inbound.fill(io).await? == 0 {
             return Err(core.eof().into());
         }
     }
+}
+
+/// One read of the message now arriving straight onto the core's buffer, when it misses
+/// at least `min` bytes (else `None`: read through the inbound buffer, which may also
+/// pick up what follows the message). The read fills spare capacity without zeroing it
+/// (tokio's uninitialised `ReadBuf`) and stops at the message's end. Cancel safe: a
+/// pending read appends nothing, a finished one is in the core before this returns.
+/// Returns the bytes read (0: the end of the stream) and the message once complete.
+async fn extend_core<R: AsyncRead + Unpin>(
+    io: &mut R,
+    core: &mut mpconn::Connection,
+    min: usize,
+) -> Result<Option<(usize, Option<Vec<u8>>)>, Error> {
+    std::future::poll_fn(|cx| {
+        let extended = core.extend_payload(|buf, limit| {
+            (limit >= min).then(|| {
+                let mut rest = (&mut *io).take(limit as u64);
+                poll_read_buf(Pin::new(&mut rest), cx, buf)
+            })
+        });
+        match extended {
+            Err(error) => Poll::Ready(Err(error.into())),
+            Ok(None) | Ok(Some(Extended { filled: None, .. })) => Poll::Ready(Ok(None)),
+            Ok(Some(Extended {
+                filled: Some(Poll::Pending),
+                ..
+            })) => Poll::Pending,
+            Ok(Some(Extended {
+                filled: Some(Poll::Ready(read)),
+                message,
+            })) => Poll::Ready(match read {
+                Ok(n) => Ok(Some((n, message))),
+                Err(error) => Err(error.into()),
+            }),
+        }
+    })
+    .await
 }
 
 /// Runs the core's handshake to its end over `io`.
