@@ -165,6 +165,15 @@ impl AsRef<[u8]> for Frame<'_> {
 
 /// What [`Decoder::extend_payload`] did: the result of the caller's `fill`, and the
 /// message, once its last byte is in.
+///
+/// ```
+/// use mpconn::frame::{Decoder, Extended};
+///
+/// let mut decoder = Decoder::new();
+/// decoder.decode(b"\0\0\0\x02a").unwrap();
+/// let extended = decoder.extend_payload(|buf, _limit| buf.push(b'b')).unwrap();
+/// assert_eq!(extended, Some(Extended { filled: (), message: Some(b"ab".to_vec()) }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extended<R> {
     /// What `fill` returned (for a reader, how many bytes it read, or its error).
