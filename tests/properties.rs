@@ -53,10 +53,26 @@ fn pieces<'a>(input: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
 
 /// What a decoder made of a stream: the payloads, and the error that stopped it.
 fn decode_pieces(decoder: &mut Decoder, input: &[&[u8]]) -> (Vec<Vec<u8>>, Option<Error>) {
+    drive(decoder, input, |_, _| None)
+}
+
+/// Feeds `input` piece by piece: before each `decode`, `in_place` may deliver the start
+/// of the rest of the piece some other way, returning how many bytes it took (at least
+/// one) and the frame they completed, if any.
+fn drive(
+    decoder: &mut Decoder,
+    input: &[&[u8]],
+    mut in_place: impl FnMut(&mut Decoder, &[u8]) -> Option<(usize, Option<Vec<u8>>)>,
+) -> (Vec<Vec<u8>>, Option<Error>) {
     let mut frames = Vec::new();
     for piece in input {
         let mut rest = *piece;
         while !rest.is_empty() {
+            if let Some((n, frame)) = in_place(decoder, rest) {
+                frames.extend(frame);
+                rest = &rest[n..];
+                continue;
+            }
             match decoder.decode(rest) {
                 Ok((used, frame)) => {
                     if let Some(frame) = frame {
@@ -79,33 +95,13 @@ fn read_in_place(
     input: &[&[u8]],
     maxes: &[usize],
 ) -> (Vec<Vec<u8>>, Option<Error>) {
-    let mut frames = Vec::new();
     let mut maxes = maxes.iter().cycle();
-    for piece in input {
-        let mut rest = *piece;
-        while !rest.is_empty() {
-            let max = *maxes.next().unwrap();
-            if let Some(room) = decoder.payload_space(max) {
-                let n = room.len().min(rest.len());
-                room[..n].copy_from_slice(&rest[..n]);
-                if let Some(frame) = decoder.payload_filled(n).unwrap() {
-                    frames.push(frame);
-                }
-                rest = &rest[n..];
-                continue;
-            }
-            match decoder.decode(rest) {
-                Ok((used, frame)) => {
-                    if let Some(frame) = frame {
-                        frames.push(frame.into_vec());
-                    }
-                    rest = &rest[used..];
-                }
-                Err(error) => return (frames, Some(error)),
-            }
-        }
-    }
-    (frames, None)
+    drive(decoder, input, |decoder, rest| {
+        let room = decoder.payload_space(*maxes.next().unwrap())?;
+        let n = room.len().min(rest.len());
+        room[..n].copy_from_slice(&rest[..n]);
+        Some((n, decoder.payload_filled(n).unwrap()))
+    })
 }
 
 /// [`decode_pieces`] as an adapter that appends straight onto the decoder's buffer
@@ -116,36 +112,17 @@ fn extend_in_place(
     input: &[&[u8]],
     maxes: &[usize],
 ) -> (Vec<Vec<u8>>, Option<Error>) {
-    let mut frames = Vec::new();
     let mut maxes = maxes.iter().cycle();
-    for piece in input {
-        let mut rest = *piece;
-        while !rest.is_empty() {
-            let max = *maxes.next().unwrap();
-            let extended = decoder.extend_payload(|buf, limit| {
-                let n = limit.min(max).min(rest.len());
-                buf.extend_from_slice(&rest[..n]);
-                n
-            });
-            if let Some(Extended { filled: n, message }) = extended.unwrap() {
-                frames.extend(message);
-                rest = &rest[n..];
-                if n > 0 {
-                    continue;
-                }
-            }
-            match decoder.decode(rest) {
-                Ok((used, frame)) => {
-                    if let Some(frame) = frame {
-                        frames.push(frame.into_vec());
-                    }
-                    rest = &rest[used..];
-                }
-                Err(error) => return (frames, Some(error)),
-            }
-        }
-    }
-    (frames, None)
+    drive(decoder, input, |decoder, rest| {
+        let max = *maxes.next().unwrap();
+        let extended = decoder.extend_payload(|buf, limit| {
+            let n = limit.min(max).min(rest.len());
+            buf.extend_from_slice(&rest[..n]);
+            n
+        });
+        let Extended { filled: n, message } = extended.unwrap()?;
+        (n > 0).then_some((n, message))
+    })
 }
 
 fn digest() -> impl Strategy<Value = Digest> {
