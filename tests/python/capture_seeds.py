@@ -144,10 +144,16 @@ def handshake_frames(stream):
     return frames(stream)[:3]
 
 
-def decoder_seed(stream, flags=0, limit=0, new=0, at=0, cuts=()):
+def decoder_seed(stream, flags=0, limit=0, new=0, at=0, cuts=(), reads=()):
     cuts = list(cuts)[:15]
-    return (struct.pack("!BIIBB", flags, limit, new, at, len(cuts))
-            + b"".join(struct.pack("!H", min(c, 0xffff)) for c in cuts) + stream)
+    seed = (struct.pack("!BIIBB", flags, limit, new, at, len(cuts))
+            + b"".join(struct.pack("!H", min(c, 0xffff)) for c in cuts))
+    if flags & 16:
+        # Reads in place: (max, fill) each; flag 64 appends them through extend_payload.
+        reads = list(reads)[:15]
+        seed += struct.pack("!B", len(reads)) + b"".join(
+            struct.pack("!HH", max_, fill) for max_, fill in reads)
+    return seed + stream
 
 
 def handshake_seed(ours, theirs, ops, key=KEY):
@@ -250,6 +256,13 @@ def main():
     write(out, "decoder", "limit-lowered-mid-payload",
           decoder_seed(struct.pack("!i", 10) + b"0123456789", flags=2 | 4, new=3, at=1,
                        cuts=[6, 0]))
+    # A payload longer than the seed, read in place (flag 16) or appended (16 | 64).
+    large = struct.pack("!i", 70000) + bytes(i % 251 for i in range(3000))
+    reads = [(4096, 1000), (65535, 65535), (0, 0), (3, 2)]
+    write(out, "decoder", "large-payload-read-in-place",
+          decoder_seed(large, flags=16, cuts=[4, 1000, 0], reads=reads))
+    write(out, "decoder", "large-payload-extended",
+          decoder_seed(large, flags=16 | 64, cuts=[4, 1000, 0], reads=reads))
 
 
 if __name__ == "__main__":
