@@ -120,6 +120,17 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Option<(usize, u64)>, Error> 
     }
 }
 
+/// Makes room in a payload buffer for `size` more bytes, never for more than the
+/// `missing` ones: what arrived (or one read can fill), plus a head start of at most
+/// [`GROWTH_STEP`] for what may follow. Memory follows the bytes that arrived, never
+/// the declared length (PROTOCOL.md section 1).
+fn reserve_payload(buf: &mut Vec<u8>, size: usize, missing: usize) {
+    if buf.capacity() - buf.len() < size {
+        let head_start = buf.len().min(GROWTH_STEP);
+        buf.reserve_exact((size + head_start).min(missing));
+    }
+}
+
 fn check_len(max_len: Option<u64>, len: u64) -> Result<(), Error> {
     match max_len {
         Some(max) if len > max => Err(Error::MessageTooLong { len, max }),
@@ -362,16 +373,9 @@ impl Decoder {
                     self.state = IDLE;
                     return Ok((pos + len, Some(Frame::Borrowed(&rest[..len]))));
                 }
-                let take = rest
-                    .len()
-                    .min(usize::try_from(missing).unwrap_or(usize::MAX));
-                if buf.capacity() - buf.len() < take {
-                    // Grow by what arrived, plus a bounded head start for what may follow.
-                    let head_start = buf.len().min(GROWTH_STEP);
-                    let extra =
-                        (take + head_start).min(usize::try_from(missing).unwrap_or(usize::MAX));
-                    buf.reserve_exact(extra);
-                }
+                let missing = usize::try_from(missing).unwrap_or(usize::MAX);
+                let take = rest.len().min(missing);
+                reserve_payload(buf, take, missing);
                 buf.extend_from_slice(&input[pos..pos + take]);
                 pos += take;
                 if buf.len() as u64 == len {
@@ -424,11 +428,7 @@ impl Decoder {
         if size == 0 {
             return None;
         }
-        if buf.capacity() - have < size {
-            // As in decode: what one read can fill, plus a bounded head start.
-            let head_start = have.min(GROWTH_STEP);
-            buf.reserve_exact((size + head_start).min(missing));
-        }
+        reserve_payload(buf, size, missing);
         buf.resize(have + size, 0);
         *room = size;
         Some(&mut buf[have..])
@@ -503,12 +503,7 @@ impl Decoder {
         let len = *len;
         let have = buf.len();
         let missing = usize::try_from(len - have as u64).unwrap_or(usize::MAX);
-        let size = missing.min(GROWTH_STEP);
-        if buf.capacity() - have < size {
-            // As in payload_space: what one read can fill, plus a bounded head start.
-            let head_start = have.min(GROWTH_STEP);
-            buf.reserve_exact((size + head_start).min(missing));
-        }
+        reserve_payload(buf, missing.min(GROWTH_STEP), missing);
         let limit = (buf.capacity() - have).min(missing);
         let filled = fill(buf, limit);
         if buf.len() < have || buf.len() - have > limit {
