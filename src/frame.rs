@@ -696,18 +696,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn payload_read_into_rooms_is_the_payload_sent() {
-        // Reads of at most `step` bytes: short reads, each room lent again. Miri zeroes
-        // and checks every room byte by byte, so there the reads are fewer and longer
-        // and the one-byte rooms see a prefix; the payload still spans several growth
-        // steps.
+    /// A payload over several growth steps, and the longest short read to deliver it
+    /// in. Miri zeroes and checks every room byte by byte, so there it is shorter (still
+    /// over two growth steps) and read in fewer, longer pieces.
+    fn long_payload() -> (Vec<u8>, usize) {
         let (len, step) = if cfg!(miri) {
             (140_000, 20_000)
         } else {
             (300_000, 1000)
         };
-        let payload: Vec<u8> = (0..len as u32).map(|i| (i % 251) as u8).collect();
+        ((0..len as u32).map(|i| (i % 251) as u8).collect(), step)
+    }
+
+    #[test]
+    fn payload_read_into_rooms_is_the_payload_sent() {
+        // Short reads, each room lent again; under Miri one-byte rooms see a prefix.
+        let (payload, step) = long_payload();
         for (first, max) in [(4, 1), (5, 4096), (4, usize::MAX), (70_000, 65_536)] {
             let payload = if max == 1 && cfg!(miri) {
                 &payload[..2000]
@@ -749,12 +753,7 @@ mod tests {
 
     #[test]
     fn payload_appended_through_extend_payload_is_the_payload_sent() {
-        let (len, step) = if cfg!(miri) {
-            (140_000, 20_000)
-        } else {
-            (300_000, 1000)
-        };
-        let payload: Vec<u8> = (0..len as u32).map(|i| (i % 251) as u8).collect();
+        let (payload, step) = long_payload();
         for (first, step) in [(4, step), (5, usize::MAX), (70_000, 65_536), (4, 1)] {
             let payload = if step == 1 {
                 &payload[..2000]
