@@ -674,13 +674,20 @@ mod tests {
         assert!(decoder.is_idle());
     }
 
-    /// Receives `payload` (framed) by decoding its first `first` bytes and reading the
-    /// rest through payload_space rooms of at most `max` bytes.
-    fn receive_through_rooms(payload: &[u8], first: usize, max: usize, step: usize) -> Vec<u8> {
+    /// `payload` framed, and a decoder that has taken its first `first` bytes (all of
+    /// them short of a frame).
+    fn framed_and_decoded_up_to(payload: &[u8], first: usize) -> (Vec<u8>, Decoder) {
         let mut wire = Vec::new();
         encode(payload, &mut wire);
         let mut decoder = Decoder::new();
         assert_eq!(decoder.decode(&wire[..first]).unwrap(), (first, None));
+        (wire, decoder)
+    }
+
+    /// Receives `payload` (framed) by decoding its first `first` bytes and reading the
+    /// rest through payload_space rooms of at most `max` bytes.
+    fn receive_through_rooms(payload: &[u8], first: usize, max: usize, step: usize) -> Vec<u8> {
+        let (wire, mut decoder) = framed_and_decoded_up_to(payload, first);
         let mut pos = first;
         loop {
             let room = decoder.payload_space(max).expect("inside the payload");
@@ -726,10 +733,7 @@ mod tests {
     /// the rest through `extend_payload`, at most `step` bytes a call; checks that the
     /// limit always has room and that memory follows the bytes that arrived.
     fn receive_by_extending(payload: &[u8], first: usize, step: usize) -> Vec<u8> {
-        let mut wire = Vec::new();
-        encode(payload, &mut wire);
-        let mut decoder = Decoder::new();
-        assert_eq!(decoder.decode(&wire[..first]).unwrap(), (first, None));
+        let (wire, mut decoder) = framed_and_decoded_up_to(payload, first);
         let mut pos = first;
         loop {
             let Extended { filled: n, message } = decoder
