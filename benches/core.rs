@@ -10,7 +10,7 @@
 //!   (and the legacy 3.11-style challenge). The random source is a cheap deterministic
 //!   one, so this is the protocol's cost alone; the adapters add the OS's randomness.
 //!
-//! Run: `cargo bench --bench core` (add a filter such as `-- decode` to pick).
+//! Run: `cargo bench -p mpconn-benches --bench core` (add a filter such as `-- decode` to pick).
 
 use std::hint::black_box;
 

@@ -3,9 +3,9 @@
 //! `multiprocessing.connection`, every figure measured in the same run, printed as one
 //! table.
 //!
-//!     cargo bench --bench e2e                      # everything, medians of 5 runs
-//!     MPCONN_BENCH_RUNS=9 MPCONN_BENCH_SECS=1 cargo bench --bench e2e -- pingpong_64
-//!     MPCONN_BENCH_ROWS=raw,std cargo bench --bench e2e -- handshake   # some rows only
+//!     cargo bench -p mpconn-benches --bench e2e                      # everything, medians of 5 runs
+//!     MPCONN_BENCH_RUNS=9 MPCONN_BENCH_SECS=1 cargo bench -p mpconn-benches --bench e2e -- pingpong_64
+//!     MPCONN_BENCH_ROWS=raw,std cargo bench -p mpconn-benches --bench e2e -- handshake   # some rows only
 //!
 //! Every measurement is two processes over a Unix socket: this one measures (client /
 //! sender) and a child serves (listener / receiver): this binary re-run with
@@ -26,8 +26,7 @@
 //! - `handshake_c64`: the same with 64 clients at once against one listener.
 
 // The tests' way of finding CPython interpreters (pyenv, then PATH).
-#[path = "../tests/support/mod.rs"]
-mod support;
+use mpconn_test_support as support;
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
@@ -1048,7 +1047,7 @@ fn measure_cpython(
     workloads: &[Workload],
     secs: f64,
 ) -> io::Result<BTreeMap<Workload, f64>> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/cpython_baseline.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("cpython_baseline.py");
     let child = Command::new(&python.path)
         .arg(&script)
         .arg("--secs")
@@ -1166,7 +1165,7 @@ fn main() {
     if !args.iter().any(|arg| arg == "--bench") {
         // `cargo test --benches` runs bench targets without `--bench`: nothing to
         // check here, and a full comparison takes minutes.
-        println!("e2e: run it with `cargo bench --bench e2e`");
+        println!("e2e: run it with `cargo bench -p mpconn-benches --bench e2e`");
         return;
     }
     // Filters as criterion's: a workload whose name contains one; an exact name

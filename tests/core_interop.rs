@@ -8,8 +8,6 @@
 //! connection each, in the order the test passes them on its command line; the
 //! script's docstring describes CPython's half of each case.
 
-mod support;
-
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use mpconn::{AuthFailure, Connection, Digest, Error, HandshakeConfig, Role};
-use support::{Python, Reaped};
+use mpconn_test_support::{Python, Reaped};
 
 /// The authkey both sides use, unless a case says otherwise (as in core_peer.py).
 const KEY: &[u8] = b"core interop key";
@@ -450,7 +448,7 @@ fn conclude(
 
 /// Rust serves (Connection::server over TCP) a CPython `Client` for every case.
 fn rust_server_against_cpython_client(major: u32, minor: u32) {
-    let Some(python) = support::python(major, minor) else {
+    let Some(python) = mpconn_test_support::python(major, minor) else {
         return;
     };
     let cases = cases(&python, Role::Server);
@@ -481,7 +479,7 @@ fn rust_server_against_cpython_client(major: u32, minor: u32) {
 /// Rust connects (Connection::client over a Unix socket) to a CPython `Listener`
 /// for every case.
 fn rust_client_against_cpython_listener(major: u32, minor: u32) {
-    let Some(python) = support::python(major, minor) else {
+    let Some(python) = mpconn_test_support::python(major, minor) else {
         return;
     };
     let cases = cases(&python, Role::Client);

@@ -12,15 +12,14 @@
 //! `suite()` there, ours in [`serve_suite`] here. Under `CI=true` a missing
 //! interpreter is a failure (tests/support).
 
-mod std_support;
-mod support;
+mod common;
 
 use std::collections::BTreeMap;
 
+use common::Python;
+use common::{accept, check, pattern, script, Failures, Peer, Program, LIMIT};
 use mpconn_std::serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
 use mpconn_std::{Address, ClientOptions, Connection, Listener, ListenerOptions};
-use std_support::{accept, check, pattern, script, Failures, Peer, Program, LIMIT};
-use support::Python;
 
 const SIZES: [usize; 4] = [0, 16384, 16385, 1 << 20];
 const BATCH: usize = 50;
@@ -269,7 +268,7 @@ fn finish(ours: Result<(), String>, peer: Peer) -> Result<(), String> {
 
 fn every_python(case: fn(&Python, Net) -> Result<(), String>, net: Net) {
     let mut failures = Failures::default();
-    for python in support::pythons() {
+    for python in common::pythons() {
         let label = format!("{} over {net:?}", python.label());
         failures.record(&label, case(&python, net));
     }
@@ -300,7 +299,7 @@ fn rust_client_talks_to_every_cpython_listener_over_unix_sockets() {
 #[test]
 fn abstract_names_work_both_ways_with_every_cpython() {
     let mut failures = Failures::default();
-    for python in support::pythons() {
+    for python in common::pythons() {
         let label = python.label();
         failures.record(
             &format!("{label}: Rust listener"),

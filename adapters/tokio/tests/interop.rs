@@ -4,15 +4,12 @@
 //! One Python process per (version, direction); async_peer.py runs the cases in order
 //! and reports each one, and the Rust side checks its own view of every case too.
 
-mod async_support;
-mod support;
-
 use std::time::Duration;
 
-use async_support::{greeting, hex, payload, Peer, KEY, SIZES, WRONG_KEY};
 use futures_util::{SinkExt, StreamExt};
+use mpconn_test_support::async_peer::{self, greeting, hex, payload, KEY, SIZES, WRONG_KEY};
+use mpconn_test_support::Python;
 use mpconn_tokio::{Address, Client, Connection, FrameCodec, HandshakeConfig, Listener};
-use support::Python;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
@@ -42,7 +39,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(mut connection: Connection<S>,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cpython_clients_are_served_by_the_tokio_listener_and_wrong_keys_are_refused() {
     within(async {
-        for python in async_support::pythons() {
+        for python in async_peer::pythons() {
             let mut tcp = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), Some(KEY))
                 .await
                 .unwrap();
@@ -67,7 +64,7 @@ async fn cpython_clients_are_served_by_the_tokio_listener_and_wrong_keys_are_ref
                 "tcp:{key}:good:echo,tcp:{wrong}:bad,unix:{wrong}:bad,unix:{key}:good:echo,\
                  abstract:{key}:good:echo"
             );
-            let peer = Peer::spawn(&python, &["connect", &targets, &cases]);
+            let peer = async_peer::spawn(&python, &["connect", &targets, &cases]);
 
             drive(tcp.accept().await.unwrap(), &python).await;
             let refused = tcp.accept().await.unwrap_err();
@@ -87,10 +84,10 @@ async fn cpython_clients_are_served_by_the_tokio_listener_and_wrong_keys_are_ref
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokio_client_is_served_by_cpython_listeners_and_a_wrong_key_is_refused() {
     within(async {
-        for python in async_support::pythons() {
+        for python in async_peer::pythons() {
             let listeners = format!("tcp=tcp:{key},unix=unix:{key}", key = hex(KEY));
             let cases = "tcp:good:echo,tcp:bad,unix:bad,unix:good:echo";
-            let mut peer = Peer::spawn(&python, &["listen", &listeners, cases]);
+            let mut peer = async_peer::spawn(&python, &["listen", &listeners, cases]);
             let addresses = peer.addresses();
             let tcp: Address = addresses["tcp"].parse().unwrap();
             let unix: Address = addresses["unix"].parse().unwrap();
@@ -131,12 +128,12 @@ async fn drive_framed<S: AsyncRead + AsyncWrite + Unpin>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn framed_codec_round_trips_with_cpython_over_tcp_and_unix_sockets() {
     within(async {
-        for python in async_support::pythons() {
+        for python in async_peer::pythons() {
             // TCP without a key: Framed straight on a TcpStream. Unix with a key: the
             // handshake through Connection, then into_framed.
             let listeners = format!("tcp=tcp:none,unix=unix:{}", hex(KEY));
             let cases = "tcp:good:echo,unix:good:echo";
-            let mut peer = Peer::spawn(&python, &["listen", &listeners, cases]);
+            let mut peer = async_peer::spawn(&python, &["listen", &listeners, cases]);
             let addresses = peer.addresses();
 
             let tcp = addresses["tcp"].parse::<std::net::SocketAddr>().unwrap();

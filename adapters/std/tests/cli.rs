@@ -6,15 +6,14 @@
 //! not get built on their own: the first test to need it runs `cargo build` for it,
 //! into the same target directory.
 
-mod std_support;
-mod support;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use std_support::{check, Peer, Program};
-use support::Python;
+use common::Python;
+use common::{check, Peer, Program};
 
 const KEY: &str = "cli test key";
 
@@ -47,7 +46,7 @@ fn mpconn() -> &'static Path {
 }
 
 fn newest_python() -> Option<Python> {
-    support::pythons().pop()
+    common::pythons().pop()
 }
 
 /// `mpconn args...` with the key in the environment (or none), output captured.
@@ -256,7 +255,7 @@ fn pickle_mode_sends_json_as_pickles_and_shows_replies_as_json() {
 /// Python 2.7 reads pickle protocol 2 at most: `--protocol 2` is for it.
 #[test]
 fn pickle_protocol_2_reaches_python_2_7() {
-    let Some(python) = support::python(2, 7) else {
+    let Some(python) = common::python(2, 7) else {
         return;
     };
     let (listener, address) = cpython_listener(&python, "pickle", None);

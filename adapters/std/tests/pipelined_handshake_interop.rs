@@ -5,14 +5,14 @@
 //! authentication failure (it reads `#FAILURE#` before the reset that the unread,
 //! pipelined challenge causes when CPython closes).
 
-mod support;
+mod common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::Reaped;
 use mpconn::HandshakeConfig;
 use mpconn_std::{Address, ClientOptions};
-use support::Reaped;
 
 const KEY: &[u8] = b"pipelined key";
 const LIMIT: Duration = Duration::from_secs(30);
@@ -62,7 +62,7 @@ fn client(key: &[u8]) -> ClientOptions {
 
 #[test]
 fn pipelined_client_is_accepted_by_every_cpython_listener_and_refused_with_a_wrong_key() {
-    for python in support::pythons() {
+    for python in common::pythons() {
         let dir = std::env::temp_dir().join(format!(
             "mpconn-pipelined-{}-{}{}",
             std::process::id(),

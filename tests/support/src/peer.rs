@@ -1,34 +1,34 @@
-//! Shared by the std adapter's tests (tests/std_*.rs): running CPython peers with
-//! bounded waits, and the payloads both sides agree on.
-#![allow(dead_code)]
+//! CPython peers: a child process whose stdout arrives line by line, with every wait
+//! bounded, and the small helpers the interop tests share.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
-use mpconn_std::{wait, Connection, Listener};
+use crate::python::{Python, Reaped};
 
-use crate::support::{Python, Reaped};
-
-/// Every wait in these tests is bounded by this; nothing here takes near as long.
+/// Every wait on a peer is bounded by this; nothing takes near as long.
 pub const LIMIT: Duration = Duration::from_secs(60);
-
-/// A script in tests/python/.
-pub fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("python")
-        .join(name)
-}
 
 /// A running CPython whose stdout arrives line by line through a channel.
 pub struct Peer {
+    /// `CPython 3.13`, or what the peer was started as.
     pub label: String,
+    /// The process; killed when dropped.
     pub process: Reaped,
     lines: Receiver<String>,
     seen: Vec<String>,
+}
+
+/// What a [`Peer`] runs.
+pub enum Program<'a> {
+    /// A script file.
+    File(PathBuf),
+    /// Code for `python -c`.
+    Code(&'a str),
 }
 
 impl Peer {
@@ -82,6 +82,53 @@ impl Peer {
         }
     }
 
+    /// The next line of stdout; panics with the peer's stderr when none comes in time.
+    pub fn next_line(&mut self) -> String {
+        match self.line() {
+            Ok(line) => line,
+            Err(why) => {
+                let (_, stderr, _) = std::mem::replace(&mut self.process, Reaped(None))
+                    .finish(Duration::from_secs(1));
+                panic!("{why}; stderr:\n{stderr}")
+            }
+        }
+    }
+
+    /// Reads `ADDRESS name spelling` lines up to `READY`.
+    pub fn addresses(&mut self) -> HashMap<String, String> {
+        let mut found = HashMap::new();
+        loop {
+            let line = self.next_line();
+            if line == "READY" {
+                return found;
+            }
+            let mut words = line.splitn(3, ' ');
+            match (words.next(), words.next(), words.next()) {
+                (Some("ADDRESS"), Some(name), Some(spelling)) => {
+                    found.insert(name.to_string(), spelling.to_string());
+                }
+                _ => panic!("{}: unexpected line before READY: {line:?}", self.label),
+            }
+        }
+    }
+
+    /// Waits for the exit and checks that the peer reported exactly `expected` (one
+    /// `CASE i ...` line per case, after the lines already read) and `DONE`, and exited
+    /// cleanly.
+    pub fn expect_cases(self, expected: &[&str]) {
+        let label = self.label.clone();
+        let already = self.seen.len();
+        let (lines, stderr, ok) = self.finish_with_stderr();
+        let mut wanted: Vec<String> = expected
+            .iter()
+            .enumerate()
+            .map(|(i, outcome)| format!("CASE {i} {outcome}"))
+            .collect();
+        wanted.push("DONE".to_string());
+        assert_eq!(lines[already..], wanted[..], "{label}: stderr:\n{stderr}");
+        assert!(ok, "{label}: exited with a failure; stderr:\n{stderr}");
+    }
+
     /// Waits for the exit (killing it after [`LIMIT`]) and returns all of stdout; an
     /// error with stdout and stderr when it failed.
     pub fn finish(self) -> Result<Vec<String>, String> {
@@ -99,34 +146,18 @@ impl Peer {
 
     /// Waits for the exit (killing it after [`LIMIT`]): stdout lines, stderr, success.
     pub fn finish_with_stderr(mut self) -> (Vec<String>, String, bool) {
-        let (_, stderr, ok) = self.process.finish(LIMIT);
+        let (_, stderr, ok) = std::mem::replace(&mut self.process, Reaped(None)).finish(LIMIT);
         // The reader thread may still hold the last lines: take them until it ends.
-        while let Ok(line) = self.lines.recv_timeout(LIMIT) {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
             self.seen.push(line);
         }
         (self.seen, stderr, ok)
     }
 }
 
-/// What a [`Peer`] runs.
-pub enum Program<'a> {
-    File(PathBuf),
-    Code(&'a str),
-}
-
 /// `n` bytes, byte `i` = `(i + seed) % 251`, as `pattern()` in std_peer.py.
 pub fn pattern(n: usize, seed: usize) -> Vec<u8> {
     (0..n).map(|i| ((i + seed) % 251) as u8).collect()
-}
-
-/// Accepts within [`LIMIT`], so a peer that died cannot hang the test.
-pub fn accept(listener: &mut Listener) -> mpconn_std::Result<Connection> {
-    if wait(&[&*listener], Some(LIMIT))?.is_empty() {
-        return Err(mpconn_std::Error::Timeout {
-            during: "waiting for a client to connect",
-        });
-    }
-    listener.accept()
 }
 
 /// Fails with `what` unless `ok`.
@@ -143,6 +174,7 @@ pub fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
 pub struct Failures(Vec<String>);
 
 impl Failures {
+    /// Records one interpreter's outcome (`ok` lines go to stderr).
     pub fn record(&mut self, label: &str, result: Result<(), String>) {
         match result {
             Ok(()) => eprintln!("{label}: ok"),
@@ -150,7 +182,26 @@ impl Failures {
         }
     }
 
+    /// Panics with every recorded failure, if any.
     pub fn assert_none(self) {
         assert!(self.0.is_empty(), "{}", self.0.join("\n\n"));
     }
+}
+
+/// Panics unless `debug` (the `Debug` output of `what`) hides `key`, in text and as
+/// bytes, and says it is redacted.
+pub fn assert_redacted(what: &str, debug: String, key: &[u8]) {
+    let text = String::from_utf8_lossy(key);
+    assert!(
+        !debug.contains(&*text),
+        "{what} leaks the authkey in its Debug output: {debug}"
+    );
+    assert!(
+        !debug.contains(&format!("{key:?}")),
+        "{what} leaks the authkey bytes in its Debug output: {debug}"
+    );
+    assert!(
+        debug.contains("redacted"),
+        "{what} should say the key is redacted: {debug}"
+    );
 }

@@ -10,14 +10,13 @@
 //! It runs against the oldest and the newest CPython with long frames (3.8 and 3.13 on
 //! this project's machines); `MPCONN_HUGE_PYTHON=3.11` picks one version instead.
 
-mod std_support;
-mod support;
+mod common;
 
 use std::time::{Duration, Instant};
 
+use common::Python;
+use common::{accept, Peer, Program};
 use mpconn_std::Listener;
-use std_support::{accept, Peer, Program};
-use support::Python;
 
 /// 2 GiB + 1 byte: the smallest payload that needs the long header.
 const HUGE: usize = (1 << 31) + 1;
@@ -129,7 +128,7 @@ fn huge_round_trip(python: &Python) -> Result<(), String> {
 #[test]
 #[ignore = "moves 4 GiB with several GiB of memory per side; .ci/run runs it in release"]
 fn messages_over_2_gib_cross_both_ways_with_cpython_3_8_and_later() {
-    let long: Vec<Python> = support::pythons()
+    let long: Vec<Python> = common::pythons()
         .into_iter()
         .filter(Python::has_long_frames)
         .collect();

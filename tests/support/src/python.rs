@@ -1,11 +1,9 @@
-//! Shared by the integration tests: finding the real CPython interpreters.
+//! Finding the real CPython interpreters.
 //!
 //! The interpreters are found through pyenv (`$PYENV_ROOT` or `~/.pyenv`, then
 //! `pyenv root`) and then `PATH` (`python2.7`, `python3.6`, ...). Under `CI=true` a
 //! missing interpreter is a test failure, not a skip: the machines this project runs
 //! on have all of them.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,7 +24,9 @@ pub const VERSIONS: [(u32, u32); 9] = [
 /// One CPython interpreter on this machine.
 #[derive(Debug, Clone)]
 pub struct Python {
+    /// `(major, minor)`.
     pub version: (u32, u32),
+    /// The interpreter's executable.
     pub path: PathBuf,
 }
 
@@ -41,6 +41,7 @@ impl Python {
         self.version >= (3, 8)
     }
 
+    /// `CPython 3.13`, for messages.
     pub fn label(&self) -> String {
         format!("CPython {}.{}", self.version.0, self.version.1)
     }
@@ -60,10 +61,7 @@ impl Python {
 
     /// `python -u tests/python/<name> args...`, stdin closed, stdout and stderr piped.
     pub fn script(&self, name: &str) -> Command {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests")
-            .join("python")
-            .join(name);
+        let path = script_path(name);
         let mut command = Command::new(&self.path);
         command
             .arg("-u")
@@ -75,7 +73,16 @@ impl Python {
     }
 }
 
-fn under_ci() -> bool {
+/// A script in the workspace's `tests/python/`, shared by every crate's tests.
+pub fn script_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("python")
+        .join(name)
+}
+
+/// True under CI (`CI=true`), where a missing interpreter is a failure.
+pub fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
@@ -158,16 +165,29 @@ pub fn python(major: u32, minor: u32) -> Option<Python> {
 
 /// Every expected interpreter that is present (all of them, under CI).
 pub fn pythons() -> Vec<Python> {
-    VERSIONS
+    pythons_of(&VERSIONS)
+}
+
+/// The interpreters of `versions` that are present (all of them, under CI), named on
+/// stderr so that a test run says which CPythons it ran against.
+pub fn pythons_of(versions: &[(u32, u32)]) -> Vec<Python> {
+    let found: Vec<Python> = versions
         .iter()
         .filter_map(|&(major, minor)| python(major, minor))
-        .collect()
+        .collect();
+    let names: Vec<String> = found
+        .iter()
+        .map(|p| format!("{}.{}", p.version.0, p.version.1))
+        .collect();
+    eprintln!("CPython interpreters found: {}", names.join(", "));
+    found
 }
 
 /// A child process that is killed if the test panics or forgets it.
 pub struct Reaped(pub Option<Child>);
 
 impl Reaped {
+    /// The child, while it is not waited for.
     pub fn child(&mut self) -> &mut Child {
         self.0.as_mut().expect("child already waited for")
     }

@@ -2,11 +2,8 @@
 //! serving CPython clients (TCP, the default Unix socket, an abstract name), and the mio
 //! Client calling CPython listeners, with the right and the wrong key both ways.
 
-mod async_support;
-mod support;
-
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
-#[path = "../adapters/mio/examples/echo_loop.rs"]
+#[path = "../examples/echo_loop.rs"]
 mod echo_loop;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,11 +11,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use async_support::{greeting, hex, payload, Peer, KEY, SIZES, WRONG_KEY};
 use echo_loop::{EchoLoop, Note};
 use mpconn_mio::mio::{Events, Interest, Poll, Token};
 use mpconn_mio::{Address, Client, Connection, Error, Listener};
-use support::Python;
+use mpconn_test_support::async_peer::{self, greeting, hex, payload, KEY, SIZES, WRONG_KEY};
+use mpconn_test_support::Python;
 
 /// How long any one message may take to arrive.
 const MESSAGE_LIMIT: Duration = Duration::from_secs(30);
@@ -80,7 +77,7 @@ impl Server {
 
 #[test]
 fn cpython_clients_are_served_by_the_mio_echo_loop_and_wrong_keys_are_refused() {
-    for python in async_support::pythons() {
+    for python in async_peer::pythons() {
         let name = format!(
             "mpconn-mio-test-{}-{}.{}",
             std::process::id(),
@@ -99,7 +96,7 @@ fn cpython_clients_are_served_by_the_mio_echo_loop_and_wrong_keys_are_refused() 
             "tcp:{key}:good:drive,tcp:{wrong}:bad,unix:{wrong}:bad,unix:{key}:good:drive,\
              abstract:{key}:good:drive"
         );
-        let peer = Peer::spawn(&python, &["connect", &targets, &cases]);
+        let peer = async_peer::spawn(&python, &["connect", &targets, &cases]);
         peer.expect_cases(&["ok", "auth-error", "auth-error", "ok", "ok"]);
 
         let label = python.label();
@@ -153,10 +150,10 @@ fn drive(connection: Connection, python: &Python) {
 
 #[test]
 fn mio_client_is_served_by_cpython_listeners_and_a_wrong_key_is_refused() {
-    for python in async_support::pythons() {
+    for python in async_peer::pythons() {
         let listeners = format!("tcp=tcp:{key},unix=unix:{key}", key = hex(KEY));
         let cases = "tcp:good:echo,tcp:bad,unix:bad,unix:good:echo";
-        let mut peer = Peer::spawn(&python, &["listen", &listeners, cases]);
+        let mut peer = async_peer::spawn(&python, &["listen", &listeners, cases]);
         let addresses = peer.addresses();
         let tcp: Address = addresses["tcp"].parse().unwrap();
         let unix: Address = addresses["unix"].parse().unwrap();

@@ -3,7 +3,7 @@
 //! Every message must come back whole and in order, to the client that sent it.
 
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
-#[path = "../adapters/mio/examples/echo_loop.rs"]
+#[path = "../examples/echo_loop.rs"]
 mod echo_loop;
 
 use std::sync::atomic::{AtomicBool, Ordering};

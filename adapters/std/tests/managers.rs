@@ -2,16 +2,16 @@
 //! then pickled `(id, methodname, args, kwds)` requests answered with
 //! `('#RETURN', result)`, exactly as `managers.dispatch` does it.
 
-mod support;
+mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use common::{Python, Reaped};
 use mpconn_std::serde_pickle::{DeOptions, SerOptions, Value};
 use mpconn_std::{Address, ClientOptions, Connection};
-use support::{Python, Reaped};
 
 const KEY: &[u8] = b"managers key";
 const LIMIT: Duration = Duration::from_secs(20);
@@ -93,7 +93,7 @@ fn dispatch(python: &Python, conn: &mut Connection, method: &str) -> (String, Va
 #[test]
 fn rust_client_calls_a_cpython_manager_server() {
     for (major, minor) in [(2, 7), (3, 8), (3, 11), (3, 13)] {
-        let Some(python) = support::python(major, minor) else {
+        let Some(python) = common::python(major, minor) else {
             continue;
         };
         let (server, address) = start_manager(&python);
@@ -114,7 +114,7 @@ fn rust_client_calls_a_cpython_manager_server() {
 #[test]
 fn cpython_manager_server_rejects_a_rust_client_with_the_wrong_key() {
     for (major, minor) in [(2, 7), (3, 13)] {
-        let Some(python) = support::python(major, minor) else {
+        let Some(python) = common::python(major, minor) else {
             continue;
         };
         let (server, address) = start_manager(&python);

@@ -1,0 +1,15 @@
+//! Shared by the tests and benchmarks of every mpconn crate, so that no crate keeps its
+//! own copy: finding the real CPython interpreters ([`python`]), running them as peers
+//! whose output is read line by line ([`peer`]), and deterministic random number
+//! generators for the handshake's nonces ([`rng`]).
+//!
+//! It depends on no mpconn crate, so the core's own unit tests can use it too.
+
+pub mod async_peer;
+pub mod peer;
+pub mod python;
+pub mod rng;
+
+pub use peer::{assert_redacted, check, pattern, Failures, Peer, Program, LIMIT};
+pub use python::{python, pythons, pythons_of, script_path, Python, Reaped, VERSIONS};
+pub use rng::{Counter, SplitMix};
