@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use mpconn_std::serde_pickle::{DeOptions, SerOptions, Value};
-use mpconn_std::{Address, ClientOptions, Connection};
+use mpconn_std::{Address, Client, ClientOptions, Connection};
 use support::{Python, Reaped};
 
 const KEY: &[u8] = b"managers key";
@@ -53,10 +53,8 @@ fn start_manager(python: &Python) -> (Reaped, Address) {
 }
 
 fn connect(address: &Address, key: &[u8]) -> mpconn_std::Result<Connection> {
-    ClientOptions::new()
-        .authkey(Some(key))
-        .timeout(Some(LIMIT))
-        .connect(address)
+    let options = ClientOptions::new().authkey(Some(key)).timeout(Some(LIMIT));
+    Client::connect_with(address, &options)
 }
 
 /// `managers.dispatch(conn, None, method)`: the reply's kind and result.

@@ -123,7 +123,8 @@ pub fn pattern(n: usize, seed: usize) -> Vec<u8> {
 pub fn accept(listener: &mut Listener) -> mpconn_std::Result<Connection> {
     if wait(&[&*listener], Some(LIMIT))?.is_empty() {
         return Err(mpconn_std::Error::Timeout {
-            during: "waiting for a client to connect",
+            during: mpconn_std::During::Accept,
+            address: Some(listener.address().clone()),
         });
     }
     listener.accept()

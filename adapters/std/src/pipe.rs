@@ -4,7 +4,7 @@ use std::io;
 use std::os::unix::net::UnixStream;
 
 use crate::connection::Connection;
-use crate::error::Result;
+use crate::Result;
 use crate::stream::Stream;
 
 /// A connected pair (CPython's `Pipe`): with `duplex`, both ends read and write (a

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::connection::Connection;
-use crate::error::Result;
+use crate::Result;
 use crate::listener::Listener;
 
 /// Something [`wait`] can wait on: a [`Connection`], a [`Listener`] (ready when
