@@ -1,16 +1,15 @@
-//! Listening and connecting sockets for an [`Address`], as CPython makes them.
+//! The runtime's side of listening and connecting: mio's sockets around what
+//! `mpconn_net` binds and connects.
 
 use std::io;
-use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::time::Instant;
 
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
-use mpconn_std::{Address, Family};
-use socket2::Socket;
+use mpconn_net::{Connected, During, Error, Listening};
 
-use crate::Stream;
+use crate::{Address, ClientOptions, Stream};
 
 /// A bound, listening, non-blocking socket of either family.
 #[derive(Debug)]
@@ -20,31 +19,22 @@ pub(crate) enum RawListener {
 }
 
 impl RawListener {
-    /// Wraps a socket bound by [`mpconn_std::bind::bind_listening`], made non-blocking.
-    pub(crate) fn from_socket(socket: Socket, family: Family) -> io::Result<RawListener> {
-        socket.set_nonblocking(true)?;
-        let fd = OwnedFd::from(socket);
-        Ok(match family {
-            Family::Inet => {
-                RawListener::Tcp(TcpListener::from_std(std::net::TcpListener::from(fd)))
-            }
-            Family::Unix => RawListener::Unix(UnixListener::from_std(
-                std::os::unix::net::UnixListener::from(fd),
-            )),
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    format!("no listener for the {other} family here"),
-                ))
-            }
+    /// Takes over a socket bound by [`mpconn_net::bind`], made non-blocking.
+    pub(crate) fn new(listening: Listening) -> io::Result<RawListener> {
+        listening.set_nonblocking(true)?;
+        Ok(match listening {
+            Listening::Tcp(listener) => RawListener::Tcp(TcpListener::from_std(listener)),
+            Listening::Unix(listener) => RawListener::Unix(UnixListener::from_std(listener)),
         })
     }
 
-    /// The next connected socket and its peer's address (`WouldBlock` when none waits).
+    /// The next connected socket, set up, and its peer's address (`WouldBlock` when
+    /// none waits).
     pub(crate) fn accept(&self) -> io::Result<(Stream, Address)> {
         match self {
             RawListener::Tcp(listener) => {
                 let (stream, peer) = listener.accept()?;
+                mpconn_net::set_up_tcp(&stream)?;
                 Ok((Stream::Tcp(stream), Address::from(peer)))
             }
             RawListener::Unix(listener) => {
@@ -88,34 +78,24 @@ impl Source for RawListener {
     }
 }
 
-/// Resolves a TCP address, IPv4 first: CPython's `AF_INET` family means IPv4, so
-/// `localhost` should mean 127.0.0.1 when it can. A host name is resolved by the system
-/// resolver, which may block; an IP address or `localhost` (from `/etc/hosts`) does not
-/// wait on the network.
-fn resolve(address: &Address) -> io::Result<Vec<SocketAddr>> {
-    let mut found = address.to_socket_addrs()?;
-    found.sort_by_key(|addr| addr.is_ipv6());
-    Ok(found)
-}
-
-/// Starts a non-blocking connect to `address`. TCP completes in the background (a
-/// failure shows up as an error from the first read or write); a Unix connect completes
-/// at once, or fails with `WouldBlock` when the listener's backlog is full.
-pub(crate) fn connect(address: &Address) -> io::Result<Stream> {
-    match address {
-        Address::Tcp { .. } => {
-            let addr = resolve(address)?[0];
-            Ok(Stream::Tcp(TcpStream::connect(addr)?))
+/// Connects to `address` as [`mpconn_net::connect`] does (blocking until `deadline`:
+/// every resolved address tried, a full Unix backlog waited out), then hands the socket
+/// to mio, non-blocking.
+pub(crate) fn connect(
+    address: &Address,
+    options: &ClientOptions,
+    deadline: Option<Instant>,
+) -> Result<Stream, Error> {
+    let connected = mpconn_net::connect(address, options, deadline)?;
+    let failed = |e: io::Error| Error::io(During::Connect, e).at(address);
+    match connected {
+        Connected::Tcp(stream) => {
+            stream.set_nonblocking(true).map_err(failed)?;
+            Ok(Stream::Tcp(TcpStream::from_std(stream)))
         }
-        Address::Unix(_) | Address::Abstract(_) => {
-            let addr = address.to_unix_socket_addr()?;
-            match UnixStream::connect_addr(&addr) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => Err(io::Error::new(
-                    io::ErrorKind::ConnectionRefused,
-                    format!("{address}: the listener's backlog is full; try again later"),
-                )),
-                other => other.map(Stream::Unix),
-            }
+        Connected::Unix(stream) => {
+            stream.set_nonblocking(true).map_err(failed)?;
+            Ok(Stream::Unix(UnixStream::from_std(stream)))
         }
     }
 }
