@@ -853,8 +853,8 @@ mod tokio_rows {
                                 let mut n = 0u64;
                                 while clock.running() {
                                     Client::connect_with(&address, &authenticated)
-                            .await
-                            .map_err(other)?;
+                                        .await
+                                        .map_err(other)?;
                                     n += 1;
                                 }
                                 Ok::<_, io::Error>(n)

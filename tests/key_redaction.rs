@@ -31,7 +31,8 @@ fn core_authkey_debug_shows_only_its_length() {
 fn std_options_and_listener_do_not_print_the_authkey() {
     let options = mpconn_std::ListenerOptions::new().authkey(Some(KEY));
     assert_redacted("mpconn_std::ListenerOptions", format!("{options:?}"));
-    let listener = mpconn_std::Listener::bind_with(None, &options).expect("bind a default Unix listener");
+    let listener =
+        mpconn_std::Listener::bind_with(None, &options).expect("bind a default Unix listener");
     assert_redacted("mpconn_std::Listener", format!("{listener:?}"));
     let client = mpconn_std::ClientOptions::new().authkey(Some(KEY));
     assert_redacted("mpconn_std::ClientOptions", format!("{client:?}"));

@@ -211,11 +211,11 @@ fn rust_client_case(python: &Python, net: Net) -> Result<(), String> {
         let keyed: Address = keyed.parse().map_err(|e| format!("{keyed}: {e}"))?;
         let options = ClientOptions::new().timeout(Some(LIMIT));
         let with_key = options.clone().authkey(Some(KEY));
-        let mut conn = Client::connect_with(&nokey, &options)
-            .map_err(|e| format!("connect (no key): {e}"))?;
+        let mut conn =
+            Client::connect_with(&nokey, &options).map_err(|e| format!("connect (no key): {e}"))?;
         serve_suite(&mut conn, python).map_err(|e| format!("no key: {e}"))?;
-        let mut conn = Client::connect_with(&keyed, &with_key)
-            .map_err(|e| format!("connect (key): {e}"))?;
+        let mut conn =
+            Client::connect_with(&keyed, &with_key).map_err(|e| format!("connect (key): {e}"))?;
         serve_suite(&mut conn, python).map_err(|e| format!("right key: {e}"))?;
         match Client::connect_with(&keyed, &options.clone().authkey(Some(b"not the key"))) {
             Err(e) if e.is_authentication() => {}

@@ -54,7 +54,13 @@ async fn silent_and_honest_clients(address: Option<Address>) {
                     });
                 }
                 Err(error) if error.is_timeout() => {
-                    assert!(matches!(error, Error::Timeout { during: During::Handshake, .. }));
+                    assert!(matches!(
+                        error,
+                        Error::Timeout {
+                            during: During::Handshake,
+                            ..
+                        }
+                    ));
                     seen.push(Accepted::TimedOut);
                 }
                 Err(other) => panic!("unexpected accept error: {other}"),

@@ -74,5 +74,3 @@ impl Client {
         ))
     }
 }
-
-

@@ -39,7 +39,7 @@ pub use connection::Connection;
 pub use listener::Listener;
 pub use mio;
 pub use mpconn_net::{
-    Address, AddressError, ClientOptions, During, Error, Family, HandshakeConfig,
-    ListenerOptions, DEFAULT_BACKLOG,
+    Address, AddressError, ClientOptions, During, Error, Family, HandshakeConfig, ListenerOptions,
+    DEFAULT_BACKLOG,
 };
 pub use stream::Stream;

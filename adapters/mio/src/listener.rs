@@ -82,13 +82,17 @@ impl Listener {
     /// assert_ne!(listener.address().to_string(), "localhost:0");
     /// # Ok::<_, mpconn_mio::Error>(())
     /// ```
-    pub fn bind_with(address: Option<Address>, options: &ListenerOptions) -> Result<Listener, Error> {
+    pub fn bind_with(
+        address: Option<Address>,
+        options: &ListenerOptions,
+    ) -> Result<Listener, Error> {
         let Bound {
             listener,
             address,
             cleanup,
         } = mpconn_net::bind(address, options)?;
-        let raw = RawListener::new(listener).map_err(|e| Error::io(During::Bind, e).at(&address))?;
+        let raw =
+            RawListener::new(listener).map_err(|e| Error::io(During::Bind, e).at(&address))?;
         Ok(Listener {
             raw: Some(raw),
             address,

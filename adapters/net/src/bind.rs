@@ -175,7 +175,9 @@ fn listen(address: &Address, backlog: i32) -> Result<(Listening, Address)> {
             })?;
             let local = socket.local_addr().map_err(failed)?.as_socket();
             let local = local.ok_or_else(|| {
-                failed(io::Error::other("a TCP listener reported a non-IP local address"))
+                failed(io::Error::other(
+                    "a TCP listener reported a non-IP local address",
+                ))
             })?;
             let listener = TcpListener::from(OwnedFd::from(socket));
             Ok((Listening::Tcp(listener), Address::from(local)))

@@ -471,8 +471,11 @@ mod tests {
 
     #[test]
     fn io_errors_with_context_keep_their_kind_and_name_the_address() {
-        let error = Error::io(During::Bind, io::Error::new(io::ErrorKind::AddrInUse, "taken"))
-            .at(&Address::tcp("127.0.0.1", 80));
+        let error = Error::io(
+            During::Bind,
+            io::Error::new(io::ErrorKind::AddrInUse, "taken"),
+        )
+        .at(&Address::tcp("127.0.0.1", 80));
         assert_eq!(error.to_string(), "bind to 127.0.0.1:80: taken");
         let back = io::Error::from(error);
         assert_eq!(back.kind(), io::ErrorKind::AddrInUse);

@@ -32,7 +32,8 @@ fn loopback_any_port() -> Address {
 #[test]
 fn std_tcp_streams_have_nodelay_on_both_ends() {
     let options = ListenerOptions::new();
-    let mut listener = mpconn_std::Listener::bind_with(Some(loopback_any_port()), &options).unwrap();
+    let mut listener =
+        mpconn_std::Listener::bind_with(Some(loopback_any_port()), &options).unwrap();
     let address = listener.address().clone();
     let client = std::thread::spawn(move || mpconn_std::Client::connect(&address, None));
     let accepted = listener.accept().unwrap();
@@ -79,15 +80,18 @@ fn mio_tcp_streams_have_nodelay_on_both_ends() {
 /// loopback port nothing listens on (connecting there is refused), then the listener.
 /// The resolver records the host it was asked for.
 fn refused_first(host_asked: Arc<Mutex<Vec<String>>>) -> (TcpListener, ClientOptions) {
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let open = listener.local_addr().unwrap();
-    let options = ClientOptions::new()
-        .timeout(Some(LIMIT))
-        .resolver(move |host: &str, _port| -> io::Result<Vec<SocketAddr>> {
+    let options = ClientOptions::new().timeout(Some(LIMIT)).resolver(
+        move |host: &str, _port| -> io::Result<Vec<SocketAddr>> {
             host_asked.lock().unwrap().push(host.to_string());
             Ok(vec![closed, open])
-        });
+        },
+    );
     (listener, options)
 }
 
@@ -101,7 +105,11 @@ fn std_tries_the_second_resolved_address_when_the_first_refuses() {
     let asked = Arc::default();
     let (listener, options) = refused_first(Arc::clone(&asked));
     let conn = mpconn_std::Client::connect_with(&Address::tcp("two.example", 1), &options).unwrap();
-    let local = socket2::SockRef::from(&conn).local_addr().unwrap().as_socket().unwrap();
+    let local = socket2::SockRef::from(&conn)
+        .local_addr()
+        .unwrap()
+        .as_socket()
+        .unwrap();
     assert_eq!(peer_of_next_client(&listener), local);
     assert_eq!(*asked.lock().unwrap(), ["two.example"]);
 }
@@ -111,7 +119,10 @@ fn tokio_tries_the_second_resolved_address_when_the_first_refuses() {
     let asked = Arc::default();
     let (listener, options) = refused_first(Arc::clone(&asked));
     let conn = runtime()
-        .block_on(mpconn_tokio::Client::connect_with(&Address::tcp("two.example", 1), &options))
+        .block_on(mpconn_tokio::Client::connect_with(
+            &Address::tcp("two.example", 1),
+            &options,
+        ))
         .unwrap();
     let local = socket2::SockRef::from(conn.get_ref()).local_addr().unwrap();
     assert_eq!(peer_of_next_client(&listener), local.as_socket().unwrap());
@@ -129,7 +140,10 @@ fn mio_tries_the_second_resolved_address_when_the_first_refuses() {
 }
 
 fn missing_socket() -> Address {
-    Address::unix(format!("/tmp/mpconn-drift-missing-{}.sock", std::process::id()))
+    Address::unix(format!(
+        "/tmp/mpconn-drift-missing-{}.sock",
+        std::process::id()
+    ))
 }
 
 /// A TCP port that is taken, and the listener that holds it.
@@ -141,7 +155,10 @@ fn taken_port() -> (TcpListener, Address) {
 
 fn assert_names_the_address(error: Error, start: &str, kind: io::ErrorKind) {
     let message = error.to_string();
-    assert!(message.starts_with(start), "{message:?} should start with {start:?}");
+    assert!(
+        message.starts_with(start),
+        "{message:?} should start with {start:?}"
+    );
     assert!(!message.contains("I/O error"), "{message:?}");
     assert_eq!(io::Error::from(error).kind(), kind, "{message}");
 }
@@ -255,7 +272,10 @@ fn a_full_unix_backlog_is_waited_out_in_every_adapter() {
         let connected = match adapter {
             "std" => mpconn_std::Client::connect_with(&address, &without_timeout).map(drop),
             "tokio" => runtime()
-                .block_on(mpconn_tokio::Client::connect_with(&address, &without_timeout))
+                .block_on(mpconn_tokio::Client::connect_with(
+                    &address,
+                    &without_timeout,
+                ))
                 .map(drop),
             _ => mpconn_mio::Client::connect_with(&address, &without_timeout).map(drop),
         };

@@ -10,8 +10,8 @@ use mpconn::frame::{Extended, Frame, Header, CONCAT_LIMIT};
 use mpconn_net::During;
 
 use crate::stream::Stream;
-use crate::{Error, Result};
 use crate::wait::poll_fd;
+use crate::{Error, Result};
 
 /// The read buffer a connection starts with: enough for a handshake and small
 /// messages. Zeroing and faulting in 64 KiB per connection cost about a tenth of a

@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use mpconn::{AuthKey, HandshakeConfig};
-use mpconn_net::{Bound, During, Listening, ListenerOptions, SocketCleanup};
+use mpconn_net::{Bound, During, ListenerOptions, Listening, SocketCleanup};
 
 use crate::address::Address;
 use crate::connection::Connection;

@@ -54,7 +54,7 @@ pub use codec::FrameCodec;
 pub use connection::{Connection, RecvHalf, SendHalf};
 pub use listener::Listener;
 pub use mpconn_net::{
-    Address, AddressError, ClientOptions, During, Error, Family, HandshakeConfig,
-    ListenerOptions, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_PENDING_LIMIT,
+    Address, AddressError, ClientOptions, During, Error, Family, HandshakeConfig, ListenerOptions,
+    DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_PENDING_LIMIT,
 };
 pub use stream::Stream;

@@ -71,7 +71,9 @@ pub(crate) async fn connect(
                     Err(error) => last_error = Some(error),
                 }
             }
-            Err(failed(last_error.unwrap_or_else(|| io::ErrorKind::NotFound.into())))
+            Err(failed(
+                last_error.unwrap_or_else(|| io::ErrorKind::NotFound.into()),
+            ))
         }
         Address::Unix(_) | Address::Abstract(_) => {
             let addr = address.to_unix_socket_addr().map_err(failed)?;

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mpconn_std::{Address, Client, ClientOptions, Connection, During, Family, Listener, ListenerOptions};
+use mpconn_std::{
+    Address, Client, ClientOptions, Connection, During, Family, Listener, ListenerOptions,
+};
 
 const USAGE: &str = "\
 mpconn: Python's multiprocessing.connection from the command line
@@ -253,7 +255,13 @@ fn listen(options: Options) -> Outcome {
             }
             Err(e) => {
                 eprintln!("mpconn: {peer}: {e}");
-                if matches!(e, mpconn_std::Error::Io { during: Some(During::Accept), .. }) {
+                if matches!(
+                    e,
+                    mpconn_std::Error::Io {
+                        during: Some(During::Accept),
+                        ..
+                    }
+                ) {
                     // accept(2) itself failed (out of descriptors?): do not spin.
                     std::thread::sleep(Duration::from_millis(100));
                 }
