@@ -1,6 +1,5 @@
 //! The non-blocking listener.
 
-use std::fmt;
 use std::io;
 
 use mio::event::Source;
@@ -33,6 +32,7 @@ use crate::{Address, Connection, Error, ListenerOptions};
 /// assert!(listener.accept()?.is_none()); // nobody there yet: no error, no blocking
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
+#[derive(Debug)]
 pub struct Listener {
     raw: Option<RawListener>,
     address: Address,
@@ -40,17 +40,6 @@ pub struct Listener {
     authkey: Option<AuthKey>,
     handshake: HandshakeConfig,
     cleanup: SocketCleanup,
-}
-
-impl fmt::Debug for Listener {
-    // Built by hand so that nothing here could ever print the authkey.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Listener")
-            .field("address", &self.address)
-            .field("last_accepted", &self.last_accepted)
-            .field("closed", &self.raw.is_none())
-            .finish_non_exhaustive()
-    }
 }
 
 impl Listener {

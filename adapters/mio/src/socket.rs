@@ -7,25 +7,24 @@ use std::time::Instant;
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
-use mpconn_net::{Connected, During, Error, Listening};
+use mpconn_net::{each_socket, Connected, During, Error, Listening};
 
 use crate::{Address, ClientOptions, Stream};
 
-/// A bound, listening, non-blocking socket of either family.
-#[derive(Debug)]
-pub(crate) enum RawListener {
-    Tcp(TcpListener),
-    Unix(UnixListener),
+mpconn_net::socket_enum! {
+    /// A bound, listening, non-blocking socket of either family.
+    #[derive(Debug)]
+    pub(crate) enum RawListener {
+        Tcp(TcpListener),
+        Unix(UnixListener),
+    }
 }
 
 impl RawListener {
-    /// Takes over a socket bound by [`mpconn_net::bind`], made non-blocking.
+    /// Takes over a socket bound by [`mpconn_net::bind`].
     pub(crate) fn new(listening: Listening) -> io::Result<RawListener> {
-        listening.set_nonblocking(true)?;
-        Ok(match listening {
-            Listening::Tcp(listener) => RawListener::Tcp(TcpListener::from_std(listener)),
-            Listening::Unix(listener) => RawListener::Unix(UnixListener::from_std(listener)),
-        })
+        let tcp = |listener| Ok(RawListener::Tcp(TcpListener::from_std(listener)));
+        listening.into_nonblocking(tcp, |listener| Ok(UnixListener::from_std(listener).into()))
     }
 
     /// The next connected socket, set up, and its peer's address (`WouldBlock` when
@@ -52,10 +51,7 @@ impl Source for RawListener {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        match self {
-            RawListener::Tcp(listener) => listener.register(registry, token, interests),
-            RawListener::Unix(listener) => listener.register(registry, token, interests),
-        }
+        each_socket!(self, listener => listener.register(registry, token, interests))
     }
 
     fn reregister(
@@ -64,17 +60,11 @@ impl Source for RawListener {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        match self {
-            RawListener::Tcp(listener) => listener.reregister(registry, token, interests),
-            RawListener::Unix(listener) => listener.reregister(registry, token, interests),
-        }
+        each_socket!(self, listener => listener.reregister(registry, token, interests))
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        match self {
-            RawListener::Tcp(listener) => listener.deregister(registry),
-            RawListener::Unix(listener) => listener.deregister(registry),
-        }
+        each_socket!(self, listener => listener.deregister(registry))
     }
 }
 

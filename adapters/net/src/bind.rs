@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::TcpListener;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 
@@ -15,23 +15,23 @@ use crate::error::{During, Error, Result};
 use crate::options::ListenerOptions;
 use crate::socket::{first_that_works, resolve, unix_sockaddr};
 
-/// A listening socket of either family, in blocking mode until
-/// [`set_nonblocking`](Listening::set_nonblocking). An async adapter wraps it in its
-/// runtime's type.
-///
-/// ```
-/// use mpconn_net::{bind, Family, ListenerOptions, Listening};
-///
-/// let bound = bind(None, &ListenerOptions::new().family(Family::Inet))?;
-/// assert!(matches!(bound.listener, Listening::Tcp(_)));
-/// # Ok::<(), mpconn_net::Error>(())
-/// ```
-#[derive(Debug)]
-pub enum Listening {
-    /// `AF_INET` / `AF_INET6`.
-    Tcp(TcpListener),
-    /// `AF_UNIX`, a path or a Linux abstract name.
-    Unix(UnixListener),
+crate::socket_enum! {
+    /// A listening socket of either family, in blocking mode until
+    /// [`set_nonblocking`](Listening::set_nonblocking). An async adapter wraps it in its
+    /// runtime's type.
+    ///
+    /// ```
+    /// use mpconn_net::{bind, Family, ListenerOptions, Listening};
+    ///
+    /// let bound = bind(None, &ListenerOptions::new().family(Family::Inet))?;
+    /// assert!(matches!(bound.listener, Listening::Tcp(_)));
+    /// # Ok::<(), mpconn_net::Error>(())
+    /// ```
+    #[derive(Debug)]
+    pub enum Listening {
+        Tcp(TcpListener),
+        Unix(UnixListener),
+    }
 }
 
 impl Listening {
@@ -43,18 +43,27 @@ impl Listening {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        match self {
-            Listening::Tcp(listener) => listener.set_nonblocking(nonblocking),
-            Listening::Unix(listener) => listener.set_nonblocking(nonblocking),
-        }
+        crate::each_socket!(self, listener => listener.set_nonblocking(nonblocking))
     }
-}
 
-impl AsFd for Listening {
-    fn as_fd(&self) -> BorrowedFd<'_> {
+    /// Sets the socket non-blocking and hands it to `tcp` or `unix`, which wrap it in a
+    /// runtime's listener type, as the tokio and mio adapters do.
+    ///
+    /// ```
+    /// let bound = mpconn_net::bind(None, &mpconn_net::ListenerOptions::new())?;
+    /// let family = bound.listener.into_nonblocking(|_tcp| Ok("tcp"), |_unix| Ok("unix"))?;
+    /// assert_eq!(family, "unix");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_nonblocking<L>(
+        self,
+        tcp: impl FnOnce(TcpListener) -> io::Result<L>,
+        unix: impl FnOnce(UnixListener) -> io::Result<L>,
+    ) -> io::Result<L> {
+        self.set_nonblocking(true)?;
         match self {
-            Listening::Tcp(listener) => listener.as_fd(),
-            Listening::Unix(listener) => listener.as_fd(),
+            Listening::Tcp(listener) => tcp(listener),
+            Listening::Unix(listener) => unix(listener),
         }
     }
 }

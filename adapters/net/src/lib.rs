@@ -15,6 +15,8 @@
 //! - [`Error`]: the one adapter error, whose messages say during what and name the
 //!   address, with one `io::Error` mapping.
 //! - [`new_core`]: the core with the OS's random source.
+//! - [`socket_enum!`] and [`each_socket!`]: the adapters' enums of a TCP and a Unix
+//!   socket of their runtime, declared alike.
 //!
 //! Resolution and [`connect`] block; the tokio adapter runs them on a blocking thread
 //! or with its own sockets.
@@ -35,6 +37,7 @@ mod bind;
 mod error;
 mod options;
 mod socket;
+mod sockets;
 
 pub use address::{Address, AddressError, Family};
 pub use bind::{bind, Bound, Listening, SocketCleanup};

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -168,32 +168,23 @@ pub(crate) fn unix_sockaddr(address: &Address) -> io::Result<SockAddr> {
     }
 }
 
-/// A connected socket of either family, in blocking mode, from [`connect`].
-///
-/// ```no_run
-/// use mpconn_net::{connect, ClientOptions, Connected};
-///
-/// let address = "/tmp/app.sock".parse()?;
-/// match connect(&address, &ClientOptions::new(), None)? {
-///     Connected::Tcp(stream) => assert!(stream.nodelay()?),
-///     Connected::Unix(stream) => drop(stream),
-/// }
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug)]
-pub enum Connected {
-    /// `AF_INET` / `AF_INET6`, with `TCP_NODELAY` set.
-    Tcp(TcpStream),
-    /// `AF_UNIX`, a path or a Linux abstract name.
-    Unix(UnixStream),
-}
-
-impl AsFd for Connected {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        match self {
-            Connected::Tcp(stream) => stream.as_fd(),
-            Connected::Unix(stream) => stream.as_fd(),
-        }
+crate::socket_enum! {
+    /// A connected socket of either family, in blocking mode, from [`connect`].
+    ///
+    /// ```no_run
+    /// use mpconn_net::{connect, ClientOptions, Connected};
+    ///
+    /// let address = "/tmp/app.sock".parse()?;
+    /// match connect(&address, &ClientOptions::new(), None)? {
+    ///     Connected::Tcp(stream) => assert!(stream.nodelay()?),
+    ///     Connected::Unix(stream) => drop(stream),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[derive(Debug)]
+    pub enum Connected {
+        Tcp(TcpStream),
+        Unix(UnixStream),
     }
 }
 

@@ -9,21 +9,21 @@ use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 use crate::{Address, ClientOptions, Stream};
 
-/// A bound, listening socket of either family.
-#[derive(Debug)]
-pub(crate) enum RawListener {
-    Tcp(TcpListener),
-    Unix(UnixListener),
+mpconn_net::socket_enum! {
+    /// A bound, listening socket of either family, which the accept loop owns.
+    pub(crate) enum RawListener {
+        Tcp(TcpListener),
+        Unix(UnixListener),
+    }
 }
 
 impl RawListener {
-    /// Takes over a socket bound by [`mpconn_net::bind`], made non-blocking.
+    /// Takes over a socket bound by [`mpconn_net::bind`].
     pub(crate) fn new(listening: Listening) -> io::Result<RawListener> {
-        listening.set_nonblocking(true)?;
-        Ok(match listening {
-            Listening::Tcp(listener) => RawListener::Tcp(TcpListener::from_std(listener)?),
-            Listening::Unix(listener) => RawListener::Unix(UnixListener::from_std(listener)?),
-        })
+        listening.into_nonblocking(
+            |tcp| Ok(TcpListener::from_std(tcp)?.into()),
+            |unix| Ok(UnixListener::from_std(unix)?.into()),
+        )
     }
 
     /// The next connected socket, set up, and its peer's address.
