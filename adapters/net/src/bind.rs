@@ -107,6 +107,11 @@ pub struct SocketCleanup {
 
 impl SocketCleanup {
     /// Removes what is left to remove; running it again does nothing.
+    ///
+    /// ```
+    /// let mut cleanup = mpconn_net::SocketCleanup::default();
+    /// cleanup.run(); // nothing to remove
+    /// ```
     pub fn run(&mut self) {
         if let Some(path) = self.socket_file.take() {
             let _ = std::fs::remove_file(path);

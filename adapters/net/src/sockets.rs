@@ -4,7 +4,7 @@
 /// Declares an enum of a TCP and a Unix socket, `Tcp(..)` and `Unix(..)`, with `From`
 /// for each and `AsFd` / `AsRawFd` that pass through: what every adapter's `Stream`
 /// and listener types are, over its runtime's socket types. Methods that pass through
-/// to either socket are written with [`each_socket!`].
+/// to either socket are written with [`each_socket!`](crate::each_socket).
 ///
 /// ```
 /// use std::net::TcpStream;
@@ -67,8 +67,8 @@ macro_rules! socket_enum {
     };
 }
 
-/// Runs the same expression on whichever socket a [`socket_enum!`] value holds, inside
-/// one of its `impl` blocks: `each_socket!(self, s => s.write(buf))`.
+/// Runs the same expression on whichever socket a [`socket_enum!`](crate::socket_enum)
+/// value holds, inside one of its `impl` blocks: `each_socket!(self, s => s.write(buf))`.
 ///
 /// ```
 /// use std::io::{self, Write};
