@@ -621,7 +621,7 @@ mod raw_tokio {
 mod std_rows {
     use super::*;
     use mpconn::HandshakeConfig;
-    use mpconn_std::{Address, Client, ClientOptions, Connection, ListenerOptions};
+    use mpconn_std::{Address, Client, ClientOptions, Connection, Listener, ListenerOptions};
 
     fn other(error: mpconn_std::Error) -> io::Error {
         io::Error::other(error)
@@ -634,10 +634,10 @@ mod std_rows {
         pipeline: bool,
     ) -> io::Result<Connection> {
         let connection = if pipeline {
-            ClientOptions::new()
+            let options = ClientOptions::new()
                 .authkey(authkey)
-                .handshake_config(HandshakeConfig::default().pipeline(true))
-                .connect(address)
+                .handshake_config(HandshakeConfig::default().pipeline(true));
+            Client::connect_with(address, &options)
         } else {
             Client::connect(address, authkey)
         };
@@ -708,11 +708,11 @@ mod std_rows {
 
     pub fn serve(workload: Workload, address: &Path) -> io::Result<()> {
         let handshakes = matches!(workload, Workload::Handshake | Workload::HandshakeC64);
-        let mut listener = ListenerOptions::new()
+        let options = ListenerOptions::new()
             .authkey(if handshakes { Some(AUTHKEY) } else { None })
-            .backlog(backlog(workload))
-            .bind(Some(Address::unix(address)))
-            .map_err(other)?;
+            .backlog(backlog(workload));
+        let mut listener =
+            Listener::bind_with(Some(Address::unix(address)), &options).map_err(other)?;
         ready()?;
         if handshakes {
             loop {
@@ -749,7 +749,7 @@ mod tokio_rows {
     use super::*;
     use futures_util::{SinkExt, StreamExt};
     use mpconn::HandshakeConfig;
-    use mpconn_tokio::{Address, Client, ClientOptions, ListenerOptions};
+    use mpconn_tokio::{Address, Client, ClientOptions, Listener, ListenerOptions};
 
     pub fn runtime(workload: Workload) -> io::Result<tokio::runtime::Runtime> {
         match workload {
@@ -833,7 +833,9 @@ mod tokio_rows {
                     let clock = Clock::start(secs);
                     let mut n = 0;
                     while clock.running() {
-                        authenticated.connect(&address).await.map_err(other)?;
+                        Client::connect_with(&address, &authenticated)
+                            .await
+                            .map_err(other)?;
                         n += 1;
                     }
                     Ok(clock.rate(n))
@@ -849,7 +851,9 @@ mod tokio_rows {
                             tokio::spawn(async move {
                                 let mut n = 0u64;
                                 while clock.running() {
-                                    authenticated.connect(&address).await.map_err(other)?;
+                                    Client::connect_with(&address, &authenticated)
+                                        .await
+                                        .map_err(other)?;
                                     n += 1;
                                 }
                                 Ok::<_, io::Error>(n)
@@ -873,10 +877,10 @@ mod tokio_rows {
                 Workload::Handshake | Workload::HandshakeC64 => Some(AUTHKEY),
                 _ => None,
             };
-            let mut listener = ListenerOptions::new()
+            let options = ListenerOptions::new()
                 .authkey(authkey)
-                .backlog(backlog(workload))
-                .bind(Some(address))
+                .backlog(backlog(workload));
+            let mut listener = Listener::bind_with(Some(address), &options)
                 .await
                 .map_err(other)?;
             ready()?;

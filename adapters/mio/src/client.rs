@@ -1,17 +1,21 @@
 //! Connecting to a listener: CPython's `Client(address, authkey=...)`, non-blocking.
 
-use mpconn::{AuthKey, HandshakeConfig};
-use mpconn_std::Address;
+use std::time::Instant;
 
-use crate::{socket, Connection, Error};
+use mpconn::AuthKey;
+
+use crate::{socket, Address, ClientOptions, Connection, Error};
 
 /// CPython's `multiprocessing.connection.Client`, for a `mio` event loop.
 ///
-/// `connect` starts the connection and returns at once; the connect and the handshake
-/// complete inside the connection's [`flush`](Connection::flush) and
-/// [`recv_bytes`](Connection::recv_bytes) calls as readiness events come (register it for
-/// `READABLE | WRITABLE`). A TCP connect that fails shows up as an error from one of
-/// those calls.
+/// `connect` blocks until the socket is connected: it resolves a host name (with the
+/// system resolver, or the options' one), tries every address it gives in turn, and
+/// waits out a Unix listener's full backlog, as the std adapter does; a
+/// [`timeout`](ClientOptions::timeout) bounds all that, and fails with
+/// [`Error::Timeout`]. The handshake then completes inside the connection's
+/// [`flush`](Connection::flush) and [`recv_bytes`](Connection::recv_bytes) calls as
+/// readiness events come (register it for `READABLE | WRITABLE`): the event loop owns
+/// its clock.
 ///
 /// ```no_run
 /// use mio::{Events, Interest, Poll, Token};
@@ -37,49 +41,36 @@ use crate::{socket, Connection, Error};
 pub struct Client;
 
 impl Client {
-    /// Starts connecting and, with an authkey, the client's side of the handshake;
-    /// `None` means no handshake, as in CPython.
-    ///
-    /// A TCP host name is resolved by the system resolver, which may block; use an IP
-    /// address (or `localhost`) where that matters.
+    /// Connects and starts, with an authkey, the client's side of the handshake;
+    /// `None` means no handshake, as in CPython. No timeout: see
+    /// [`connect_with`](Self::connect_with).
     pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {
-        ClientOptions::new().authkey(authkey).connect(address)
-    }
-}
-
-/// Options for [`Client`]: an authkey and the handshake's configuration. The same names
-/// as `mpconn_std::ClientOptions`, less the timeout: the event loop owns the clock.
-#[derive(Debug, Clone, Default)]
-pub struct ClientOptions {
-    authkey: Option<AuthKey>,
-    handshake: HandshakeConfig,
-}
-
-impl ClientOptions {
-    /// No authkey, CPython 3.12's handshake.
-    pub fn new() -> ClientOptions {
-        ClientOptions::default()
+        Client::connect_with(address, &ClientOptions::new().authkey(authkey))
     }
 
-    /// The authkey to prove (default: none, no handshake).
-    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(AuthKey::new);
-        self
-    }
-
-    /// Digest choices for the handshake (default: CPython 3.12+'s).
-    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
-        self.handshake = config;
-        self
-    }
-
-    /// Starts connecting; see [`Client::connect`].
-    pub fn connect(&self, address: &Address) -> Result<Connection, Error> {
-        let stream = socket::connect(address)?;
+    /// Connects with `options` and starts the handshake. The options' timeout bounds
+    /// connecting only; the handshake runs in the event loop.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use mpconn_mio::{Client, ClientOptions};
+    ///
+    /// let address = "/tmp/app.sock".parse()?;
+    /// let options = ClientOptions::new()
+    ///     .authkey(Some(b"secret"))
+    ///     .timeout(Some(Duration::from_secs(5)));
+    /// let connection = Client::connect_with(&address, &options)?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect_with(address: &Address, options: &ClientOptions) -> Result<Connection, Error> {
+        let deadline = options
+            .timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let stream = socket::connect(address, options, deadline)?;
         Ok(Connection::client(
             stream,
-            self.authkey.as_ref().map(AuthKey::as_bytes),
-            &self.handshake,
+            options.authkey.as_ref().map(AuthKey::as_bytes),
+            &options.handshake_config,
         ))
     }
 }

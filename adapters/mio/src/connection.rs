@@ -2,11 +2,10 @@
 
 use std::io::{self, Read, Write};
 
-use getrandom::rand_core::UnwrapErr;
-use getrandom::SysRng;
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
-use mpconn::HandshakeConfig;
+use mpconn::{HandshakeConfig, Role};
+use mpconn_net::{new_core, During};
 
 use crate::{Error, Stream};
 
@@ -115,14 +114,14 @@ impl Connection {
     /// a challenge, then answers one; `None` means no handshake. The challenge is queued, not yet written:
     /// it goes out with the first [`flush`](Self::flush) or [`recv_bytes`](Self::recv_bytes).
     pub fn server(io: impl Into<Stream>, authkey: Option<&[u8]>, config: &HandshakeConfig) -> Self {
-        let core = mpconn::Connection::server(authkey, config, &mut UnwrapErr(SysRng));
+        let core = new_core(Role::Server, authkey, config);
         Connection::with_core(io.into(), core)
     }
 
     /// The connecting side of a handshake over `io` (what [`Client`](crate::Client)
     /// starts): with an authkey, it answers a challenge, then delivers one.
     pub fn client(io: impl Into<Stream>, authkey: Option<&[u8]>, config: &HandshakeConfig) -> Self {
-        let core = mpconn::Connection::client(authkey, config, &mut UnwrapErr(SysRng));
+        let core = new_core(Role::Client, authkey, config);
         Connection::with_core(io.into(), core)
     }
 
@@ -162,6 +161,14 @@ impl Connection {
     /// either way: check [`wants_write`](Self::wants_write)). A partial write keeps its
     /// place.
     pub fn flush(&mut self) -> Result<(), Error> {
+        let during = match self.core.is_handshaking() {
+            true => During::Handshake,
+            false => During::Send,
+        };
+        self.write_queued().map_err(|e| e.during(during))
+    }
+
+    fn write_queued(&mut self) -> Result<(), Error> {
         while self.core.wants_write() {
             match self.io.write(self.core.pending_output()) {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
@@ -185,7 +192,15 @@ impl Connection {
     /// then on. A peer that closes between messages gives an error for which
     /// [`Error::is_eof`] is true.
     pub fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Option<Vec<u8>>, Error> {
+        let during = match self.core.is_handshaking() {
+            true => During::Handshake,
+            false => During::Receive,
+        };
         self.core.set_max_len(max_len.map(|max| max as u64));
+        self.next_message().map_err(|e| e.during(during))
+    }
+
+    fn next_message(&mut self) -> Result<Option<Vec<u8>>, Error> {
         if self.core.is_handshaking() {
             self.flush()?;
         }

@@ -15,21 +15,31 @@
 //! The crate's `examples/echo_loop.rs` is a complete single-threaded server for many
 //! clients, with a handshake deadline: `cargo run -p mpconn-mio --example echo_loop`.
 //!
-//! Addresses are the std adapter's [`Address`], re-exported here.
+//! Addresses, options and errors are [`mpconn_net`]'s, shared with the std and tokio
+//! adapters and re-exported here.
 #![warn(missing_docs)]
 
 mod client;
 pub mod connection;
-pub mod error;
 mod listener;
 mod socket;
 pub mod stream;
 
-pub use client::{Client, ClientOptions};
+/// The adapter's error: [`mpconn_net::Error`], the same in every adapter.
+///
+/// `WouldBlock` is never one of them: a method that cannot go on without blocking
+/// returns what it has (`Ok(None)`, or `Ok(())` with output still queued) and the event
+/// loop calls it again on the next readiness event.
+pub mod error {
+    pub use mpconn_net::{During, Error};
+}
+
+pub use client::Client;
 pub use connection::Connection;
-pub use error::Error;
-pub use listener::{Listener, ListenerOptions, DEFAULT_BACKLOG};
+pub use listener::Listener;
 pub use mio;
-pub use mpconn::HandshakeConfig;
-pub use mpconn_std::{Address, AddressError, Family};
+pub use mpconn_net::{
+    Address, AddressError, ClientOptions, During, Error, Family, HandshakeConfig, ListenerOptions,
+    DEFAULT_BACKLOG,
+};
 pub use stream::Stream;

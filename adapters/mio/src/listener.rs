@@ -1,113 +1,14 @@
 //! The non-blocking listener.
 
-use std::fmt;
 use std::io;
 
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
 use mpconn::{AuthKey, HandshakeConfig};
-use mpconn_std::bind::{bind_listening, BoundSocket, SocketCleanup};
-use mpconn_std::{Address, Family};
+use mpconn_net::{Bound, During, SocketCleanup};
 
 use crate::socket::RawListener;
-use crate::{Connection, Error};
-
-/// The default listen backlog: 128, not CPython's 1. An event loop takes connections off
-/// the queue as they come and authenticates many at once, so the queue only has to
-/// absorb a burst of simultaneous connects; with a backlog of 1 such a burst meets TCP
-/// SYN retransmits or, over a Unix socket, refused connects.
-pub const DEFAULT_BACKLOG: i32 = 128;
-
-/// Options for [`Listener`]: what CPython's `Listener(address, family, backlog, authkey)`
-/// takes. The same names as `mpconn_std::ListenerOptions`, less the handshake timeout:
-/// the event loop owns the clock. Only the default backlog differs (see
-/// [`DEFAULT_BACKLOG`]).
-///
-/// ```
-/// use mpconn_mio::{Family, ListenerOptions};
-///
-/// let listener = ListenerOptions::new()
-///     .family(Family::Inet) // no address: localhost, any free port
-///     .backlog(1024)
-///     .authkey(Some(b"secret"))
-///     .bind(None)?;
-/// assert_ne!(listener.address().to_string(), "localhost:0");
-/// # Ok::<_, mpconn_mio::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct ListenerOptions {
-    family: Option<Family>,
-    backlog: i32,
-    authkey: Option<AuthKey>,
-    handshake: HandshakeConfig,
-}
-
-impl Default for ListenerOptions {
-    fn default() -> Self {
-        ListenerOptions::new()
-    }
-}
-
-impl ListenerOptions {
-    /// No authkey, [`DEFAULT_BACKLOG`], CPython 3.12's handshake
-    /// ([`HandshakeConfig::default`]).
-    pub fn new() -> ListenerOptions {
-        ListenerOptions {
-            family: None,
-            backlog: DEFAULT_BACKLOG,
-            authkey: None,
-            handshake: HandshakeConfig::default(),
-        }
-    }
-
-    /// The family of the default address, when [`bind`](Self::bind) gets none
-    /// (default: `AF_UNIX`, as CPython on Unix). With an address, a different family is
-    /// an error.
-    pub fn family(mut self, family: Family) -> Self {
-        self.family = Some(family);
-        self
-    }
-
-    /// The `listen(2)` backlog (see [`DEFAULT_BACKLOG`] for why it is not CPython's 1).
-    pub fn backlog(mut self, backlog: i32) -> Self {
-        self.backlog = backlog;
-        self
-    }
-
-    /// The authkey clients must prove they hold (default: none, no handshake). An
-    /// empty key is a key: the handshake runs.
-    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(AuthKey::new);
-        self
-    }
-
-    /// Digest choices for the handshake (default: CPython 3.12+'s).
-    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
-        self.handshake = config;
-        self
-    }
-
-    /// Binds and starts listening on `address`, or on a fresh default address of the
-    /// family: a `listener-XXXXXXXX` socket in a new private (0700) temporary directory
-    /// for `AF_UNIX` (both removed when the listener closes), `localhost:0` for
-    /// `AF_INET`. `SO_REUSEADDR` is set, as CPython does.
-    pub fn bind(&self, address: Option<Address>) -> Result<Listener, Error> {
-        let BoundSocket {
-            socket,
-            address: bound,
-            cleanup,
-        } = bind_listening(address, self.family, self.backlog)?;
-        let raw = RawListener::from_socket(socket, bound.family())?;
-        Ok(Listener {
-            raw: Some(raw),
-            address: bound,
-            last_accepted: None,
-            authkey: self.authkey.clone(),
-            handshake: self.handshake.clone(),
-            cleanup,
-        })
-    }
-}
+use crate::{Address, Connection, Error, ListenerOptions};
 
 /// A non-blocking `multiprocessing.connection.Listener` for your own `mio` event loop.
 ///
@@ -131,6 +32,7 @@ impl ListenerOptions {
 /// assert!(listener.accept()?.is_none()); // nobody there yet: no error, no blocking
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
+#[derive(Debug)]
 pub struct Listener {
     raw: Option<RawListener>,
     address: Address,
@@ -140,26 +42,54 @@ pub struct Listener {
     cleanup: SocketCleanup,
 }
 
-impl fmt::Debug for Listener {
-    // Built by hand so that nothing here could ever print the authkey.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Listener")
-            .field("address", &self.address)
-            .field("last_accepted", &self.last_accepted)
-            .field("closed", &self.raw.is_none())
-            .finish_non_exhaustive()
-    }
-}
-
 impl Listener {
     /// Binds with the default [`ListenerOptions`] and `authkey`; see
-    /// [`ListenerOptions::bind`].
+    /// [`bind_with`](Self::bind_with).
     ///
     /// `None` for the address is CPython's default: a fresh `listener-XXXXXXXX` Unix
     /// socket in a private temporary directory. An authkey, even an empty one, means
     /// every client runs the handshake.
     pub fn bind(address: Option<Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
-        ListenerOptions::new().authkey(authkey).bind(address)
+        Listener::bind_with(address, &ListenerOptions::new().authkey(authkey))
+    }
+
+    /// Binds and starts listening on `address`, or on a fresh default address of the
+    /// options' family: a `listener-XXXXXXXX` socket in a new private (0700) temporary
+    /// directory for `AF_UNIX` (both removed when the listener closes), `localhost:0`
+    /// for `AF_INET`. `SO_REUSEADDR` is set, as CPython does. The handshake timeout and
+    /// the pending limit do not apply here: the event loop owns the clock, and accepts
+    /// only as many clients as it asks for.
+    ///
+    /// ```
+    /// use mpconn_mio::{Family, Listener, ListenerOptions};
+    ///
+    /// let options = ListenerOptions::new()
+    ///     .family(Family::Inet) // no address: localhost, any free port
+    ///     .backlog(1024)
+    ///     .authkey(Some(b"secret"));
+    /// let listener = Listener::bind_with(None, &options)?;
+    /// assert_ne!(listener.address().to_string(), "localhost:0");
+    /// # Ok::<_, mpconn_mio::Error>(())
+    /// ```
+    pub fn bind_with(
+        address: Option<Address>,
+        options: &ListenerOptions,
+    ) -> Result<Listener, Error> {
+        let Bound {
+            listener,
+            address,
+            cleanup,
+        } = mpconn_net::bind(address, options)?;
+        let raw =
+            RawListener::new(listener).map_err(|e| Error::io(During::Bind, e).at(&address))?;
+        Ok(Listener {
+            raw: Some(raw),
+            address,
+            last_accepted: None,
+            authkey: options.authkey.clone(),
+            handshake: options.handshake_config.clone(),
+            cleanup,
+        })
     }
 
     /// The next client waiting, if any (`Ok(None)`: none now; wait for the next readable
@@ -184,7 +114,7 @@ impl Listener {
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(Error::io(During::Accept, error).at(&self.address)),
             }
         }
     }

@@ -5,65 +5,39 @@ use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use mio::event::Source;
 use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
+use mpconn_net::each_socket;
 
-/// A connected, non-blocking TCP or Unix stream socket: what [`Listener`](crate::Listener)
-/// and [`Client`](crate::Client) connections run over.
-#[derive(Debug)]
-pub enum Stream {
-    /// `AF_INET` / `AF_INET6`.
-    Tcp(TcpStream),
-    /// `AF_UNIX`, a path or a Linux abstract name.
-    Unix(UnixStream),
-}
-
-impl From<TcpStream> for Stream {
-    fn from(stream: TcpStream) -> Self {
-        Stream::Tcp(stream)
-    }
-}
-
-impl From<UnixStream> for Stream {
-    fn from(stream: UnixStream) -> Self {
-        Stream::Unix(stream)
+mpconn_net::socket_enum! {
+    /// A connected, non-blocking TCP or Unix stream socket: what
+    /// [`Listener`](crate::Listener) and [`Client`](crate::Client) connections run over.
+    #[derive(Debug)]
+    pub enum Stream {
+        Tcp(TcpStream),
+        Unix(UnixStream),
     }
 }
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(stream) => stream.read(buf),
-            Stream::Unix(stream) => stream.read(buf),
-        }
+        each_socket!(self, stream => stream.read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(stream) => stream.read_vectored(bufs),
-            Stream::Unix(stream) => stream.read_vectored(bufs),
-        }
+        each_socket!(self, stream => stream.read_vectored(bufs))
     }
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(stream) => stream.write(buf),
-            Stream::Unix(stream) => stream.write(buf),
-        }
+        each_socket!(self, stream => stream.write(buf))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(stream) => stream.write_vectored(bufs),
-            Stream::Unix(stream) => stream.write_vectored(bufs),
-        }
+        each_socket!(self, stream => stream.write_vectored(bufs))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.flush(),
-            Stream::Unix(stream) => stream.flush(),
-        }
+        each_socket!(self, stream => stream.flush())
     }
 }
 
@@ -74,10 +48,7 @@ impl Source for Stream {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.register(registry, token, interests),
-            Stream::Unix(stream) => stream.register(registry, token, interests),
-        }
+        each_socket!(self, stream => stream.register(registry, token, interests))
     }
 
     fn reregister(
@@ -86,25 +57,10 @@ impl Source for Stream {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.reregister(registry, token, interests),
-            Stream::Unix(stream) => stream.reregister(registry, token, interests),
-        }
+        each_socket!(self, stream => stream.reregister(registry, token, interests))
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.deregister(registry),
-            Stream::Unix(stream) => stream.deregister(registry),
-        }
-    }
-}
-
-impl std::os::fd::AsRawFd for Stream {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        match self {
-            Stream::Tcp(stream) => stream.as_raw_fd(),
-            Stream::Unix(stream) => stream.as_raw_fd(),
-        }
+        each_socket!(self, stream => stream.deregister(registry))
     }
 }

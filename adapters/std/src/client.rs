@@ -1,104 +1,14 @@
 //! The connecting side (CPython's `multiprocessing.connection.Client`).
 
-use std::net::TcpStream;
-use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use mpconn::{AuthKey, HandshakeConfig};
-use socket2::{Domain, SockAddr, Socket, Type};
+use mpconn::AuthKey;
+use mpconn_net::{ClientOptions, Connected};
 
-use crate::address::{Address, Family};
-use crate::connection::{remaining, Connection};
-use crate::error::{Error, Result};
-use crate::socket::{core, each_resolved, retry_interrupted, unix_sockaddr};
+use crate::address::Address;
+use crate::connection::Connection;
 use crate::stream::Stream;
-
-/// Options for connecting: CPython's `Client(address, family, authkey)`, plus a
-/// timeout.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use mpconn_std::ClientOptions;
-///
-/// let address = "localhost:6000".parse()?;
-/// let conn = ClientOptions::new()
-///     .authkey(Some(b"secret"))
-///     .timeout(Some(Duration::from_secs(5)))
-///     .connect(&address)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct ClientOptions {
-    authkey: Option<AuthKey>,
-    timeout: Option<Duration>,
-    handshake: HandshakeConfig,
-}
-
-impl ClientOptions {
-    /// No authkey, no timeout (CPython's defaults).
-    pub fn new() -> ClientOptions {
-        ClientOptions::default()
-    }
-
-    /// The authkey to prove (default: none, no handshake).
-    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(AuthKey::new);
-        self
-    }
-
-    /// A limit on connecting and the handshake together (default: none, as CPython).
-    /// The connection's later reads and writes are not limited by it.
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Digest choices for the handshake (default: CPython 3.12+'s).
-    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
-        self.handshake = config;
-        self
-    }
-
-    /// Connects to `address` and, with an authkey, runs the handshake.
-    pub fn connect(&self, address: &Address) -> Result<Connection> {
-        let deadline = self
-            .timeout
-            .and_then(|timeout| Instant::now().checked_add(timeout));
-        let connect = |domain: Domain, addr: &SockAddr| -> Result<Socket> {
-            let socket = Socket::new(domain, Type::STREAM, None)?;
-            match deadline {
-                None => retry_interrupted(|| socket.connect(addr))?,
-                Some(_) => socket
-                    .connect_timeout(addr, remaining(deadline, "connecting")?)
-                    .map_err(|e| Error::from_io(e, "connecting"))?,
-            }
-            Ok(socket)
-        };
-        let stream = match address.family() {
-            Family::Inet => {
-                let socket = each_resolved(address, |addr| connect(addr.domain(), &addr))?;
-                let stream = TcpStream::from(OwnedFd::from(socket));
-                stream.set_nodelay(true)?;
-                Stream::Tcp(stream)
-            }
-            Family::Unix => {
-                let socket = connect(Domain::UNIX, &unix_sockaddr(address)?)?;
-                Stream::Unix(UnixStream::from(OwnedFd::from(socket)))
-            }
-        };
-        let core = core(
-            mpconn::Role::Client,
-            self.authkey.as_ref().map(AuthKey::as_bytes),
-            &self.handshake,
-        );
-        let mut connection = Connection::new(stream, core);
-        if self.authkey.is_some() {
-            connection.handshake(deadline)?;
-        }
-        Ok(connection)
-    }
-}
+use crate::Result;
 
 /// Connecting to a listener (CPython's `multiprocessing.connection.Client`).
 ///
@@ -115,8 +25,43 @@ pub struct Client {
 
 impl Client {
     /// Connects to `address` and, with an authkey, runs the handshake; no timeout
-    /// (see [`ClientOptions`]).
+    /// (see [`connect_with`](Self::connect_with)).
     pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
-        ClientOptions::new().authkey(authkey).connect(address)
+        Client::connect_with(address, &ClientOptions::new().authkey(authkey))
+    }
+
+    /// Connects to `address` with `options` and, with an authkey, runs the handshake.
+    /// The options' timeout bounds both (also the wait for room in a full Unix
+    /// backlog); every address a host resolves to is tried, IPv4 first.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use mpconn_std::{Client, ClientOptions};
+    ///
+    /// let address = "localhost:6000".parse()?;
+    /// let options = ClientOptions::new()
+    ///     .authkey(Some(b"secret"))
+    ///     .timeout(Some(Duration::from_secs(5)));
+    /// let conn = Client::connect_with(&address, &options)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect_with(address: &Address, options: &ClientOptions) -> Result<Connection> {
+        let deadline = options
+            .timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let stream = match mpconn_net::connect(address, options, deadline)? {
+            Connected::Tcp(stream) => Stream::Tcp(stream),
+            Connected::Unix(stream) => Stream::Unix(stream),
+        };
+        let core = mpconn_net::new_core(
+            mpconn::Role::Client,
+            options.authkey.as_ref().map(AuthKey::as_bytes),
+            &options.handshake_config,
+        );
+        let mut connection = Connection::new(stream, core);
+        if options.authkey.is_some() {
+            connection.handshake(deadline).map_err(|e| e.at(address))?;
+        }
+        Ok(connection)
     }
 }

@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 
 use mpconn::frame::{Extended, Frame, Header, CONCAT_LIMIT};
 
-use crate::error::{Error, Result};
+use mpconn_net::During;
+
 use crate::stream::Stream;
 use crate::wait::poll_fd;
+use crate::{Error, Result};
 
 /// The read buffer a connection starts with: enough for a handshake and small
 /// messages. Zeroing and faulting in 64 KiB per connection cost about a tenth of a
@@ -96,7 +98,7 @@ impl Connection {
     }
 
     fn run_handshake(&mut self, deadline: Option<Instant>) -> Result<()> {
-        const DURING: &str = "during the authentication handshake";
+        const DURING: During = During::Handshake;
         let mut timer = deadline.map(HandshakeTimer::new);
         loop {
             while self.core.wants_write() {
@@ -155,7 +157,7 @@ impl Connection {
                 if written > pending_len {
                     self.write_side = WriteSide::Broken;
                 }
-                Err(Error::from_io(error, "sending a message"))
+                Err(Error::from_timed_io(error, During::Send))
             }
         }
     }
@@ -197,17 +199,17 @@ impl Connection {
 
     fn write_pending(&mut self) -> Result<()> {
         while self.core.wants_write() {
-            self.write_pending_once("sending a message")?;
+            self.write_pending_once(During::Send)?;
         }
         Ok(())
     }
 
-    fn write_pending_once(&mut self, during: &'static str) -> Result<()> {
+    fn write_pending_once(&mut self, during: During) -> Result<()> {
         let pending = [IoSlice::new(self.core.pending_output())];
         let n = self
             .stream
             .write_vectored(&pending)
-            .map_err(|e| Error::from_io(e, during))?;
+            .map_err(|e| Error::from_timed_io(e, during))?;
         self.core.consume_output(n);
         Ok(())
     }
@@ -292,7 +294,7 @@ impl Connection {
                         return Ok(take(Frame::Owned(message)));
                     }
                     // Short of the limit only at the end of the stream.
-                    let n = read.map_err(|e| Error::from_io(e, "receiving a message"))?;
+                    let n = read.map_err(|e| Error::from_timed_io(e, During::Receive))?;
                     if n < limit {
                         return Err(self.core.eof().into());
                     }
@@ -303,7 +305,7 @@ impl Connection {
             let n = self
                 .stream
                 .read(&mut self.buf)
-                .map_err(|e| Error::from_io(e, "receiving a message"))?;
+                .map_err(|e| Error::from_timed_io(e, During::Receive))?;
             (self.start, self.end) = (0, n);
             if n == 0 {
                 return Err(self.core.eof().into());
@@ -382,10 +384,13 @@ impl Connection {
         }
         match self.write_side {
             WriteSide::Usable => Ok(()),
-            WriteSide::Broken => Err(Error::Io(std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                "an earlier send failed part-way through a message: the stream is out of step",
-            ))),
+            WriteSide::Broken => Err(Error::io(
+                During::Send,
+                std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "an earlier send failed part-way through a message: the stream is out of step",
+                ),
+            )),
         }
     }
 }
@@ -415,7 +420,7 @@ impl HandshakeTimer {
     }
 
     /// Makes sure a blocking call started now cannot end after the deadline.
-    fn arm(&mut self, stream: &Stream, during: &'static str) -> Result<()> {
+    fn arm(&mut self, stream: &Stream, during: During) -> Result<()> {
         let left = remaining(Some(self.deadline), during)?;
         if self.set.is_some_and(|set| set <= left) {
             return Ok(());
@@ -425,7 +430,9 @@ impl HandshakeTimer {
         } else {
             left
         };
-        stream.set_timeout(Some(timeout))?;
+        stream
+            .set_timeout(Some(timeout))
+            .map_err(|e| Error::io(during, e))?;
         self.set = Some(timeout);
         Ok(())
     }
@@ -437,7 +444,7 @@ impl HandshakeTimer {
 fn with_deadline<T>(
     stream: &mut Stream,
     timer: &mut Option<HandshakeTimer>,
-    during: &'static str,
+    during: During,
     mut io: impl FnMut(&mut Stream) -> std::io::Result<T>,
 ) -> Result<T> {
     loop {
@@ -447,7 +454,7 @@ fn with_deadline<T>(
         match io(stream) {
             Ok(done) => return Ok(done),
             Err(e) if timer.is_some() && is_timeout(&e) => continue,
-            Err(e) => return Err(Error::from_io(e, during)),
+            Err(e) => return Err(Error::from_timed_io(e, during)),
         }
     }
 }
@@ -460,14 +467,17 @@ fn is_timeout(error: &std::io::Error) -> bool {
 }
 
 /// The time left before `deadline`, or a timeout error once it passed.
-pub(crate) fn remaining(deadline: Option<Instant>, during: &'static str) -> Result<Duration> {
+fn remaining(deadline: Option<Instant>, during: During) -> Result<Duration> {
     let Some(deadline) = deadline else {
         return Ok(Duration::MAX);
     };
     // A zero socket timeout means "none" to the OS (and an error to std).
     match deadline.checked_duration_since(Instant::now()) {
         Some(left) if left >= Duration::from_millis(1) => Ok(left),
-        _ => Err(Error::Timeout { during }),
+        _ => Err(Error::Timeout {
+            during,
+            address: None,
+        }),
     }
 }
 
@@ -558,10 +568,10 @@ mod tests {
     use std::os::unix::net::UnixStream;
 
     fn server_over(stream: UnixStream) -> Connection {
-        let core = mpconn::Connection::server(
+        let core = mpconn_net::new_core(
+            mpconn::Role::Server,
             Some(b"key"),
             &HandshakeConfig::default(),
-            &mut rand_core::UnwrapErr(getrandom::SysRng),
         );
         Connection::new(Stream::Unix(stream), core)
     }
@@ -583,10 +593,10 @@ mod tests {
         let (ours, theirs) = UnixStream::pair().unwrap();
         let mut server = server_over(ours);
         let peer = std::thread::spawn(move || {
-            let core = mpconn::Connection::client(
+            let core = mpconn_net::new_core(
+                mpconn::Role::Client,
                 Some(b"key"),
                 &HandshakeConfig::default(),
-                &mut rand_core::UnwrapErr(getrandom::SysRng),
             );
             let mut client = Connection::new(Stream::Unix(theirs), core);
             client.handshake(Some(Instant::now() + Duration::from_secs(10)))

@@ -11,6 +11,8 @@
 //!
 //! This crate is a thin blocking driver of the sans-IO core [`mpconn`]: framing and
 //! the authentication handshake are decided there, sockets and deadlines here.
+//! Addresses, options and errors are [`mpconn_net`]'s, shared with the tokio and mio
+//! adapters and re-exported here.
 //!
 //! With the `pickle` feature, `Connection::send` and `Connection::recv` exchange
 //! serde values with CPython's `Connection.send` / `recv` (None, bool, int, float,
@@ -20,14 +22,12 @@
 //! (`mpconn listen`, `mpconn send`; see `mpconn --help`).
 //!
 //! ```
-//! use mpconn_std::{Address, Client, ListenerOptions, Family};
+//! use mpconn_std::{Address, Client, Family, Listener, ListenerOptions};
 //!
 //! // The Python equivalent:
 //! //   with Listener(('localhost', 0), authkey=b'secret') as listener: ...
-//! let mut listener = ListenerOptions::new()
-//!     .family(Family::Inet)
-//!     .authkey(Some(b"secret"))
-//!     .bind(None)?;
+//! let options = ListenerOptions::new().family(Family::Inet).authkey(Some(b"secret"));
+//! let mut listener = Listener::bind_with(None, &options)?;
 //! let address: Address = listener.address().clone();
 //! std::thread::spawn(move || -> mpconn_std::Result<()> {
 //!     let mut conn = Client::connect(&address, Some(b"secret"))?;
@@ -40,22 +40,21 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod address;
-pub mod bind;
 mod client;
 mod connection;
-mod error;
 mod listener;
 mod pipe;
-mod socket;
 mod stream;
 mod wait;
 
-pub use address::{Address, AddressError, Family};
-pub use client::{Client, ClientOptions};
+pub use client::Client;
 pub use connection::Connection;
-pub use error::{protocol_error_kind, Error, Result};
-pub use listener::{Incoming, Listener, ListenerOptions, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use listener::{Incoming, Listener};
+pub use mpconn_net::address;
+pub use mpconn_net::{
+    protocol_error_kind, Address, AddressError, ClientOptions, During, Error, Family,
+    HandshakeConfig, ListenerOptions, Result, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT,
+};
 pub use pipe::pipe;
 pub use wait::{wait, Waitable};
 

@@ -1,131 +1,16 @@
 //! The listening side (CPython's `multiprocessing.connection.Listener`).
 
-use std::net::TcpListener;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::net::UnixListener;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use mpconn::{AuthKey, HandshakeConfig};
+use mpconn_net::{Bound, During, ListenerOptions, Listening, SocketCleanup};
 
-use crate::address::{Address, Family};
-use crate::bind::{bind_listening, BoundSocket, SocketCleanup};
+use crate::address::Address;
 use crate::connection::Connection;
-use crate::error::{Error, Result};
-use crate::socket::{core, retry_interrupted};
 use crate::stream::Stream;
-
-/// How long a listener waits for a client to finish the authentication handshake
-/// unless told otherwise. CPython waits forever, so one silent client stalls its
-/// accept loop; here it costs at most this.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
-
-#[derive(Debug)]
-enum ListenSocket {
-    Tcp(TcpListener),
-    Unix(UnixListener),
-}
-
-/// Options for a [`Listener`]: what CPython's `Listener(address, family, backlog,
-/// authkey)` takes, and a handshake timeout CPython does not have.
-///
-/// ```
-/// use std::time::Duration;
-/// use mpconn_std::{Family, ListenerOptions};
-///
-/// let listener = ListenerOptions::new()
-///     .family(Family::Inet) // no address: localhost, any free port
-///     .backlog(16)
-///     .authkey(Some(b"secret"))
-///     .handshake_timeout(Some(Duration::from_secs(5)))
-///     .bind(None)?;
-/// assert_ne!(listener.address().to_string(), "localhost:0");
-/// # Ok::<(), mpconn_std::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct ListenerOptions {
-    family: Option<Family>,
-    backlog: i32,
-    authkey: Option<AuthKey>,
-    handshake_timeout: Option<Duration>,
-    handshake: HandshakeConfig,
-}
-
-impl Default for ListenerOptions {
-    fn default() -> Self {
-        ListenerOptions::new()
-    }
-}
-
-impl ListenerOptions {
-    /// CPython's defaults: backlog 1, no authkey; plus a 20 s handshake timeout.
-    pub fn new() -> ListenerOptions {
-        ListenerOptions {
-            family: None,
-            backlog: 1,
-            authkey: None,
-            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
-            handshake: HandshakeConfig::default(),
-        }
-    }
-
-    /// The family of the default address, when [`bind`](Self::bind) gets none
-    /// (default: `AF_UNIX`, as CPython on Unix). With an address, a different family is
-    /// an error.
-    pub fn family(mut self, family: Family) -> Self {
-        self.family = Some(family);
-        self
-    }
-
-    /// The `listen(2)` backlog (default 1, as CPython).
-    pub fn backlog(mut self, backlog: i32) -> Self {
-        self.backlog = backlog;
-        self
-    }
-
-    /// The authkey clients must prove they hold (default: none, no handshake). An
-    /// empty key is a key: the handshake runs.
-    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(AuthKey::new);
-        self
-    }
-
-    /// How long `accept` waits for a client's handshake before giving up on it
-    /// (default 20 s; `None`: forever, as CPython).
-    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.handshake_timeout = timeout;
-        self
-    }
-
-    /// Digest choices for the handshake (default: CPython 3.12+'s).
-    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
-        self.handshake = config;
-        self
-    }
-
-    /// Binds and listens on `address`, or on a fresh default address of the family
-    /// (a `listener-XXXXXXXX` socket in a private 0700 temporary directory for
-    /// `AF_UNIX`, `localhost:0` for `AF_INET`). `SO_REUSEADDR` is set, as CPython does.
-    pub fn bind(&self, address: Option<Address>) -> Result<Listener> {
-        let BoundSocket {
-            socket,
-            address,
-            cleanup,
-        } = bind_listening(address, self.family, self.backlog)?;
-        let socket = match address.family() {
-            Family::Inet => ListenSocket::Tcp(TcpListener::from(OwnedFd::from(socket))),
-            Family::Unix => ListenSocket::Unix(UnixListener::from(OwnedFd::from(socket))),
-        };
-        Ok(Listener {
-            socket: Some(socket),
-            address,
-            authkey: self.authkey.clone(),
-            handshake_timeout: self.handshake_timeout,
-            handshake: self.handshake.clone(),
-            last_accepted: None,
-            cleanup,
-        })
-    }
-}
+use crate::{Error, Result};
 
 /// A socket that accepts connections (CPython's `multiprocessing.connection.Listener`).
 ///
@@ -154,7 +39,7 @@ impl ListenerOptions {
 /// ```
 #[derive(Debug)]
 pub struct Listener {
-    socket: Option<ListenSocket>,
+    socket: Option<Listening>,
     address: Address,
     authkey: Option<AuthKey>,
     handshake_timeout: Option<Duration>,
@@ -165,11 +50,47 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Binds with CPython's defaults (backlog 1) and a 20 s handshake timeout: on
-    /// `address`, or on a fresh Unix socket in a private temporary directory. See
-    /// [`ListenerOptions`] for the rest.
+    /// Binds with the default [`ListenerOptions`] (a backlog of 128, a 20 s handshake
+    /// timeout) and `authkey`: on `address`, or on a fresh Unix socket in a private
+    /// temporary directory. See [`bind_with`](Self::bind_with) for the rest.
     pub fn bind(address: Option<Address>, authkey: Option<&[u8]>) -> Result<Listener> {
-        ListenerOptions::new().authkey(authkey).bind(address)
+        Listener::bind_with(address, &ListenerOptions::new().authkey(authkey))
+    }
+
+    /// Binds and listens on `address`, or on a fresh default address of the options'
+    /// family (a `listener-XXXXXXXX` socket in a private 0700 temporary directory for
+    /// `AF_UNIX`, `localhost:0` for `AF_INET`), with `SO_REUSEADDR` as CPython. The
+    /// options' pending limit does not apply: clients wait in the kernel's backlog
+    /// until `accept`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mpconn_std::{Family, Listener, ListenerOptions};
+    ///
+    /// let options = ListenerOptions::new()
+    ///     .family(Family::Inet) // no address: localhost, any free port
+    ///     .backlog(16)
+    ///     .authkey(Some(b"secret"))
+    ///     .handshake_timeout(Some(Duration::from_secs(5)));
+    /// let listener = Listener::bind_with(None, &options)?;
+    /// assert_ne!(listener.address().to_string(), "localhost:0");
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    pub fn bind_with(address: Option<Address>, options: &ListenerOptions) -> Result<Listener> {
+        let Bound {
+            listener,
+            address,
+            cleanup,
+        } = mpconn_net::bind(address, options)?;
+        Ok(Listener {
+            socket: Some(listener),
+            address,
+            authkey: options.authkey.clone(),
+            handshake_timeout: options.handshake_timeout,
+            handshake: options.handshake_config.clone(),
+            last_accepted: None,
+            cleanup,
+        })
     }
 
     /// Accepts the next connection and, with an authkey, runs the handshake on it.
@@ -178,20 +99,20 @@ impl Listener {
     /// it, or one that outlasts the handshake timeout ([`Error::is_timeout`]) is an
     /// error for this call only; the next `accept` serves the next client.
     pub fn accept(&mut self) -> Result<Connection> {
-        let (stream, peer) = match self.socket.as_ref().ok_or(Error::ListenerClosed)? {
-            ListenSocket::Tcp(listener) => {
-                let (stream, peer) = retry_interrupted(|| listener.accept())?;
-                // Every write is whole frames: Nagle's delay could only add latency.
-                stream.set_nodelay(true)?;
+        let socket = self.socket.as_ref().ok_or(Error::ListenerClosed)?;
+        let failed = |e: io::Error| Error::io(During::Accept, e).at(&self.address);
+        let (stream, peer) = match socket {
+            Listening::Tcp(listener) => {
+                let (stream, peer) = retry_interrupted(|| listener.accept()).map_err(failed)?;
+                mpconn_net::set_up_tcp(&stream).map_err(failed)?;
                 (Stream::Tcp(stream), Address::from(peer))
             }
-            ListenSocket::Unix(listener) => {
-                let (stream, peer) = retry_interrupted(|| listener.accept())?;
+            Listening::Unix(listener) => {
+                let (stream, peer) = retry_interrupted(|| listener.accept()).map_err(failed)?;
                 (Stream::Unix(stream), Address::from(&peer))
             }
         };
-        self.last_accepted = Some(peer);
-        let core = core(
+        let core = mpconn_net::new_core(
             mpconn::Role::Server,
             self.authkey.as_ref().map(AuthKey::as_bytes),
             &self.handshake,
@@ -201,8 +122,15 @@ impl Listener {
             let deadline = self
                 .handshake_timeout
                 .and_then(|timeout| Instant::now().checked_add(timeout));
-            connection.handshake(deadline)?;
+            if let Err(error) = connection.handshake(deadline) {
+                // An unnamed Unix client has no address to show: name the listener's.
+                let unnamed = peer.path().is_some_and(|p| p.as_os_str().is_empty());
+                let error = error.at(if unnamed { &self.address } else { &peer });
+                self.last_accepted = Some(peer);
+                return Err(error);
+            }
         }
+        self.last_accepted = Some(peer);
         Ok(connection)
     }
 
@@ -238,10 +166,7 @@ impl Listener {
     }
 
     pub(crate) fn socket_fd(&self) -> Result<BorrowedFd<'_>> {
-        match self.socket.as_ref().ok_or(Error::ListenerClosed)? {
-            ListenSocket::Tcp(listener) => Ok(listener.as_fd()),
-            ListenSocket::Unix(listener) => Ok(listener.as_fd()),
-        }
+        Ok(self.socket.as_ref().ok_or(Error::ListenerClosed)?.as_fd())
     }
 }
 
@@ -262,5 +187,14 @@ impl Iterator for Incoming<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         Some(self.listener.accept())
+    }
+}
+
+fn retry_interrupted<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }

@@ -4,8 +4,8 @@ use std::io;
 use std::os::unix::net::UnixStream;
 
 use crate::connection::Connection;
-use crate::error::Result;
 use crate::stream::Stream;
+use crate::Result;
 
 /// A connected pair (CPython's `Pipe`): with `duplex`, both ends read and write (a
 /// socketpair); without, the first end only reads and the second only writes (an OS

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::connection::Connection;
-use crate::error::Result;
 use crate::listener::Listener;
+use crate::Result;
 
 /// Something [`wait`] can wait on: a [`Connection`], a [`Listener`] (ready when
 /// [`accept`](Listener::accept) would not block), a socket, or a file descriptor.

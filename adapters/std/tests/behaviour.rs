@@ -34,10 +34,8 @@ fn accept(listener: &mut Listener) -> mpconn_std::Result<Connection> {
 }
 
 fn connect(address: &Address, key: Option<&[u8]>) -> mpconn_std::Result<Connection> {
-    let mut conn = ClientOptions::new()
-        .authkey(key)
-        .timeout(Some(LIMIT))
-        .connect(address)?;
+    let options = ClientOptions::new().authkey(key).timeout(Some(LIMIT));
+    let mut conn = Client::connect_with(address, &options)?;
     conn.set_timeout(Some(LIMIT))?;
     Ok(conn)
 }
@@ -66,11 +64,10 @@ fn raw_peer() -> (UnixStream, Connection) {
 
 #[test]
 fn silent_client_times_out_and_the_listener_serves_the_next_one() {
-    let mut listener = ListenerOptions::new()
+    let options = ListenerOptions::new()
         .authkey(Some(b"key"))
-        .handshake_timeout(Some(Duration::from_millis(200)))
-        .bind(None)
-        .unwrap();
+        .handshake_timeout(Some(Duration::from_millis(200)));
+    let mut listener = Listener::bind_with(None, &options).unwrap();
     let _silent = UnixStream::connect(unix_path(&listener)).unwrap();
     let error = accept(&mut listener).unwrap_err();
     assert!(error.is_timeout(), "{error}");
@@ -166,7 +163,7 @@ fn binding_over_an_existing_socket_file_fails_as_in_cpython() {
     let listener = Listener::bind(None, None).unwrap();
     let error = Listener::bind(Some(listener.address().clone()), None).unwrap_err();
     match error {
-        Error::Io(e) => assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse),
+        Error::Io { source, .. } => assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse),
         other => panic!("expected AddrInUse, got {other}"),
     }
 }
@@ -193,10 +190,8 @@ fn abstract_names_serve_clients_and_leave_no_file() {
 
 #[test]
 fn tcp_listener_reports_its_real_port_and_the_last_peer() {
-    let mut listener = ListenerOptions::new()
-        .family(Family::Inet)
-        .bind(None)
-        .unwrap();
+    let options = ListenerOptions::new().family(Family::Inet);
+    let mut listener = Listener::bind_with(None, &options).unwrap();
     let Address::Tcp { host, port } = listener.address().clone() else {
         panic!("expected a TCP address, got {}", listener.address());
     };
@@ -218,10 +213,8 @@ fn tcp_listener_reports_its_real_port_and_the_last_peer() {
 
 #[test]
 fn an_address_of_another_family_than_asked_is_refused() {
-    let error = ListenerOptions::new()
-        .family(Family::Inet)
-        .bind(Some(Address::unix("/tmp/x.sock")))
-        .unwrap_err();
+    let options = ListenerOptions::new().family(Family::Inet);
+    let error = Listener::bind_with(Some(Address::unix("/tmp/x.sock")), &options).unwrap_err();
     assert!(error.to_string().contains("AF_INET"), "{error}");
 }
 

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use common::Python;
 use common::{accept, check, pattern, script, Failures, Peer, Program, LIMIT};
 use mpconn_std::serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
-use mpconn_std::{Address, ClientOptions, Connection, Listener, ListenerOptions};
+use mpconn_std::{Address, Client, ClientOptions, Connection, Listener, ListenerOptions};
 
 const SIZES: [usize; 4] = [0, 16384, 16385, 1 << 20];
 const BATCH: usize = 50;
@@ -150,7 +150,7 @@ fn bind(net: Net, authkey: Option<&[u8]>) -> Listener {
         Net::Unix => None,
         Net::Abstract => Some(Address::abstract_name(unique_name("listener"))),
     };
-    options.bind(address).expect("bind on loopback")
+    Listener::bind_with(address, &options).expect("bind on loopback")
 }
 
 /// Rust listeners (one without a key, one with) serve a CPython client.
@@ -210,19 +210,13 @@ fn rust_client_case(python: &Python, net: Net) -> Result<(), String> {
         let keyed: Address = keyed.parse().map_err(|e| format!("{keyed}: {e}"))?;
         let options = ClientOptions::new().timeout(Some(LIMIT));
         let with_key = options.clone().authkey(Some(KEY));
-        let mut conn = options
-            .connect(&nokey)
-            .map_err(|e| format!("connect (no key): {e}"))?;
+        let mut conn =
+            Client::connect_with(&nokey, &options).map_err(|e| format!("connect (no key): {e}"))?;
         serve_suite(&mut conn, python).map_err(|e| format!("no key: {e}"))?;
-        let mut conn = with_key
-            .connect(&keyed)
-            .map_err(|e| format!("connect (key): {e}"))?;
+        let mut conn =
+            Client::connect_with(&keyed, &with_key).map_err(|e| format!("connect (key): {e}"))?;
         serve_suite(&mut conn, python).map_err(|e| format!("right key: {e}"))?;
-        match options
-            .clone()
-            .authkey(Some(b"not the key"))
-            .connect(&keyed)
-        {
+        match Client::connect_with(&keyed, &options.clone().authkey(Some(b"not the key"))) {
             Err(e) if e.is_authentication() => {}
             Err(e) => {
                 return Err(format!(
@@ -231,8 +225,7 @@ fn rust_client_case(python: &Python, net: Net) -> Result<(), String> {
             }
             Ok(_) => return Err("wrong key: the handshake succeeded".into()),
         }
-        let mut conn = with_key
-            .connect(&keyed)
+        let mut conn = Client::connect_with(&keyed, &with_key)
             .map_err(|e| format!("connect after the failure: {e}"))?;
         ping(&mut conn).map_err(|e| format!("after the failure: {e}"))
     })();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{Python, Reaped};
 use mpconn_std::serde_pickle::{DeOptions, SerOptions, Value};
-use mpconn_std::{Address, ClientOptions, Connection};
+use mpconn_std::{Address, Client, ClientOptions, Connection};
 
 const KEY: &[u8] = b"managers key";
 const LIMIT: Duration = Duration::from_secs(20);
@@ -53,10 +53,8 @@ fn start_manager(python: &Python) -> (Reaped, Address) {
 }
 
 fn connect(address: &Address, key: &[u8]) -> mpconn_std::Result<Connection> {
-    ClientOptions::new()
-        .authkey(Some(key))
-        .timeout(Some(LIMIT))
-        .connect(address)
+    let options = ClientOptions::new().authkey(Some(key)).timeout(Some(LIMIT));
+    Client::connect_with(address, &options)
 }
 
 /// `managers.dispatch(conn, None, method)`: the reply's kind and result.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::Reaped;
 use mpconn::HandshakeConfig;
-use mpconn_std::{Address, ClientOptions};
+use mpconn_std::{Address, Client, ClientOptions};
 
 const KEY: &[u8] = b"pipelined key";
 const LIMIT: Duration = Duration::from_secs(30);
@@ -84,14 +84,13 @@ fn pipelined_client_is_accepted_by_every_cpython_listener_and_refused_with_a_wro
 
         for address in &addresses {
             let label = format!("{} over {address}", python.label());
-            let mut conn = client(KEY)
-                .connect(address)
+            let mut conn = Client::connect_with(address, &client(KEY))
                 .unwrap_or_else(|e| panic!("{label}: {e}"));
             conn.set_timeout(Some(LIMIT)).unwrap();
             conn.send_bytes(b"pipelined").unwrap();
             assert_eq!(conn.recv_bytes(None).unwrap(), b"denilepip", "{label}");
             drop(conn);
-            let refused = client(b"not the key").connect(address).unwrap_err();
+            let refused = Client::connect_with(address, &client(b"not the key")).unwrap_err();
             assert!(refused.is_authentication(), "{label}: {refused}");
         }
 

@@ -1,18 +1,15 @@
 //! Connecting to a listener: CPython's `Client(address, authkey=...)`.
 
-use std::time::Duration;
+use mpconn::AuthKey;
+use tokio::time::Instant;
 
-use mpconn::{AuthKey, HandshakeConfig};
-use mpconn_std::Address;
-
-use crate::{socket, Connection, Error};
+use crate::{socket, Address, ClientOptions, Connection, During, Error};
 
 /// CPython's `multiprocessing.connection.Client`, async.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), mpconn_tokio::Error> {
-/// use mpconn_std::Address;
-/// use mpconn_tokio::Client;
+/// use mpconn_tokio::{Address, Client};
 ///
 /// let address: Address = "localhost:6000".parse().unwrap();
 /// let mut connection = Client::connect(&address, Some(b"secret")).await?;
@@ -25,78 +22,56 @@ pub struct Client;
 
 impl Client {
     /// Connects and, with an authkey, runs the client's side of the handshake; `None`
-    /// means no handshake, as in CPython. No timeout: see [`ClientOptions`] for one.
+    /// means no handshake, as in CPython. No timeout: see
+    /// [`connect_with`](Self::connect_with) for one.
     pub async fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {
-        ClientOptions::new().authkey(authkey).connect(address).await
-    }
-}
-
-/// Options for [`Client`]: an authkey, a timeout, the handshake's configuration. The
-/// same names as `mpconn_std::ClientOptions`.
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), mpconn_tokio::Error> {
-/// use std::time::Duration;
-/// use mpconn::HandshakeConfig;
-/// use mpconn_tokio::ClientOptions;
-///
-/// let address = "/tmp/app.sock".parse().unwrap();
-/// let connection = ClientOptions::new()
-///     .authkey(Some(b"secret"))
-///     .timeout(Some(Duration::from_secs(5)))
-///     .handshake_config(HandshakeConfig::default().refuse_md5(true))
-///     .connect(&address)
-///     .await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct ClientOptions {
-    authkey: Option<AuthKey>,
-    timeout: Option<Duration>,
-    handshake: HandshakeConfig,
-}
-
-impl ClientOptions {
-    /// No authkey, no timeout, CPython 3.12's handshake.
-    pub fn new() -> ClientOptions {
-        ClientOptions::default()
+        Client::connect_with(address, &ClientOptions::new().authkey(authkey)).await
     }
 
-    /// The authkey to prove (default: none, no handshake).
-    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(AuthKey::new);
-        self
-    }
-
-    /// A bound on connecting and the handshake together (default: none, as CPython);
-    /// past it, connecting fails with [`Error::ConnectTimeout`].
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Digest choices for the handshake (default: CPython 3.12+'s).
-    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
-        self.handshake = config;
-        self
-    }
-
-    /// Connects and authenticates; see [`Client::connect`].
-    pub async fn connect(&self, address: &Address) -> Result<Connection, Error> {
-        let attempt = async {
-            let stream = socket::connect(address).await?;
-            Connection::client(
-                stream,
-                self.authkey.as_ref().map(AuthKey::as_bytes),
-                &self.handshake,
-            )
-            .await
+    /// Connects with `options` and authenticates. A host name is resolved on a blocking
+    /// thread (or by the options' resolver, there too), IPv4 first, and every address is
+    /// tried in turn; a full Unix backlog is waited out. The options' timeout bounds it
+    /// all, handshake included; past it, [`Error::Timeout`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mpconn_tokio::Error> {
+    /// use std::time::Duration;
+    /// use mpconn_tokio::{Client, ClientOptions, HandshakeConfig};
+    ///
+    /// let address = "/tmp/app.sock".parse().unwrap();
+    /// let options = ClientOptions::new()
+    ///     .authkey(Some(b"secret"))
+    ///     .timeout(Some(Duration::from_secs(5)))
+    ///     .handshake_config(HandshakeConfig::default().refuse_md5(true));
+    /// let connection = Client::connect_with(&address, &options).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_with(
+        address: &Address,
+        options: &ClientOptions,
+    ) -> Result<Connection, Error> {
+        let deadline = options
+            .timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let timed_out = |during| Error::Timeout {
+            during,
+            address: Some(address.clone()),
         };
-        match self.timeout {
-            None => attempt.await,
-            Some(after) => tokio::time::timeout(after, attempt)
+        let connecting = socket::connect(address, options, deadline.map(Instant::into_std));
+        let stream = match deadline {
+            None => connecting.await?,
+            Some(deadline) => tokio::time::timeout_at(deadline, connecting)
                 .await
-                .unwrap_or(Err(Error::ConnectTimeout { after })),
-        }
+                .map_err(|_| timed_out(During::Connect))??,
+        };
+        let authkey = options.authkey.as_ref().map(AuthKey::as_bytes);
+        let handshake = Connection::client(stream, authkey, &options.handshake_config);
+        let connection = match deadline {
+            None => handshake.await,
+            Some(deadline) => tokio::time::timeout_at(deadline, handshake)
+                .await
+                .unwrap_or_else(|_| Err(timed_out(During::Handshake))),
+        };
+        connection.map_err(|e| e.at(address))
     }
 }

@@ -6,10 +6,9 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use bytes::BytesMut;
-use getrandom::rand_core::UnwrapErr;
-use getrandom::SysRng;
 use mpconn::frame::{Extended, Header, CONCAT_LIMIT};
-use mpconn::HandshakeConfig;
+use mpconn::{HandshakeConfig, Role};
+use mpconn_net::{new_core, During};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio_util::codec::{Framed, FramedParts};
 use tokio_util::io::poll_read_buf;
@@ -71,11 +70,6 @@ impl Inbound {
         }
         Ok(n)
     }
-}
-
-/// The operating system's random number generator, for handshake nonces.
-fn os_rng() -> UnwrapErr<SysRng> {
-    UnwrapErr(SysRng)
 }
 
 /// Writes everything the core has queued. Cancel safe: a partial write keeps its place in
@@ -148,9 +142,12 @@ async fn flush_all<W: AsyncWrite + Unpin>(
     core: &mut mpconn::Connection,
     backlog: &mut Backlog,
 ) -> Result<(), Error> {
-    backlog.check_in_step()?;
-    backlog.write(io).await?;
-    flush_core(io, core).await
+    let flushed = async {
+        backlog.check_in_step()?;
+        backlog.write(io).await?;
+        flush_core(io, core).await
+    };
+    flushed.await.map_err(|e| e.during(During::Send))
 }
 
 /// `send_bytes` for a connection and a send half: a message up to [`CONCAT_LIMIT`] is
@@ -178,7 +175,7 @@ fn send_bytes<'a, W: AsyncWrite + Unpin>(
     };
     async move {
         match start {
-            Start::Large(send) => send.run(io).await,
+            Start::Large(send) => send.run(io).await.map_err(|e| e.during(During::Send)),
             Start::Queued(queued, core, backlog) => {
                 queued?;
                 flush_all(io, core, backlog).await
@@ -291,6 +288,16 @@ async fn recv_core<R: AsyncRead + Unpin>(
     max_len: Option<usize>,
 ) -> Result<Vec<u8>, Error> {
     core.set_max_len(max_len.map(|max| max as u64));
+    recv_message(io, core, inbound)
+        .await
+        .map_err(|e| e.during(During::Receive))
+}
+
+async fn recv_message<R: AsyncRead + Unpin>(
+    io: &mut R,
+    core: &mut mpconn::Connection,
+    inbound: &mut Inbound,
+) -> Result<Vec<u8>, Error> {
     loop {
         if !inbound.filled().is_empty() {
             let (used, frame) = core.decode(inbound.filled())?;
@@ -464,7 +471,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         authkey: Option<&[u8]>,
         config: &HandshakeConfig,
     ) -> Result<Connection<S>, Error> {
-        let core = mpconn::Connection::server(authkey, config, &mut os_rng());
+        let core = new_core(Role::Server, authkey, config);
         Connection::authenticate(io, core).await
     }
 
@@ -475,13 +482,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         authkey: Option<&[u8]>,
         config: &HandshakeConfig,
     ) -> Result<Connection<S>, Error> {
-        let core = mpconn::Connection::client(authkey, config, &mut os_rng());
+        let core = new_core(Role::Client, authkey, config);
         Connection::authenticate(io, core).await
     }
 
     async fn authenticate(mut io: S, mut core: mpconn::Connection) -> Result<Self, Error> {
         let mut inbound = Inbound::new();
-        handshake(&mut io, &mut core, &mut inbound).await?;
+        handshake(&mut io, &mut core, &mut inbound)
+            .await
+            .map_err(|e| e.during(During::Handshake))?;
         Ok(Connection {
             io,
             core,

@@ -13,7 +13,8 @@
 //! - [`FrameCodec`]: the framing as a `tokio_util::codec` codec, for `Framed` on a stream
 //!   you already have.
 //!
-//! Addresses are the std adapter's [`Address`], re-exported here.
+//! Addresses, options and errors are [`mpconn_net`]'s, shared with the std and mio
+//! adapters and re-exported here.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -39,18 +40,21 @@
 mod client;
 pub mod codec;
 pub mod connection;
-pub mod error;
 mod listener;
 mod socket;
 pub mod stream;
 
-pub use client::{Client, ClientOptions};
+/// The adapter's error: [`mpconn_net::Error`], the same in every adapter.
+pub mod error {
+    pub use mpconn_net::{During, Error};
+}
+
+pub use client::Client;
 pub use codec::FrameCodec;
 pub use connection::{Connection, RecvHalf, SendHalf};
-pub use error::Error;
-pub use listener::{
-    Listener, ListenerOptions, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_PENDING_LIMIT,
+pub use listener::Listener;
+pub use mpconn_net::{
+    Address, AddressError, ClientOptions, During, Error, Family, HandshakeConfig, ListenerOptions,
+    DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_PENDING_LIMIT,
 };
-pub use mpconn::HandshakeConfig;
-pub use mpconn_std::{Address, AddressError, Family};
 pub use stream::Stream;

@@ -5,163 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mpconn::{AuthKey, HandshakeConfig};
-use mpconn_std::bind::{bind_listening, BoundSocket, SocketCleanup};
-use mpconn_std::{Address, Family};
+use mpconn_net::{Bound, SocketCleanup};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::socket::RawListener;
-use crate::{Connection, Error, Stream};
-
-/// The default handshake timeout. CPython has none (one silent client stalls its accept
-/// loop); 20 s leaves a slow honest client plenty of time.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The default listen backlog: 128, not CPython's 1.
-///
-/// CPython accepts and authenticates one client at a time, so a longer queue would only
-/// hold clients waiting. This listener's accept loop takes connections off the queue as
-/// fast as they come and authenticates them concurrently, and the queue only has to
-/// absorb a burst of simultaneous connects: with a backlog of 1, 100 clients connecting at
-/// once would see TCP SYN retransmits (a second or more of delay each) or, over a Unix
-/// socket, `EAGAIN` / `ECONNREFUSED`. 128 is Linux's historical `SOMAXCONN`.
-pub const DEFAULT_BACKLOG: i32 = 128;
-
-/// The default bound on connections that are handshaking or waiting for
-/// [`Listener::accept`].
-pub const DEFAULT_PENDING_LIMIT: usize = 256;
+use crate::{Address, Connection, During, Error, ListenerOptions, Stream};
 
 /// How long the accept loop rests after the OS refused an accept (out of file
 /// descriptors, say), so that it does not spin while the condition lasts.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
-
-/// Options for [`Listener`]: what CPython's `Listener(address, family, backlog, authkey)`
-/// takes, a handshake timeout CPython does not have, and a bound on clients waiting.
-/// The same names as `mpconn_std::ListenerOptions`; only the default backlog differs
-/// (see [`DEFAULT_BACKLOG`]).
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), mpconn_tokio::Error> {
-/// use std::time::Duration;
-/// use mpconn_tokio::{Family, ListenerOptions};
-///
-/// let listener = ListenerOptions::new()
-///     .family(Family::Inet) // no address: localhost, any free port
-///     .backlog(1024)
-///     .authkey(Some(b"secret"))
-///     .handshake_timeout(Some(Duration::from_secs(5)))
-///     .bind(None)
-///     .await?;
-/// assert_ne!(listener.address().to_string(), "localhost:0");
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct ListenerOptions {
-    family: Option<Family>,
-    backlog: i32,
-    authkey: Option<AuthKey>,
-    handshake_timeout: Option<Duration>,
-    handshake: HandshakeConfig,
-    pending_limit: usize,
-}
-
-impl Default for ListenerOptions {
-    fn default() -> Self {
-        ListenerOptions::new()
-    }
-}
-
-impl ListenerOptions {
-    /// No authkey, [`DEFAULT_BACKLOG`], [`DEFAULT_HANDSHAKE_TIMEOUT`], CPython 3.12's
-    /// handshake ([`HandshakeConfig::default`]) and [`DEFAULT_PENDING_LIMIT`].
-    pub fn new() -> ListenerOptions {
-        ListenerOptions {
-            family: None,
-            backlog: DEFAULT_BACKLOG,
-            authkey: None,
-            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
-            handshake: HandshakeConfig::default(),
-            pending_limit: DEFAULT_PENDING_LIMIT,
-        }
-    }
-
-    /// The family of the default address, when [`bind`](Self::bind) gets none
-    /// (default: `AF_UNIX`, as CPython on Unix). With an address, a different family is
-    /// an error.
-    pub fn family(mut self, family: Family) -> Self {
-        self.family = Some(family);
-        self
-    }
-
-    /// The `listen(2)` backlog: how many connections the kernel queues before the
-    /// accept loop takes them (see [`DEFAULT_BACKLOG`] for why it is not CPython's 1).
-    pub fn backlog(mut self, backlog: i32) -> Self {
-        self.backlog = backlog;
-        self
-    }
-
-    /// The authkey clients must prove they hold (default: none, no handshake). An
-    /// empty key is a key: the handshake runs.
-    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(AuthKey::new);
-        self
-    }
-
-    /// How long a client has to finish the handshake before it is dropped and
-    /// [`Listener::accept`] reports [`Error::HandshakeTimeout`] for it (default 20 s;
-    /// `None`: forever, as CPython, though a silent client then holds a pending slot
-    /// and a file descriptor until it goes away).
-    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.handshake_timeout = timeout;
-        self
-    }
-
-    /// Digest choices for the handshake (default: CPython 3.12+'s).
-    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
-        self.handshake = config;
-        self
-    }
-
-    /// At most this many accepted connections are handshaking or waiting for
-    /// [`Listener::accept`] at once; beyond it the accept loop waits and new clients
-    /// queue in the kernel's backlog. Bounds memory and file descriptors when the
-    /// application falls behind. At least 1.
-    pub fn pending_limit(mut self, limit: usize) -> Self {
-        self.pending_limit = limit.max(1);
-        self
-    }
-
-    /// Binds and starts listening on `address`, or on a fresh default address of the
-    /// family: a `listener-XXXXXXXX` socket in a new private (0700) temporary directory
-    /// for `AF_UNIX` (both removed when the listener closes), `localhost:0` for
-    /// `AF_INET`. `SO_REUSEADDR` is set, as CPython does.
-    ///
-    /// Must be called within a tokio runtime: it spawns the accept loop.
-    pub async fn bind(&self, address: Option<Address>) -> Result<Listener, Error> {
-        let BoundSocket {
-            socket,
-            address: bound,
-            cleanup,
-        } = bind_listening(address, self.family, self.backlog)?;
-        let raw = RawListener::from_socket(socket, bound.family())?;
-        let settings = Arc::new(Settings {
-            authkey: self.authkey.clone(),
-            handshake: self.handshake.clone(),
-            timeout: self.handshake_timeout,
-        });
-        let (sender, incoming) = mpsc::unbounded_channel();
-        let permits = Arc::new(Semaphore::new(self.pending_limit));
-        let accept_loop = tokio::spawn(accept_loop(raw, settings, permits, sender));
-        Ok(Listener {
-            address: bound,
-            last_accepted: None,
-            incoming,
-            accept_loop: Some(accept_loop),
-            cleanup,
-        })
-    }
-}
 
 /// What each handshake task needs.
 struct Settings {
@@ -180,6 +33,7 @@ struct Incoming {
 
 async fn accept_loop(
     raw: RawListener,
+    address: Address,
     settings: Arc<Settings>,
     permits: Arc<Semaphore>,
     sender: mpsc::UnboundedSender<Incoming>,
@@ -206,7 +60,7 @@ async fn accept_loop(
             Err(error) => {
                 let incoming = Incoming {
                     peer: None,
-                    result: Err(error.into()),
+                    result: Err(Error::io(During::Accept, error).at(&address)),
                     _permit: permit,
                 };
                 if sender.send(incoming).is_err() {
@@ -234,7 +88,18 @@ async fn handshake_one(
         None => handshake.await,
         Some(after) => tokio::time::timeout(after, handshake)
             .await
-            .unwrap_or(Err(Error::HandshakeTimeout { after })),
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    during: During::Handshake,
+                    address: None,
+                })
+            }),
+    };
+    // An unnamed Unix client has no address to show: the handshake's errors say whose.
+    let named = peer.path().is_none_or(|p| !p.as_os_str().is_empty());
+    let result = match result {
+        Err(error) if named => Err(error.at(&peer)),
+        other => other,
     };
     // A closed listener no longer wants it; the connection just closes.
     let _ = sender.send(Incoming {
@@ -249,7 +114,7 @@ async fn handshake_one(
 /// Clients are accepted by a background task as soon as they connect, and each one's
 /// handshake runs in a task of its own under a timeout, so a client that connects and
 /// stalls never delays the others: it is dropped when its
-/// [`handshake_timeout`](ListenerOptions::handshake_timeout) runs out.
+/// [`handshake_timeout`](mpconn_net::ListenerOptions::handshake_timeout) runs out.
 /// [`accept`](Self::accept) returns connections in the order their handshakes finished.
 ///
 /// A client that fails the handshake (wrong key, garbage, timeout) is reported by
@@ -294,19 +159,75 @@ impl fmt::Debug for Listener {
 
 impl Listener {
     /// Binds with the default [`ListenerOptions`] and `authkey`; see
-    /// [`ListenerOptions::bind`].
+    /// [`bind_with`](Self::bind_with).
     ///
     /// `None` for the address is CPython's default: a fresh `listener-XXXXXXXX` Unix
     /// socket in a private temporary directory. An authkey, even an empty one, means
     /// every client runs the handshake.
     pub async fn bind(address: Option<Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
-        ListenerOptions::new().authkey(authkey).bind(address).await
+        Listener::bind_with(address, &ListenerOptions::new().authkey(authkey)).await
+    }
+
+    /// Binds and starts listening on `address`, or on a fresh default address of the
+    /// options' family: a `listener-XXXXXXXX` socket in a new private (0700) temporary
+    /// directory for `AF_UNIX` (both removed when the listener closes), `localhost:0`
+    /// for `AF_INET`. `SO_REUSEADDR` is set, as CPython does. Binding (and resolving a
+    /// host name) runs on a blocking thread, off the runtime.
+    ///
+    /// Every option applies: the backlog (the accept loop drains it at once), the
+    /// handshake timeout of each client, and the pending limit on clients handshaking
+    /// or waiting for [`accept`](Self::accept). Must be called within a tokio runtime:
+    /// it spawns the accept loop.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// use std::time::Duration;
+    /// use mpconn_tokio::{Family, Listener, ListenerOptions};
+    ///
+    /// let options = ListenerOptions::new()
+    ///     .family(Family::Inet) // no address: localhost, any free port
+    ///     .backlog(1024)
+    ///     .authkey(Some(b"secret"))
+    ///     .handshake_timeout(Some(Duration::from_secs(5)));
+    /// let listener = Listener::bind_with(None, &options).await?;
+    /// assert_ne!(listener.address().to_string(), "localhost:0");
+    /// # Ok(()) }
+    /// ```
+    pub async fn bind_with(
+        address: Option<Address>,
+        options: &ListenerOptions,
+    ) -> Result<Listener, Error> {
+        let to_bind = options.clone();
+        let Bound {
+            listener,
+            address: bound,
+            cleanup,
+        } = tokio::task::spawn_blocking(move || mpconn_net::bind(address, &to_bind))
+            .await
+            .map_err(|e| Error::io(During::Bind, std::io::Error::other(e)))??;
+        let raw = RawListener::new(listener).map_err(|e| Error::io(During::Bind, e).at(&bound))?;
+        let settings = Arc::new(Settings {
+            authkey: options.authkey.clone(),
+            handshake: options.handshake_config.clone(),
+            timeout: options.handshake_timeout,
+        });
+        let (sender, incoming) = mpsc::unbounded_channel();
+        let permits = Arc::new(Semaphore::new(options.pending_limit));
+        let accept_loop = tokio::spawn(accept_loop(raw, bound.clone(), settings, permits, sender));
+        Ok(Listener {
+            address: bound,
+            last_accepted: None,
+            incoming,
+            accept_loop: Some(accept_loop),
+            cleanup,
+        })
     }
 
     /// The next authenticated connection (CPython's `accept()`).
     ///
     /// `Err` for a client whose handshake failed or timed out (see
-    /// [`Error::is_authentication`] and [`Error::HandshakeTimeout`]) or when the OS
+    /// [`Error::is_authentication`] and [`Error::is_timeout`]) or when the OS
     /// refused an accept; the listener keeps serving either way.
     /// [`Error::ListenerClosed`] once the listener is closed.
     ///

@@ -1,49 +1,37 @@
-//! Listening and connecting sockets for an [`Address`], as CPython makes them.
+//! The runtime's side of listening and connecting: tokio's sockets around what
+//! `mpconn_net` binds, resolves and decides.
 
 use std::io;
-use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
-use std::time::Duration;
+use std::time::Instant;
 
-use mpconn_std::{Address, Family};
-use socket2::Socket;
+use mpconn_net::{During, Error, Listening};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
-use crate::Stream;
+use crate::{Address, ClientOptions, Stream};
 
-/// A bound, listening socket of either family.
-#[derive(Debug)]
-pub(crate) enum RawListener {
-    Tcp(TcpListener),
-    Unix(UnixListener),
+mpconn_net::socket_enum! {
+    /// A bound, listening socket of either family, which the accept loop owns.
+    pub(crate) enum RawListener {
+        Tcp(TcpListener),
+        Unix(UnixListener),
+    }
 }
 
 impl RawListener {
-    /// Wraps a socket bound by [`mpconn_std::bind::bind_listening`], made non-blocking.
-    pub(crate) fn from_socket(socket: Socket, family: Family) -> io::Result<RawListener> {
-        socket.set_nonblocking(true)?;
-        let fd = OwnedFd::from(socket);
-        Ok(match family {
-            Family::Inet => {
-                RawListener::Tcp(TcpListener::from_std(std::net::TcpListener::from(fd))?)
-            }
-            Family::Unix => RawListener::Unix(UnixListener::from_std(
-                std::os::unix::net::UnixListener::from(fd),
-            )?),
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    format!("no listener for the {other} family here"),
-                ))
-            }
-        })
+    /// Takes over a socket bound by [`mpconn_net::bind`].
+    pub(crate) fn new(listening: Listening) -> io::Result<RawListener> {
+        listening.into_nonblocking(
+            |tcp| Ok(TcpListener::from_std(tcp)?.into()),
+            |unix| Ok(UnixListener::from_std(unix)?.into()),
+        )
     }
 
-    /// The next connected socket and its peer's address.
+    /// The next connected socket, set up, and its peer's address.
     pub(crate) async fn accept(&self) -> io::Result<(Stream, Address)> {
         match self {
             RawListener::Tcp(listener) => {
                 let (stream, peer) = listener.accept().await?;
+                mpconn_net::set_up_tcp(&stream)?;
                 Ok((Stream::Tcp(stream), Address::from(peer)))
             }
             RawListener::Unix(listener) => {
@@ -55,44 +43,48 @@ impl RawListener {
     }
 }
 
-/// Resolves a TCP address without blocking the runtime, IPv4 first: CPython's
-/// `AF_INET` family means IPv4, so `localhost` should mean 127.0.0.1 when it can.
-async fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-    let mut found: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
-    found.sort_by_key(|addr| addr.is_ipv6());
-    if found.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("host {host:?} resolved to no address"),
-        ));
-    }
-    Ok(found)
-}
-
-/// Connects to `address`. A Unix listener whose backlog is full refuses a non-blocking
-/// connect with `WouldBlock`; CPython's blocking client waits instead, and so does this,
-/// retrying every `UNIX_RETRY` (the caller bounds the whole connect with a timeout).
-pub(crate) async fn connect(address: &Address) -> io::Result<Stream> {
-    const UNIX_RETRY: Duration = Duration::from_millis(10);
+/// Connects to `address` without blocking the runtime: a host name is resolved on a
+/// blocking thread, and every address it gives is tried in turn. A Unix listener whose
+/// backlog is full is waited out as [`mpconn_net::full_backlog_pause`] says, with the
+/// runtime's sleep.
+pub(crate) async fn connect(
+    address: &Address,
+    options: &ClientOptions,
+    deadline: Option<Instant>,
+) -> Result<Stream, Error> {
+    let failed = |e: io::Error| Error::io(During::Connect, e).at(address);
     match address {
-        Address::Tcp { host, port } => {
+        Address::Tcp { .. } => {
+            let (to_resolve, resolver) = (address.clone(), options.resolver.clone());
+            let addrs = tokio::task::spawn_blocking(move || {
+                mpconn_net::resolve(&to_resolve, resolver.as_deref())
+            })
+            .await
+            .map_err(|e| failed(io::Error::other(e)))??;
             let mut last_error = None;
-            for addr in resolve(host, *port).await? {
+            for addr in addrs {
                 match TcpStream::connect(addr).await {
-                    Ok(stream) => return Ok(Stream::Tcp(stream)),
+                    Ok(stream) => {
+                        mpconn_net::set_up_tcp(&stream).map_err(failed)?;
+                        return Ok(Stream::Tcp(stream));
+                    }
                     Err(error) => last_error = Some(error),
                 }
             }
-            Err(last_error.unwrap_or_else(|| io::ErrorKind::AddrNotAvailable.into()))
+            Err(failed(
+                last_error.unwrap_or_else(|| io::ErrorKind::NotFound.into()),
+            ))
         }
         Address::Unix(_) | Address::Abstract(_) => {
-            let addr = tokio::net::unix::SocketAddr::from(address.to_unix_socket_addr()?);
+            let addr = address.to_unix_socket_addr().map_err(failed)?;
+            let addr = tokio::net::unix::SocketAddr::from(addr);
             loop {
                 match UnixStream::connect_addr(&addr).await {
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        tokio::time::sleep(UNIX_RETRY).await
+                        let pause = mpconn_net::full_backlog_pause(deadline, address)?;
+                        tokio::time::sleep(pause).await
                     }
-                    other => return other.map(Stream::Unix),
+                    other => return other.map(Stream::Unix).map_err(failed),
                 }
             }
         }

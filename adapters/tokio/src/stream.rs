@@ -4,28 +4,17 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use mpconn_net::each_socket;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
-/// A connected TCP or Unix stream socket: what [`Listener`](crate::Listener) and
-/// [`Client`](crate::Client) connections run over.
-#[derive(Debug)]
-pub enum Stream {
-    /// `AF_INET` / `AF_INET6`.
-    Tcp(TcpStream),
-    /// `AF_UNIX`, a path or a Linux abstract name.
-    Unix(UnixStream),
-}
-
-impl From<TcpStream> for Stream {
-    fn from(stream: TcpStream) -> Self {
-        Stream::Tcp(stream)
-    }
-}
-
-impl From<UnixStream> for Stream {
-    fn from(stream: UnixStream) -> Self {
-        Stream::Unix(stream)
+mpconn_net::socket_enum! {
+    /// A connected TCP or Unix stream socket: what [`Listener`](crate::Listener) and
+    /// [`Client`](crate::Client) connections run over.
+    #[derive(Debug)]
+    pub enum Stream {
+        Tcp(TcpStream),
+        Unix(UnixStream),
     }
 }
 
@@ -35,10 +24,7 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(stream) => Pin::new(stream).poll_read(cx, buf),
-            Stream::Unix(stream) => Pin::new(stream).poll_read(cx, buf),
-        }
+        each_socket!(self.get_mut(), stream => Pin::new(stream).poll_read(cx, buf))
     }
 }
 
@@ -48,43 +34,14 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(stream) => Pin::new(stream).poll_write(cx, buf),
-            Stream::Unix(stream) => Pin::new(stream).poll_write(cx, buf),
-        }
+        each_socket!(self.get_mut(), stream => Pin::new(stream).poll_write(cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(stream) => Pin::new(stream).poll_flush(cx),
-            Stream::Unix(stream) => Pin::new(stream).poll_flush(cx),
-        }
+        each_socket!(self.get_mut(), stream => Pin::new(stream).poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(stream) => Pin::new(stream).poll_shutdown(cx),
-            Stream::Unix(stream) => Pin::new(stream).poll_shutdown(cx),
-        }
-    }
-}
-
-#[cfg(unix)]
-impl std::os::fd::AsRawFd for Stream {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        match self {
-            Stream::Tcp(stream) => stream.as_raw_fd(),
-            Stream::Unix(stream) => stream.as_raw_fd(),
-        }
-    }
-}
-
-#[cfg(unix)]
-impl std::os::fd::AsFd for Stream {
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        match self {
-            Stream::Tcp(stream) => stream.as_fd(),
-            Stream::Unix(stream) => stream.as_fd(),
-        }
+        each_socket!(self.get_mut(), stream => Pin::new(stream).poll_shutdown(cx))
     }
 }

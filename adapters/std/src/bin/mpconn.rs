@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mpconn_std::{Address, ClientOptions, Connection, Family, ListenerOptions};
+use mpconn_std::{
+    Address, Client, ClientOptions, Connection, During, Family, Listener, ListenerOptions,
+};
 
 const USAGE: &str = "\
 mpconn: Python's multiprocessing.connection from the command line
@@ -231,7 +233,7 @@ fn listen(options: Options) -> Outcome {
                 .timeout
                 .unwrap_or(mpconn_std::DEFAULT_HANDSHAKE_TIMEOUT),
         ));
-    let mut listener = listener_options.bind(address).map_err(run_error)?;
+    let mut listener = Listener::bind_with(address, &listener_options).map_err(run_error)?;
     print_line(&listener.address().to_string())?;
     let codec = Codec {
         pickle: options.pickle,
@@ -253,7 +255,13 @@ fn listen(options: Options) -> Outcome {
             }
             Err(e) => {
                 eprintln!("mpconn: {peer}: {e}");
-                if matches!(e, mpconn_std::Error::Io(_)) {
+                if matches!(
+                    e,
+                    mpconn_std::Error::Io {
+                        during: Some(During::Accept),
+                        ..
+                    }
+                ) {
                     // accept(2) itself failed (out of descriptors?): do not spin.
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -303,11 +311,10 @@ fn send(options: Options) -> Outcome {
         .map(|m| codec.encode(m))
         .collect::<Outcome<Vec<_>>>()?;
     let key = authkey(&options)?;
-    let mut conn = ClientOptions::new()
+    let client_options = ClientOptions::new()
         .authkey(key.as_deref())
-        .timeout(options.timeout)
-        .connect(&address)
-        .map_err(|e| run_error(format!("{address}: {e}")))?;
+        .timeout(options.timeout);
+    let mut conn = Client::connect_with(&address, &client_options).map_err(run_error)?;
     conn.set_timeout(options.timeout).map_err(run_error)?;
     for message in &encoded {
         conn.send_bytes(message).map_err(run_error)?;

@@ -12,7 +12,8 @@ pub use mpconn_test_support::{
 pub fn accept(listener: &mut Listener) -> mpconn_std::Result<Connection> {
     if wait(&[&*listener], Some(LIMIT))?.is_empty() {
         return Err(mpconn_std::Error::Timeout {
-            during: "waiting for a client to connect",
+            during: mpconn_std::During::Accept,
+            address: Some(listener.address().clone()),
         });
     }
     listener.accept()

@@ -17,7 +17,7 @@
 //! named `a:1`).
 //!
 //! ```
-//! use mpconn_std::{Address, Family};
+//! use mpconn_net::{Address, Family};
 //!
 //! let tcp: Address = "localhost:6000".parse().unwrap();
 //! assert_eq!(tcp, Address::tcp("localhost", 6000));
@@ -45,6 +45,11 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// The address families of `multiprocessing.connection`, by CPython's names.
+///
+/// ```
+/// use mpconn_net::{Address, Family};
+/// assert_eq!(Address::unix("/tmp/s").family(), Family::Unix);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Family {
@@ -56,6 +61,10 @@ pub enum Family {
 
 impl Family {
     /// CPython's name for the family: `"AF_INET"` or `"AF_UNIX"`.
+    ///
+    /// ```
+    /// assert_eq!(mpconn_net::Family::Inet.name(), "AF_INET");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Family::Inet => "AF_INET",
@@ -76,6 +85,12 @@ impl fmt::Display for Family {
 /// `(host, port)` pair is `AF_INET`, anything else `AF_UNIX`. See the
 /// [module documentation](self) for the plain spelling that [`FromStr`] and
 /// [`Display`](fmt::Display) use.
+///
+/// ```
+/// use mpconn_net::Address;
+/// let address: Address = "[::1]:6000".parse().unwrap();
+/// assert_eq!(address, Address::Tcp { host: "::1".into(), port: 6000 });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Address {
     /// A TCP host and port. The host is kept as given (`"localhost"` stays a name) and
@@ -94,6 +109,11 @@ pub enum Address {
 }
 
 /// Why a spelling is not an address, or an address cannot be used here.
+///
+/// ```
+/// use mpconn_net::{Address, AddressError};
+/// assert_eq!("".parse::<Address>(), Err(AddressError::Empty));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AddressError {
@@ -152,6 +172,10 @@ impl From<AddressError> for io::Error {
 
 impl Address {
     /// A TCP address; the host is kept as given and resolved on use.
+    ///
+    /// ```
+    /// assert_eq!(mpconn_net::Address::tcp("localhost", 80).to_string(), "localhost:80");
+    /// ```
     pub fn tcp(host: impl Into<String>, port: u16) -> Address {
         Address::Tcp {
             host: host.into(),
@@ -160,16 +184,30 @@ impl Address {
     }
 
     /// A Unix socket path.
+    ///
+    /// ```
+    /// let address = mpconn_net::Address::unix("/tmp/app.sock");
+    /// assert_eq!(address.path().unwrap().to_str(), Some("/tmp/app.sock"));
+    /// ```
     pub fn unix(path: impl Into<PathBuf>) -> Address {
         Address::Unix(path.into())
     }
 
     /// A Linux abstract socket name, without the leading NUL byte CPython writes.
+    ///
+    /// ```
+    /// assert_eq!(mpconn_net::Address::abstract_name("app").to_string(), "@app");
+    /// ```
     pub fn abstract_name(name: impl AsRef<[u8]>) -> Address {
         Address::Abstract(name.as_ref().to_vec())
     }
 
     /// CPython's default TCP address, `('localhost', 0)`: any free port on loopback.
+    ///
+    /// ```
+    /// let address = mpconn_net::Address::localhost_any_port();
+    /// assert_eq!(address.to_string(), "localhost:0");
+    /// ```
     pub fn localhost_any_port() -> Address {
         Address::tcp("localhost", 0)
     }
@@ -180,9 +218,9 @@ impl Address {
     /// `Listener` bound without an address removes both on close.
     ///
     /// ```
-    /// let address = mpconn_std::Address::fresh_unix().unwrap();
+    /// let address = mpconn_net::Address::fresh_unix().unwrap();
     /// let path = match &address {
-    ///     mpconn_std::Address::Unix(path) => path.clone(),
+    ///     mpconn_net::Address::Unix(path) => path.clone(),
     ///     _ => unreachable!(),
     /// };
     /// assert!(path.file_name().unwrap().to_str().unwrap().starts_with("listener-"));
@@ -196,6 +234,11 @@ impl Address {
     }
 
     /// The family, as CPython's `address_type` infers it.
+    ///
+    /// ```
+    /// use mpconn_net::{Address, Family};
+    /// assert_eq!(Address::abstract_name("a").family(), Family::Unix);
+    /// ```
     pub fn family(&self) -> Family {
         match self {
             Address::Tcp { .. } => Family::Inet,
@@ -204,6 +247,10 @@ impl Address {
     }
 
     /// The path of the socket file, for an address that has one (not TCP, not abstract).
+    ///
+    /// ```
+    /// assert!(mpconn_net::Address::abstract_name("a").path().is_none());
+    /// ```
     pub fn path(&self) -> Option<&Path> {
         match self {
             Address::Unix(path) => Some(path),
@@ -212,7 +259,14 @@ impl Address {
     }
 
     /// Resolves a TCP address to socket addresses (a host name may give several).
-    /// `Unsupported` for the Unix family.
+    /// `Unsupported` for the Unix family. This uses the system resolver as given:
+    /// [`resolve`](crate::resolve) puts IPv4 first, as binding and connecting do.
+    ///
+    /// ```
+    /// let addrs = mpconn_net::Address::tcp("127.0.0.1", 5).to_socket_addrs()?;
+    /// assert_eq!(addrs, ["127.0.0.1:5".parse().unwrap()]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn to_socket_addrs(&self) -> io::Result<Vec<SocketAddr>> {
         match self {
             Address::Tcp { host, port } => {
@@ -235,6 +289,12 @@ impl Address {
 
     /// The standard library's Unix socket address for a path or an abstract name.
     /// `Unsupported` for TCP, and for abstract names off Linux.
+    ///
+    /// ```
+    /// let addr = mpconn_net::Address::unix("/tmp/s").to_unix_socket_addr()?;
+    /// assert!(addr.as_pathname().is_some());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn to_unix_socket_addr(&self) -> io::Result<UnixSocketAddr> {
         match self {
             Address::Unix(path) => UnixSocketAddr::from_pathname(path),

@@ -1,0 +1,52 @@
+//! # mpconn-net: what the mpconn adapters share
+//!
+//! The part of `multiprocessing.connection` that is not protocol (that is the sans-IO
+//! core, [`mpconn`]) and not tied to one runtime either: the std, tokio and mio adapters
+//! all build on it, as quinn builds on quinn-udp. Written once here:
+//!
+//! - [`Address`] and [`Family`]: CPython's addresses, their plain spelling, the default
+//!   addresses ([`Address::fresh_unix`]).
+//! - [`bind`]: CPython's `Listener` socket (backlog, `SO_REUSEADDR`, the socket file
+//!   and private directory removed on close).
+//! - [`resolve`] and [`connect`]: IPv4 first as CPython's `AF_INET`, every resolved
+//!   address tried; [`set_up_tcp`] (`TCP_NODELAY`) on every TCP stream, accepted or
+//!   connected; [`full_backlog_pause`], the one policy for a full Unix backlog.
+//! - [`ListenerOptions`] and [`ClientOptions`]: one set of names and defaults.
+//! - [`Error`]: the one adapter error, whose messages say during what and name the
+//!   address, with one `io::Error` mapping.
+//! - [`new_core`]: the core with the OS's random source.
+//! - [`socket_enum!`] and [`each_socket!`]: the adapters' enums of a TCP and a Unix
+//!   socket of their runtime, declared alike.
+//!
+//! Resolution and [`connect`] block; the tokio adapter runs them on a blocking thread
+//! or with its own sockets.
+//!
+//! ```
+//! use mpconn_net::{bind, connect, ClientOptions, Family, ListenerOptions};
+//!
+//! let bound = bind(None, &ListenerOptions::new().family(Family::Inet))?;
+//! let stream = connect(&bound.address, &ClientOptions::new(), None)?; // TCP_NODELAY set
+//! # drop(stream);
+//! # Ok::<(), mpconn_net::Error>(())
+//! ```
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod address;
+mod bind;
+mod error;
+mod options;
+mod socket;
+mod sockets;
+
+pub use address::{Address, AddressError, Family};
+pub use bind::{bind, Bound, Listening, SocketCleanup};
+pub use error::{protocol_error_kind, During, Error, Result};
+pub use mpconn::HandshakeConfig;
+pub use options::{
+    ClientOptions, ListenerOptions, Resolve, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_PENDING_LIMIT,
+};
+pub use socket::{
+    connect, full_backlog_pause, new_core, resolve, set_up_tcp, Connected, FULL_BACKLOG_RETRY,
+};

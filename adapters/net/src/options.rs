@@ -1,0 +1,300 @@
+//! The options of a listener and a client: one set of names and defaults for every
+//! adapter. They are data; each adapter binds or connects with them
+//! (`Listener::bind_with(address, &options)`, `Client::connect_with(&address, &options)`).
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mpconn::{AuthKey, HandshakeConfig};
+
+use crate::address::Family;
+
+/// How long a listener waits for a client to finish the authentication handshake
+/// unless told otherwise. CPython waits forever, so one silent client stalls its
+/// accept loop; here it costs at most this.
+///
+/// ```
+/// assert_eq!(mpconn_net::DEFAULT_HANDSHAKE_TIMEOUT.as_secs(), 20);
+/// ```
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The default listen backlog: 128, not CPython's 1.
+///
+/// The queue only has to absorb a burst of simultaneous connects, but with a backlog of
+/// 1 a burst of 100 clients meets TCP SYN retransmits (a second or more of delay each)
+/// or, over a Unix socket, a full backlog (which clients wait out: see
+/// [`full_backlog_pause`](crate::full_backlog_pause)). The async listeners drain the
+/// queue at once; a blocking one serving a client meanwhile leaves the others queued,
+/// not refused. 128 is Linux's historical `SOMAXCONN`.
+///
+/// ```
+/// assert_eq!(mpconn_net::DEFAULT_BACKLOG, 128);
+/// ```
+pub const DEFAULT_BACKLOG: i32 = 128;
+
+/// The default bound on connections that are handshaking or waiting for `accept` in a
+/// listener that authenticates in the background (tokio).
+///
+/// ```
+/// assert_eq!(mpconn_net::DEFAULT_PENDING_LIMIT, 256);
+/// ```
+pub const DEFAULT_PENDING_LIMIT: usize = 256;
+
+/// Options for a listener: what CPython's `Listener(address, family, backlog, authkey)`
+/// takes, a handshake timeout CPython does not have, and a bound on clients waiting.
+///
+/// Every adapter reads the same options with the same defaults. Where one does not
+/// apply to a runtime, its method says so: mio's listener has no handshake timeout (the
+/// event loop owns the clock) and accepts no more than it is asked to, so it has no
+/// pending limit either; the blocking listener authenticates in `accept`, so neither
+/// has it.
+///
+/// ```
+/// use std::time::Duration;
+/// use mpconn_net::{Family, ListenerOptions};
+///
+/// let options = ListenerOptions::new()
+///     .family(Family::Inet) // no address: localhost, any free port
+///     .backlog(16)
+///     .authkey(Some(b"secret"))
+///     .handshake_timeout(Some(Duration::from_secs(5)));
+/// assert_eq!(options.backlog, 16);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ListenerOptions {
+    /// The family of the default address; see [`family`](Self::family).
+    pub family: Option<Family>,
+    /// The `listen(2)` backlog; see [`backlog`](Self::backlog).
+    pub backlog: i32,
+    /// The key clients must prove they hold; see [`authkey`](Self::authkey).
+    pub authkey: Option<AuthKey>,
+    /// See [`handshake_timeout`](Self::handshake_timeout).
+    pub handshake_timeout: Option<Duration>,
+    /// See [`handshake_config`](Self::handshake_config).
+    pub handshake_config: HandshakeConfig,
+    /// See [`pending_limit`](Self::pending_limit).
+    pub pending_limit: usize,
+}
+
+impl Default for ListenerOptions {
+    fn default() -> Self {
+        ListenerOptions::new()
+    }
+}
+
+impl ListenerOptions {
+    /// No authkey, [`DEFAULT_BACKLOG`], [`DEFAULT_HANDSHAKE_TIMEOUT`], CPython 3.12's
+    /// handshake ([`HandshakeConfig::default`]) and [`DEFAULT_PENDING_LIMIT`].
+    ///
+    /// ```
+    /// let options = mpconn_net::ListenerOptions::new();
+    /// assert!(options.authkey.is_none());
+    /// ```
+    pub fn new() -> ListenerOptions {
+        ListenerOptions {
+            family: None,
+            backlog: DEFAULT_BACKLOG,
+            authkey: None,
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            handshake_config: HandshakeConfig::default(),
+            pending_limit: DEFAULT_PENDING_LIMIT,
+        }
+    }
+
+    /// The family of the default address, when binding gets none (default: `AF_UNIX`,
+    /// as CPython on Unix). With an address, a different family is an error.
+    ///
+    /// ```
+    /// use mpconn_net::{Family, ListenerOptions};
+    /// assert_eq!(ListenerOptions::new().family(Family::Inet).family, Some(Family::Inet));
+    /// ```
+    pub fn family(mut self, family: Family) -> Self {
+        self.family = Some(family);
+        self
+    }
+
+    /// The `listen(2)` backlog: how many connections the kernel queues before the
+    /// listener takes them (default [`DEFAULT_BACKLOG`]).
+    ///
+    /// ```
+    /// assert_eq!(mpconn_net::ListenerOptions::new().backlog(1).backlog, 1);
+    /// ```
+    pub fn backlog(mut self, backlog: i32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// The authkey clients must prove they hold (default: none, no handshake). An
+    /// empty key is a key: the handshake runs.
+    ///
+    /// ```
+    /// let options = mpconn_net::ListenerOptions::new().authkey(Some(b""));
+    /// assert!(options.authkey.is_some());
+    /// ```
+    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
+        self.authkey = authkey.map(AuthKey::new);
+        self
+    }
+
+    /// How long a client has to finish the handshake before the listener gives up on it
+    /// and reports [`Error::Timeout`](crate::Error::Timeout) for it (default 20 s;
+    /// `None`: forever, as CPython). std and tokio apply it; a mio event loop owns its
+    /// clock and drops a client that is still handshaking when its own deadline passes.
+    ///
+    /// ```
+    /// let options = mpconn_net::ListenerOptions::new().handshake_timeout(None);
+    /// assert_eq!(options.handshake_timeout, None);
+    /// ```
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Digest choices for the handshake (default: CPython 3.12+'s).
+    ///
+    /// ```
+    /// use mpconn_net::{HandshakeConfig, ListenerOptions};
+    /// let options = ListenerOptions::new().handshake_config(HandshakeConfig::default());
+    /// # let _ = options;
+    /// ```
+    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
+        self.handshake_config = config;
+        self
+    }
+
+    /// At most this many accepted connections are handshaking or waiting for `accept`
+    /// at once; beyond it the accept loop waits and new clients queue in the kernel's
+    /// backlog (default [`DEFAULT_PENDING_LIMIT`], at least 1). Only tokio's listener,
+    /// which accepts and authenticates in the background, has such a queue; std and
+    /// mio accept one client per `accept` call.
+    ///
+    /// ```
+    /// assert_eq!(mpconn_net::ListenerOptions::new().pending_limit(0).pending_limit, 1);
+    /// ```
+    pub fn pending_limit(mut self, limit: usize) -> Self {
+        self.pending_limit = limit.max(1);
+        self
+    }
+}
+
+/// A name resolver for [`ClientOptions::resolver`]: a host and a port to the socket
+/// addresses to try.
+///
+/// ```
+/// use std::sync::Arc;
+/// let fixed: Arc<mpconn_net::Resolve> = Arc::new(|_host, port| {
+///     Ok(vec![std::net::SocketAddr::from(([127, 0, 0, 1], port))])
+/// });
+/// assert_eq!(fixed("anything", 5).unwrap()[0].port(), 5);
+/// ```
+pub type Resolve = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
+
+/// Options for connecting: CPython's `Client(address, family, authkey)`, plus a
+/// timeout and, for tests and custom name services, a resolver.
+///
+/// The same options with the same defaults in every adapter. The timeout bounds
+/// connecting and the handshake together in std and tokio; in mio, where the handshake
+/// runs in the caller's event loop, it bounds connecting only.
+///
+/// ```
+/// use std::time::Duration;
+/// use mpconn_net::ClientOptions;
+///
+/// let options = ClientOptions::new()
+///     .authkey(Some(b"secret"))
+///     .timeout(Some(Duration::from_secs(5)));
+/// assert_eq!(options.timeout, Some(Duration::from_secs(5)));
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// See [`authkey`](Self::authkey).
+    pub authkey: Option<AuthKey>,
+    /// See [`timeout`](Self::timeout).
+    pub timeout: Option<Duration>,
+    /// See [`handshake_config`](Self::handshake_config).
+    pub handshake_config: HandshakeConfig,
+    /// See [`resolver`](Self::resolver); `None` is the system's.
+    pub resolver: Option<Arc<Resolve>>,
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("authkey", &self.authkey)
+            .field("timeout", &self.timeout)
+            .field("handshake_config", &self.handshake_config)
+            .field("resolver", &self.resolver.as_ref().map(|_| "custom"))
+            .finish()
+    }
+}
+
+impl ClientOptions {
+    /// No authkey, no timeout (CPython's defaults), the system's resolver.
+    ///
+    /// ```
+    /// assert_eq!(mpconn_net::ClientOptions::new().timeout, None);
+    /// ```
+    pub fn new() -> ClientOptions {
+        ClientOptions::default()
+    }
+
+    /// The authkey to prove (default: none, no handshake).
+    ///
+    /// ```
+    /// assert!(mpconn_net::ClientOptions::new().authkey(Some(b"k")).authkey.is_some());
+    /// ```
+    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
+        self.authkey = authkey.map(AuthKey::new);
+        self
+    }
+
+    /// A limit on connecting and the handshake together (default: none, as CPython);
+    /// past it, the client fails with [`Error::Timeout`](crate::Error::Timeout). It
+    /// also ends the wait for room in a full Unix backlog. The connection's later reads
+    /// and writes are not limited by it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = mpconn_net::ClientOptions::new().timeout(Some(Duration::from_secs(1)));
+    /// assert_eq!(options.timeout, Some(Duration::from_secs(1)));
+    /// ```
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Digest choices for the handshake (default: CPython 3.12+'s).
+    ///
+    /// ```
+    /// use mpconn_net::{ClientOptions, HandshakeConfig};
+    /// let options = ClientOptions::new().handshake_config(HandshakeConfig::default());
+    /// # let _ = options;
+    /// ```
+    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
+        self.handshake_config = config;
+        self
+    }
+
+    /// Resolves TCP host names with `resolve` instead of the system resolver. Its
+    /// addresses are tried in order, IPv4 first, until one connects. It may block: the
+    /// tokio adapter calls it on a blocking thread.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// let options = mpconn_net::ClientOptions::new()
+    ///     .resolver(|_host: &str, port| Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]));
+    /// assert!(options.resolver.is_some());
+    /// ```
+    pub fn resolver(
+        mut self,
+        resolve: impl Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
+    ) -> Self {
+        self.resolver = Some(Arc::new(resolve));
+        self
+    }
+}

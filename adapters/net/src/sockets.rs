@@ -1,0 +1,103 @@
+//! The two-variant socket enums every adapter declares for its runtime's types (a TCP
+//! and a Unix stream, a TCP and a Unix listener), written once as macros.
+
+/// Declares an enum of a TCP and a Unix socket, `Tcp(..)` and `Unix(..)`, with `From`
+/// for each and `AsFd` / `AsRawFd` that pass through: what every adapter's `Stream`
+/// and listener types are, over its runtime's socket types. Methods that pass through
+/// to either socket are written with [`each_socket!`](crate::each_socket).
+///
+/// ```
+/// use std::net::TcpStream;
+/// use std::os::unix::net::UnixStream;
+///
+/// mpconn_net::socket_enum! {
+///     /// A connected socket of either family.
+///     #[derive(Debug)]
+///     pub enum Stream {
+///         Tcp(TcpStream),
+///         Unix(UnixStream),
+///     }
+/// }
+///
+/// let (a, _b) = UnixStream::pair()?;
+/// let stream = Stream::from(a);
+/// assert!(matches!(stream, Stream::Unix(_)));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[macro_export]
+macro_rules! socket_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            Tcp($tcp:ty),
+            Unix($unix:ty) $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            /// `AF_INET` / `AF_INET6`.
+            Tcp($tcp),
+            /// `AF_UNIX`, a path or a Linux abstract name.
+            Unix($unix),
+        }
+
+        impl ::core::convert::From<$tcp> for $name {
+            fn from(socket: $tcp) -> Self {
+                $name::Tcp(socket)
+            }
+        }
+
+        impl ::core::convert::From<$unix> for $name {
+            fn from(socket: $unix) -> Self {
+                $name::Unix(socket)
+            }
+        }
+
+        impl ::std::os::fd::AsFd for $name {
+            fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
+                $crate::each_socket!(self, socket => ::std::os::fd::AsFd::as_fd(socket))
+            }
+        }
+
+        impl ::std::os::fd::AsRawFd for $name {
+            fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
+                $crate::each_socket!(self, socket => ::std::os::fd::AsRawFd::as_raw_fd(socket))
+            }
+        }
+    };
+}
+
+/// Runs the same expression on whichever socket a [`socket_enum!`](crate::socket_enum)
+/// value holds, inside one of its `impl` blocks: `each_socket!(self, s => s.write(buf))`.
+///
+/// ```
+/// use std::io::{self, Write};
+/// use std::net::TcpStream;
+/// use std::os::unix::net::UnixStream;
+///
+/// mpconn_net::socket_enum! {
+///     pub enum Stream {
+///         Tcp(TcpStream),
+///         Unix(UnixStream),
+///     }
+/// }
+///
+/// impl Stream {
+///     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+///         mpconn_net::each_socket!(self, socket => socket.write_all(bytes))
+///     }
+/// }
+///
+/// let (a, _b) = UnixStream::pair()?;
+/// Stream::Unix(a).send(b"hello")?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[macro_export]
+macro_rules! each_socket {
+    ($value:expr, $socket:ident => $body:expr) => {
+        match $value {
+            Self::Tcp($socket) => $body,
+            Self::Unix($socket) => $body,
+        }
+    };
+}
