@@ -1,7 +1,5 @@
-//! Key material never reaches debug output: a tokio listener that holds an authkey
-//! prints only its length.
-
-use mpconn_test_support::assert_redacted;
+//! Key material never reaches debug output: a tokio listener (whose key lives in its
+//! accept task, not in the `Listener`) prints none of it.
 
 const KEY: &[u8] = b"correct horse battery staple";
 
@@ -11,5 +9,7 @@ async fn tokio_listener_does_not_print_the_authkey() {
     let listener = mpconn_tokio::Listener::bind_with(None, &options)
         .await
         .expect("bind a default Unix listener");
-    assert_redacted("mpconn_tokio::Listener", format!("{listener:?}"), KEY);
+    let debug = format!("{listener:?}");
+    assert!(!debug.contains("correct horse"), "{debug}");
+    assert!(!debug.contains(&format!("{KEY:?}")), "{debug}");
 }
