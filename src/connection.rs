@@ -396,3 +396,191 @@ impl Connection {
         self.phase = Phase::Failed(error);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AuthFailure;
+    use alloc::vec;
+    use mpconn_test_support::Counter;
+
+    /// Moves bytes between the two ends, `chunk` bytes at a time, until both are quiet.
+    fn pump(a: &mut Connection, b: &mut Connection, chunk: usize) {
+        while a.wants_write() || b.wants_write() {
+            for piece in a.take_output().chunks(chunk) {
+                b.feed(piece).unwrap();
+            }
+            for piece in b.take_output().chunks(chunk) {
+                a.feed(piece).unwrap();
+            }
+        }
+    }
+
+    fn drain(connection: &mut Connection) -> Vec<Vec<u8>> {
+        let mut messages = Vec::new();
+        while let Some(message) = connection.next_message().unwrap() {
+            messages.push(message.into_vec());
+        }
+        messages
+    }
+
+    fn pair(server_key: &[u8], client_key: &[u8]) -> (Connection, Connection) {
+        let config = HandshakeConfig::default();
+        let mut rng = Counter(9);
+        (
+            Connection::server(Some(server_key), &config, &mut rng),
+            Connection::client(Some(client_key), &config, &mut rng),
+        )
+    }
+
+    #[test]
+    fn messages_sent_during_the_handshake_arrive_after_it() {
+        for chunk in [1, 3, 1000] {
+            let (mut server, mut client) = pair(b"key", b"key");
+            client.send(b"early").unwrap();
+            let big = vec![5; 20_000];
+            drop(client.send_direct(&big).unwrap());
+            server.send(b"").unwrap();
+            pump(&mut server, &mut client, chunk);
+            assert_eq!(server.state(), State::Established);
+            assert_eq!(client.state(), State::Established);
+            assert_eq!(drain(&mut server), vec![b"early".to_vec(), big.clone()]);
+            assert_eq!(drain(&mut client), vec![Vec::new()]);
+        }
+    }
+
+    #[test]
+    fn failed_handshake_is_reported_once_its_failure_frame_is_written() {
+        let (mut server, mut client) = pair(b"a", b"b");
+        client.send(b"never").unwrap();
+        client.feed(&server.take_output()).unwrap();
+        server.feed(&client.take_output()).unwrap();
+        let wrong = Error::Authentication(AuthFailure::WrongDigest);
+        assert_eq!(server.error(), Some(&wrong), "at once");
+        assert_eq!(server.state(), State::Handshaking, "#FAILURE# still to go");
+        let failure = server.take_output();
+        assert_eq!(failure, b"\0\0\0\x09#FAILURE#");
+        assert_eq!(server.state(), State::Failed(&wrong));
+        client.feed(&failure).unwrap();
+        let rejected = Error::Authentication(AuthFailure::DigestRejected);
+        assert_eq!(client.state(), State::Failed(&rejected));
+        assert!(!client.wants_write(), "held messages are dropped");
+    }
+
+    #[test]
+    fn failed_handshake_returns_its_error_again_and_takes_no_more_input() {
+        let (mut server, mut client) = pair(b"a", b"b");
+        client.feed(&server.take_output()).unwrap();
+        server.feed(&client.take_output()).unwrap();
+        let wrong = Error::Authentication(AuthFailure::WrongDigest);
+        assert_eq!(server.next_message(), Err(wrong.clone()));
+        assert_eq!(server.send(b"x"), Err(wrong.clone()));
+        assert!(server.send_direct(&[0; 20_000]).is_err());
+        server.feed(b"\0\0\0\x01x").unwrap();
+        assert!(!server.has_buffered_input());
+        assert_eq!(server.next_message(), Err(wrong));
+    }
+
+    #[test]
+    fn handshake_eof_fails_at_once_and_nothing_is_left_to_write() {
+        let (_, mut client) = pair(b"", b"");
+        client.received_eof();
+        assert_eq!(client.state(), State::Failed(&Error::HandshakeEof));
+    }
+
+    #[test]
+    fn bytes_behind_the_last_handshake_frame_are_the_first_messages() {
+        let (mut server, mut client) = pair(b"k", b"k");
+        client.feed(&server.take_output()).unwrap(); // challenge
+        server.feed(&client.take_output()).unwrap(); // MAC
+        client.feed(&server.take_output()).unwrap(); // welcome
+        server.feed(&client.take_output()).unwrap(); // challenge
+        client.feed(&server.take_output()).unwrap(); // MAC
+        let mut flight = client.take_output(); // welcome, the server's last frame
+        frame::encode(b"one", &mut flight);
+        frame::encode(b"two", &mut flight);
+        server.feed(&flight).unwrap();
+        assert!(server.is_established());
+        assert!(server.has_buffered_input());
+        assert_eq!(drain(&mut server), vec![b"one".to_vec(), b"two".to_vec()]);
+    }
+
+    #[test]
+    fn small_messages_in_one_read_are_borrowed_from_the_buffer() {
+        let mut connection = Connection::established();
+        connection.feed(b"\0\0\0\x01a\0\0\0\x02bc").unwrap();
+        assert!(matches!(
+            connection.next_message(),
+            Ok(Some(Frame::Borrowed(b"a")))
+        ));
+        assert!(matches!(
+            connection.next_message(),
+            Ok(Some(Frame::Borrowed(b"bc")))
+        ));
+        assert_eq!(connection.next_message(), Ok(None));
+    }
+
+    #[test]
+    fn split_is_refused_while_handshaking_and_after_a_failure() {
+        let (server, _) = pair(b"k", b"k");
+        let server = server.split().unwrap_err();
+        assert!(server.is_handshaking());
+        let (mut server, mut client) = pair(b"a", b"b");
+        pump(&mut server, &mut client, 1000);
+        assert!(server.split().is_err());
+    }
+
+    #[test]
+    fn split_halves_keep_buffered_input_and_queued_output() {
+        let mut connection = Connection::established();
+        connection.feed(b"\0\0\0\x01a\0\0").unwrap();
+        connection.send(b"queued").unwrap();
+        let (mut receiver, mut sender) = connection.split().unwrap();
+        receiver.feed(b"\0\x01b").unwrap();
+        assert_eq!(receiver.next_message().unwrap().as_deref(), Some(&b"a"[..]));
+        assert_eq!(receiver.next_message().unwrap().as_deref(), Some(&b"b"[..]));
+        sender.send(b"later").unwrap();
+        let mut expected = Vec::new();
+        frame::encode(b"queued", &mut expected);
+        frame::encode(b"later", &mut expected);
+        assert_eq!(sender.take_output(), expected);
+    }
+
+    #[test]
+    fn eof_between_messages_is_closed_and_inside_one_is_unexpected() {
+        let mut connection = Connection::established();
+        connection.feed(b"\0\0\0\x01a\0\0\0\x02a").unwrap();
+        connection.received_eof();
+        assert_eq!(
+            drain_until_error(&mut connection),
+            (vec![b"a".to_vec()], Error::UnexpectedEof { received: 5 })
+        );
+        let mut connection = Connection::established();
+        connection.feed(b"\0\0\0\x01a").unwrap();
+        connection.received_eof();
+        assert_eq!(
+            drain_until_error(&mut connection),
+            (vec![b"a".to_vec()], Error::Closed)
+        );
+        assert_eq!(connection.next_message(), Err(Error::Closed), "again");
+        assert_eq!(connection.error(), Some(&Error::Closed));
+    }
+
+    fn drain_until_error(connection: &mut Connection) -> (Vec<Vec<u8>>, Error) {
+        let mut messages = Vec::new();
+        loop {
+            match connection.next_message() {
+                Ok(Some(message)) => messages.push(message.into_vec()),
+                Ok(None) => panic!("the end of the stream was received"),
+                Err(error) => return (messages, error),
+            }
+        }
+    }
+
+    #[test]
+    fn no_key_means_no_handshake_bytes() {
+        let server = Connection::server(None, &HandshakeConfig::default(), &mut Counter(0));
+        assert!(server.is_established());
+        assert!(!server.wants_write());
+    }
+}

@@ -440,3 +440,296 @@ impl Receiver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{encode, Header, GROWTH_STEP};
+    use alloc::vec;
+
+    fn framed(payload: &[u8]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        encode(payload, &mut wire);
+        wire
+    }
+
+    /// A payload over several growth steps, and the longest read to deliver it in.
+    /// Miri checks every byte copied: there it is shorter (still over two growth
+    /// steps) and read in fewer, longer pieces.
+    fn long_payload() -> (Vec<u8>, usize) {
+        let (len, step) = if cfg!(miri) {
+            (140_000, 20_000)
+        } else {
+            (300_000, 1000)
+        };
+        ((0..len as u32).map(|i| (i % 251) as u8).collect(), step)
+    }
+
+    /// Delivers `wire` through recv_buf/received, at most `step` bytes a read, and
+    /// takes messages whenever a read is in; counts the reads that went onto a payload
+    /// and checks each payload lend against the bytes that arrived.
+    fn receive(receiver: &mut Receiver, wire: &[u8], step: usize) -> (Vec<Vec<u8>>, usize) {
+        let (mut messages, mut payload_reads, mut pos) = (Vec::new(), 0, 0);
+        while pos < wire.len() {
+            let rest = &wire[pos..];
+            let n = match receiver.recv_buf() {
+                RecvBuf::Buffer(room) => {
+                    assert!(!room.is_empty());
+                    let n = room.len().min(rest.len()).min(step);
+                    room[..n].copy_from_slice(&rest[..n]);
+                    n
+                }
+                RecvBuf::Payload { buf, limit } => {
+                    assert!(limit > 0 && buf.capacity() - buf.len() >= limit);
+                    assert!(
+                        buf.capacity() <= pos + 2 * GROWTH_STEP,
+                        "memory follows bytes"
+                    );
+                    payload_reads += 1;
+                    let n = limit.min(rest.len()).min(step);
+                    buf.extend_from_slice(&rest[..n]);
+                    n
+                }
+            };
+            receiver.received(n).unwrap();
+            pos += n;
+            while let Some(message) = receiver.next_message().unwrap() {
+                messages.push(message.into_vec());
+            }
+        }
+        (messages, payload_reads)
+    }
+
+    #[test]
+    fn a_large_payload_is_read_onto_its_own_vec_and_is_the_payload_sent() {
+        let (payload, step) = long_payload();
+        for step in [step, usize::MAX, 65_536] {
+            let wire = [framed(b"before"), framed(&payload), framed(b"after")].concat();
+            let mut receiver = Receiver::new();
+            let (messages, payload_reads) = receive(&mut receiver, &wire, step);
+            assert!(payload_reads > 0, "reads of {step}");
+            assert!(messages == [b"before".to_vec(), payload.clone(), b"after".to_vec()]);
+            assert!(!receiver.is_mid_message());
+        }
+    }
+
+    #[test]
+    fn a_payload_that_fits_the_buffer_is_never_read_onto_its_vec() {
+        let payload = vec![1; 3000];
+        let mut receiver = Receiver::new();
+        let (messages, payload_reads) = receive(&mut receiver, &framed(&payload), 100);
+        assert_eq!((messages, payload_reads), (vec![payload], 0));
+    }
+
+    #[test]
+    fn reads_for_a_huge_declared_length_follow_the_bytes_that_arrived() {
+        let mut receiver = Receiver::new();
+        receiver.feed(Header::new(u64::MAX).as_bytes()).unwrap();
+        assert_eq!(receiver.next_message(), Ok(None));
+        let mut received = 0;
+        let rounds = if cfg!(miri) { 4 } else { 40 };
+        for _ in 0..rounds {
+            let RecvBuf::Payload { buf, limit } = receiver.recv_buf() else {
+                panic!("inside a huge payload with nothing buffered")
+            };
+            // What arrived, a read of at most a growth step, a head start of at most one.
+            assert!(buf.capacity() <= received + 2 * GROWTH_STEP);
+            buf.resize(buf.len() + limit, 0);
+            receiver.received(limit).unwrap();
+            received += limit;
+        }
+        assert_eq!(receiver.next_message(), Ok(None));
+        receiver.received_eof();
+        let received = 12 + received as u64;
+        assert_eq!(
+            receiver.next_message(),
+            Err(Error::UnexpectedEof { received })
+        );
+    }
+
+    #[test]
+    fn the_buffer_starts_small_and_doubles_while_reads_fill_it_up_to_the_max() {
+        let mut receiver = Receiver::new();
+        assert_eq!(
+            receiver.buffer_len(),
+            0,
+            "nothing allocated before the first read"
+        );
+        let mut sizes = Vec::new();
+        for _ in 0..6 {
+            let RecvBuf::Buffer(room) = receiver.recv_buf() else {
+                panic!("between messages")
+            };
+            sizes.push(room.len());
+            let n = room.len();
+            room.fill(0); // empty messages, 4 bytes each
+            receiver.received(n).unwrap();
+            while receiver.next_message().unwrap().is_some() {}
+        }
+        assert_eq!(sizes, [4096, 8192, 16384, 32768, 65536, 65536]);
+    }
+
+    #[test]
+    fn a_read_that_does_not_fill_the_buffer_does_not_grow_it() {
+        let mut receiver = Receiver::with_policy(BufferPolicy {
+            initial: 16,
+            max: 1024,
+        });
+        receiver.feed(&[0; 15]).unwrap();
+        assert_eq!(receiver.buffer_len(), 16);
+    }
+
+    #[test]
+    fn a_full_buffer_not_taken_grows_rather_than_lend_no_room() {
+        let policy = BufferPolicy { initial: 8, max: 8 };
+        let mut receiver = Receiver::with_policy(policy);
+        let wire: Vec<u8> = (0..10).flat_map(|_| framed(b"")).collect();
+        receiver.feed(&wire).unwrap();
+        assert!(receiver.buffer_len() >= wire.len());
+        let mut count = 0;
+        while receiver.next_message().unwrap().is_some() {
+            count += 1;
+        }
+        assert_eq!(count, 10);
+    }
+
+    #[test]
+    fn committing_more_than_the_room_is_misuse_and_puts_the_receiver_out_of_step() {
+        let mut receiver = Receiver::new();
+        let RecvBuf::Buffer(room) = receiver.recv_buf() else {
+            panic!("between messages")
+        };
+        let room = room.len();
+        assert_eq!(
+            receiver.received(room + 1),
+            Err(Misuse::TooManyBytes { n: room + 1, room })
+        );
+        assert_eq!(receiver.next_message(), Err(Error::OutOfStep));
+    }
+
+    #[test]
+    fn committing_without_a_lend_is_misuse_and_changes_nothing() {
+        let mut receiver = Receiver::new();
+        receiver.feed(b"\0\0").unwrap();
+        assert_eq!(receiver.received(1), Err(Misuse::NothingLent));
+        assert_eq!(receiver.received(0), Ok(()));
+        let _ = receiver.recv_buf();
+        assert_eq!(receiver.next_message(), Ok(None)); // the lend is settled
+        assert_eq!(receiver.received(1), Err(Misuse::NothingLent));
+        receiver.feed(b"\0\x01z").unwrap();
+        assert_eq!(receiver.next_message().unwrap().as_deref(), Some(&b"z"[..]));
+    }
+
+    /// A receiver inside a payload of 100 000 bytes, lending its Vec.
+    fn lending_a_payload() -> Receiver {
+        let mut receiver = Receiver::new();
+        receiver.feed(&framed(&[1; 100_000])[..10]).unwrap();
+        assert_eq!(receiver.next_message(), Ok(None));
+        receiver
+    }
+
+    #[test]
+    fn a_payload_vec_that_grew_by_other_than_reported_is_misuse_and_out_of_step() {
+        for (append, report) in [(3, 2), (2, 3), (0, 1)] {
+            let mut receiver = lending_a_payload();
+            let RecvBuf::Payload { buf, limit } = receiver.recv_buf() else {
+                panic!("inside a large payload")
+            };
+            buf.extend_from_slice(&vec![1; append]);
+            assert_eq!(
+                receiver.received(report),
+                Err(Misuse::PayloadMismatch {
+                    reported: report,
+                    grew_by: Some(append),
+                    limit
+                })
+            );
+            assert_eq!(receiver.next_message(), Err(Error::OutOfStep));
+        }
+    }
+
+    #[test]
+    fn a_payload_vec_that_shrank_or_grew_past_its_limit_is_misuse() {
+        let mut receiver = lending_a_payload();
+        let RecvBuf::Payload { buf, .. } = receiver.recv_buf() else {
+            panic!("inside a large payload")
+        };
+        buf.pop();
+        assert!(matches!(
+            receiver.received(0),
+            Err(Misuse::PayloadMismatch { grew_by: None, .. })
+        ));
+        let mut receiver = lending_a_payload();
+        let RecvBuf::Payload { buf, limit } = receiver.recv_buf() else {
+            panic!("inside a large payload")
+        };
+        buf.resize(buf.len() + limit + 1, 1);
+        assert!(receiver.received(limit + 1).is_err());
+        assert_eq!(receiver.error(), Some(&Error::OutOfStep));
+    }
+
+    #[test]
+    fn a_payload_vec_changed_without_a_report_puts_the_receiver_out_of_step() {
+        let mut receiver = lending_a_payload();
+        let RecvBuf::Payload { buf, .. } = receiver.recv_buf() else {
+            panic!("inside a large payload")
+        };
+        buf.push(1);
+        assert_eq!(receiver.next_message(), Err(Error::OutOfStep));
+    }
+
+    #[test]
+    fn a_lowered_limit_lends_no_payload_and_next_message_reports_it() {
+        let mut receiver = lending_a_payload();
+        receiver.set_max_len(Some(5000));
+        assert!(matches!(receiver.recv_buf(), RecvBuf::Buffer(_)));
+        assert_eq!(
+            receiver.next_message(),
+            Err(Error::MessageTooLong {
+                len: 100_000,
+                max: 5000
+            })
+        );
+    }
+
+    #[test]
+    fn bytes_after_the_end_are_misuse() {
+        let mut receiver = Receiver::new();
+        receiver.received_eof();
+        let _ = receiver.recv_buf();
+        assert_eq!(receiver.received(1), Err(Misuse::AfterEof));
+        assert_eq!(receiver.next_message(), Err(Error::Closed));
+    }
+
+    #[test]
+    fn a_fault_comes_after_the_messages_before_it_and_again_later() {
+        let mut receiver = Receiver::new();
+        receiver
+            .feed(&[framed(b"ok"), (-5i32).to_be_bytes().to_vec()].concat())
+            .unwrap();
+        assert_eq!(
+            receiver.next_message().unwrap().as_deref(),
+            Some(&b"ok"[..])
+        );
+        assert_eq!(receiver.next_message(), Err(Error::NegativeLength(-5)));
+        receiver.feed(&framed(b"ignored")).unwrap();
+        assert!(!receiver.has_buffered_input());
+        assert_eq!(receiver.next_message(), Err(Error::NegativeLength(-5)));
+    }
+
+    #[test]
+    fn byte_at_a_time_gives_the_messages_of_all_at_once() {
+        let wire = [
+            framed(b""),
+            framed(b"a"),
+            framed(&[7; 5000]),
+            framed(&[8; 70_000]),
+        ]
+        .concat();
+        let (whole, _) = receive(&mut Receiver::new(), &wire, usize::MAX);
+        let smallest = if cfg!(miri) { 997 } else { 1 };
+        let (split, _) = receive(&mut Receiver::new(), &wire, smallest);
+        assert_eq!(whole.len(), 4);
+        assert!(whole == split);
+    }
+}

@@ -294,3 +294,121 @@ impl Drop for DirectSend<'_> {
             .extend_from_slice(&self.payload[in_payload..]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    /// Writes a send at most `step` bytes a call; returns the bytes written.
+    fn write(send: &mut DirectSend<'_>, step: usize, calls: usize) -> Vec<u8> {
+        let mut wire = Vec::new();
+        for _ in 0..calls {
+            if send.is_done() {
+                break;
+            }
+            let all = send.slices().concat();
+            let n = all.len().min(step);
+            wire.extend_from_slice(&all[..n]);
+            send.advance(n);
+        }
+        wire
+    }
+
+    fn framed(payload: &[u8]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        frame::encode(payload, &mut wire);
+        wire
+    }
+
+    #[test]
+    fn direct_send_writes_the_queue_then_the_frame() {
+        let mut sender = Sender::new();
+        sender.send(b"first").unwrap();
+        let payload: Vec<u8> = (0..40_000u32).map(|i| i as u8).collect();
+        let mut send = sender.send_direct(&payload).unwrap();
+        let wire = write(&mut send, 7_000, usize::MAX);
+        assert!(send.is_done());
+        drop(send);
+        assert_eq!(wire, [framed(b"first"), framed(&payload)].concat());
+        assert!(!sender.wants_write());
+        assert!(!sender.is_out_of_step());
+    }
+
+    #[test]
+    fn small_payloads_are_queued_behind_their_header_even_through_send_direct() {
+        let mut sender = Sender::new();
+        let payload = vec![3; CONCAT_LIMIT];
+        let mut send = sender.send_direct(&payload).unwrap();
+        assert_eq!(send.slices()[0], &framed(&payload)[..]);
+        assert!(send.slices()[1].is_empty() && send.slices()[2].is_empty());
+        let wire = write(&mut send, usize::MAX, 1);
+        assert!(send.is_done());
+        assert_eq!(wire, framed(&payload));
+    }
+
+    #[test]
+    fn direct_send_dropped_part_way_queues_the_rest_in_order() {
+        let payload = vec![9; 30_000];
+        for written in [0, 2, 3, 4, 5, 10, 20_003] {
+            let mut sender = Sender::new();
+            sender.send(b"ab").unwrap();
+            let mut send = sender.send_direct(&payload).unwrap();
+            let mut wire = write(&mut send, written, 1);
+            drop(send);
+            sender.send(b"after").unwrap();
+            wire.extend_from_slice(&sender.take_output());
+            let expected = [framed(b"ab"), framed(&payload), framed(b"after")].concat();
+            assert!(wire == expected, "{written} bytes written before the drop");
+        }
+    }
+
+    #[test]
+    fn a_forgotten_direct_send_puts_the_sender_out_of_step() {
+        let payload = vec![9; 30_000];
+        let mut sender = Sender::new();
+        let mut send = sender.send_direct(&payload).unwrap();
+        send.advance(100);
+        core::mem::forget(send);
+        assert!(sender.is_out_of_step());
+        assert!(!sender.wants_write());
+        assert_eq!(sender.send(b"x"), Err(Error::OutOfStep));
+        assert!(matches!(
+            sender.send_direct(&payload),
+            Err(Error::OutOfStep)
+        ));
+    }
+
+    #[test]
+    fn abandoning_before_any_byte_of_the_frame_keeps_the_sender_in_step() {
+        let payload = vec![9; 30_000];
+        let mut sender = Sender::new();
+        sender.send(b"ab").unwrap();
+        let mut send = sender.send_direct(&payload).unwrap();
+        send.advance(3); // part of the queue only
+        send.abandon();
+        assert_eq!(sender.pending_output(), &framed(b"ab")[3..]);
+        assert_eq!(sender.send(b""), Ok(()));
+    }
+
+    #[test]
+    fn abandoning_part_way_through_the_frame_puts_the_sender_out_of_step() {
+        let payload = vec![9; 30_000];
+        let mut sender = Sender::new();
+        let mut send = sender.send_direct(&payload).unwrap();
+        send.advance(5);
+        send.abandon();
+        assert!(sender.is_out_of_step());
+        assert_eq!(sender.send(b""), Err(Error::OutOfStep));
+    }
+
+    #[test]
+    fn partial_writes_keep_their_place_and_overlong_ones_are_clamped() {
+        let mut sender = Sender::new();
+        sender.send(b"abc").unwrap();
+        sender.consume_output(2);
+        assert_eq!(sender.pending_output(), b"\0\x03abc");
+        sender.consume_output(100);
+        assert!(!sender.wants_write());
+    }
+}
