@@ -10,9 +10,9 @@
 
 use std::collections::VecDeque;
 
+use mpconn::connection::State;
 use mpconn::frame::{Decoder, Frame, Header};
 use mpconn::{AuthFailure, Connection, Digest, Error, HandshakeConfig, Role};
-use mpconn::connection::State;
 
 const KAT: &str = include_str!("data/kat.txt");
 

@@ -5,8 +5,8 @@
 
 use proptest::prelude::*;
 
-use mpconn::frame::{encode, Decoder};
 use mpconn::connection::State as ConnState;
+use mpconn::frame::{encode, Decoder};
 use mpconn::handshake::{Handshake, State};
 use mpconn::{AuthFailure, Connection, Digest, Error, HandshakeConfig, Receiver, RecvBuf, Role};
 
