@@ -289,6 +289,15 @@ impl Connection {
 
     /// The next message (see [`Receiver::next_message`]); `Ok(None)` while the
     /// handshake runs or more input is needed. After a failed handshake, its error.
+    ///
+    /// ```
+    /// use mpconn::{Connection, Error};
+    /// let mut connection = Connection::established();
+    /// connection.feed(b"\0\0\0\x02hi\0").unwrap();
+    /// connection.received_eof();
+    /// assert_eq!(connection.next_message().unwrap().as_deref(), Some(&b"hi"[..]));
+    /// assert_eq!(connection.next_message(), Err(Error::UnexpectedEof { received: 1 }));
+    /// ```
     pub fn next_message(&mut self) -> Result<Option<Frame<'_>>, Error> {
         match &self.phase {
             Phase::Established => self.receiver.next_message(),
@@ -321,6 +330,12 @@ impl Connection {
     /// Queues one message (see [`Sender::send`]). During the handshake it is held, and
     /// queued once the handshake succeeds (dropped if it fails). After a failed
     /// handshake, its error.
+    ///
+    /// ```
+    /// let mut connection = mpconn::Connection::established();
+    /// connection.send(b"hi").unwrap();
+    /// assert_eq!(connection.take_output(), b"\0\0\0\x02hi");
+    /// ```
     pub fn send(&mut self, payload: &[u8]) -> Result<(), Error> {
         match &mut self.phase {
             Phase::Established => self.sender.send(payload),
@@ -335,6 +350,13 @@ impl Connection {
     /// Starts sending one message, a large one without a copy (see
     /// [`Sender::send_direct`]). During the handshake it is held like
     /// [`send`](Self::send)'s (copied), and the guard only writes what is pending.
+    ///
+    /// ```
+    /// let mut connection = mpconn::Connection::established();
+    /// let payload = vec![0; 20_000];
+    /// let send = connection.send_direct(&payload).unwrap();
+    /// assert_eq!(send.slices()[1], b"\0\0\x4e\x20"); // the header, then the payload
+    /// ```
     pub fn send_direct<'a>(&'a mut self, payload: &'a [u8]) -> Result<DirectSend<'a>, Error> {
         match &mut self.phase {
             Phase::Established => self.sender.send_direct(payload),

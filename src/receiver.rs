@@ -171,6 +171,15 @@ impl Receiver {
     ///
     /// The buffer is compacted here (the few bytes not yet decoded move to its start),
     /// and grows only when full: it holds at most what arrived and was not taken.
+    ///
+    /// ```
+    /// use mpconn::{Receiver, RecvBuf};
+    /// let mut receiver = Receiver::new();
+    /// receiver.feed(&[0, 1, 0, 0]).unwrap(); // a header declaring 64 KiB
+    /// assert_eq!(receiver.next_message(), Ok(None));
+    /// // Nothing else buffered and more than a buffer's worth missing: read onto the Vec.
+    /// assert!(matches!(receiver.recv_buf(), RecvBuf::Payload { limit: 65536, .. }));
+    /// ```
     pub fn recv_buf(&mut self) -> RecvBuf<'_> {
         self.settle();
         if self.start == self.end {
