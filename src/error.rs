@@ -1,15 +1,26 @@
-//! The one error type of the core, and the reasons an authentication can fail.
+//! The errors of the core: [`Error`] (what a peer did, or the end of its stream), the
+//! reasons an authentication can fail, and [`Misuse`] (what a caller got wrong).
 
 use core::fmt;
 
 use crate::digest::Digest;
 
-/// Everything that can go wrong in the protocol core.
+/// Everything that can end a connection in the protocol core.
 ///
-/// Every variant is something a peer (or a caller) did; none of them is a bug in this
-/// crate. A machine that returned one of these is finished: further input returns
-/// [`Error::Failed`]-wrapped copies of the first error rather than guessing at a stream
-/// that is out of step.
+/// Every variant but [`Error::OutOfStep`] is something the peer did (or the end of its
+/// stream); none of them is a bug in this crate. A machine that returned one of these
+/// is finished: later calls return the same error again (a clone of the first) rather
+/// than guess at a stream that is out of step. A caller's own mistakes, such as
+/// committing more bytes than it was lent, are [`Misuse`], a separate type.
+///
+/// ```
+/// use mpconn::{Error, Receiver};
+///
+/// let mut receiver = Receiver::new();
+/// receiver.feed(b"\xff\xff\xff\xfe").unwrap(); // i32 -2: no CPython sends that
+/// assert_eq!(receiver.next_message().unwrap_err(), Error::NegativeLength(-2));
+/// assert_eq!(receiver.next_message().unwrap_err(), Error::NegativeLength(-2)); // again
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -37,11 +48,51 @@ pub enum Error {
     Authentication(AuthFailure),
     /// The peer closed the stream before the handshake finished.
     HandshakeEof,
-    /// The caller asked for something the current state does not allow, such as
-    /// taking a message from a connection whose handshake has not finished.
-    InvalidState(&'static str),
-    /// This machine already failed with the error inside; it takes no more input.
-    Failed(alloc::boxed::Box<Error>),
+    /// This side lost its place in the stream: a message was only partly written
+    /// (its [`DirectSend`](crate::DirectSend) was abandoned after an I/O error, or
+    /// leaked with `mem::forget`), or the caller reported received bytes the receiver
+    /// could not account for ([`Misuse`]). Nothing more can be sent (or received) on
+    /// this side: the peer would read garbage.
+    OutOfStep,
+}
+
+/// A caller's mistake in driving the core, kept apart from [`Error`] (what a peer did):
+/// an adapter that sees one has a bug.
+///
+/// ```
+/// use mpconn::{Misuse, Receiver};
+///
+/// let mut receiver = Receiver::new();
+/// assert_eq!(receiver.received(1), Err(Misuse::NothingLent)); // no recv_buf() first
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// `received(n)` without a `recv_buf()` just before it (another call came between,
+    /// or none was made).
+    NothingLent,
+    /// `received(n)` reported more bytes than the room `recv_buf()` lent. The receiver
+    /// can no longer tell which bytes are the stream's: it is out of step
+    /// ([`Error::OutOfStep`] from then on).
+    TooManyBytes {
+        /// The bytes reported.
+        n: usize,
+        /// The room that was lent.
+        room: usize,
+    },
+    /// The payload `Vec` lent by `RecvBuf::Payload` did not grow by exactly the `n`
+    /// reported (or grew past its limit, or was changed without a `received(n)`). The
+    /// receiver is out of step ([`Error::OutOfStep`] from then on).
+    PayloadMismatch {
+        /// The bytes reported (0 when the `Vec` changed without a report).
+        reported: usize,
+        /// What the `Vec` grew by (`None`: it shrank).
+        grew_by: Option<usize>,
+        /// The most it could grow by.
+        limit: usize,
+    },
+    /// `received(n)` with `n > 0` after `received_eof()`: nothing comes after the end.
+    AfterEof,
 }
 
 /// Why an authentication handshake failed: which check, on which side.
@@ -101,8 +152,40 @@ impl fmt::Display for Error {
             Error::HandshakeEof => {
                 f.write_str("the peer closed the connection during the authentication handshake")
             }
-            Error::InvalidState(what) => write!(f, "invalid state: {what}"),
-            Error::Failed(first) => write!(f, "connection already failed: {first}"),
+            Error::OutOfStep => f.write_str(
+                "out of step: a message was only partly written or received bytes were \
+                 misreported, so the stream can no longer be trusted",
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Misuse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Misuse::NothingLent => f.write_str("received(n) without recv_buf() right before it"),
+            Misuse::TooManyBytes { n, room } => {
+                write!(
+                    f,
+                    "received({n}) reports more than the {room} bytes of room lent"
+                )
+            }
+            Misuse::PayloadMismatch {
+                reported,
+                grew_by: Some(grew),
+                limit,
+            } => write!(
+                f,
+                "received({reported}), but the payload buffer grew by {grew} bytes \
+                 (limit {limit})"
+            ),
+            Misuse::PayloadMismatch {
+                reported, limit, ..
+            } => write!(
+                f,
+                "received({reported}), but the payload buffer shrank (limit {limit})"
+            ),
+            Misuse::AfterEof => f.write_str("received bytes after received_eof()"),
         }
     }
 }
@@ -143,6 +226,7 @@ impl fmt::Display for AuthFailure {
 
 impl core::error::Error for Error {}
 impl core::error::Error for AuthFailure {}
+impl core::error::Error for Misuse {}
 
 impl From<AuthFailure> for Error {
     fn from(why: AuthFailure) -> Self {
@@ -151,25 +235,14 @@ impl From<AuthFailure> for Error {
 }
 
 impl Error {
-    /// The error itself, looking through [`Error::Failed`].
-    pub fn root(&self) -> &Error {
-        match self {
-            Error::Failed(first) => first.root(),
-            other => other,
-        }
-    }
-
     /// True when this is an authentication failure (CPython's `AuthenticationError`).
+    ///
+    /// ```
+    /// use mpconn::{AuthFailure, Error};
+    /// assert!(Error::Authentication(AuthFailure::WrongDigest).is_authentication());
+    /// assert!(!Error::Closed.is_authentication());
+    /// ```
     pub fn is_authentication(&self) -> bool {
-        matches!(self.root(), Error::Authentication(_))
-    }
-
-    /// Wraps an error for a machine that already failed: later calls report the first
-    /// failure without nesting.
-    pub(crate) fn again(first: &Error) -> Error {
-        match first {
-            Error::Failed(_) => first.clone(),
-            other => Error::Failed(alloc::boxed::Box::new(other.clone())),
-        }
+        matches!(self, Error::Authentication(_))
     }
 }

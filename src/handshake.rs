@@ -5,18 +5,20 @@
 //! answers, then delivers. Every message is one frame of at most 256 bytes.
 //!
 //! ```text
-//! server (deliver, then answer)              client (answer, then deliver)
-//!  AwaitingResponse  --#CHALLENGE#nonce-->   AwaitingChallenge
-//!                    <------- MAC --------
-//!  AwaitingChallenge --#WELCOME#--------->   AwaitingVerdict
-//!                    <--#CHALLENGE#nonce--   AwaitingResponse
-//!  AwaitingVerdict   -------- MAC ------->
-//!  Done              <--#WELCOME#---------   Done
+//! server (deliver, then answer)                    client (answer, then deliver)
+//!  ServerAwaitingResponse  --#CHALLENGE#nonce-->   ClientAwaitingChallenge
+//!                          <------- MAC --------
+//!  ServerAwaitingChallenge --#WELCOME#--------->   ClientAwaitingVerdict
+//!                          <--#CHALLENGE#nonce--   ClientAwaitingResponse
+//!  ServerAwaitingVerdict   -------- MAC ------->
+//!  Done                    <--#WELCOME#---------   Done
 //! ```
 //!
 //! With [`HandshakeConfig::pipeline`], a client sends its challenge right behind its
-//! MAC instead of after the `#WELCOME#`, and a server that reads the two together
-//! sends its `#WELCOME#` and its MAC together: one round trip less, the same bytes.
+//! MAC instead of after the `#WELCOME#` (it waits in
+//! [`State::ClientAwaitingPipelinedVerdict`] instead of `ClientAwaitingVerdict`), and a
+//! server that reads the two together sends its `#WELCOME#` and its MAC together: one
+//! round trip less, the same bytes.
 //!
 //! A deliverer that rejects the answer sends `#FAILURE#` and fails, as CPython does;
 //! an answerer that cannot answer (not a challenge, too short, unknown digest) fails
@@ -210,16 +212,46 @@ impl HandshakeConfig {
     }
 }
 
-/// Where a handshake stands.
+/// Where a handshake stands. Each state says what this side waits for and what follows
+/// it, whatever the role and options: the transitions are a `match` on it alone.
+///
+/// ```
+/// use mpconn::handshake::{Handshake, HandshakeConfig, Role, State};
+/// # struct Counter(u8);
+/// # impl rand_core::TryRng for Counter {
+/// #     type Error = core::convert::Infallible;
+/// #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(self.0 as u32) }
+/// #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { Ok(self.0 as u64) }
+/// #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Self::Error> {
+/// #         for b in d { self.0 = self.0.wrapping_add(1); *b = self.0 } Ok(())
+/// #     }
+/// # }
+/// # impl rand_core::TryCryptoRng for Counter {}
+/// let config = HandshakeConfig::default();
+/// let server = Handshake::new(Role::Server, b"key", &config, &mut Counter(0));
+/// assert_eq!(server.state(), &State::ServerAwaitingResponse);
+/// let client = Handshake::new(Role::Client, b"key", &config, &mut Counter(0));
+/// assert_eq!(client.state(), &State::ClientAwaitingChallenge);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
-    /// We delivered a challenge and wait for the peer's MAC.
-    AwaitingResponse,
-    /// We wait for the peer's `#CHALLENGE#`.
-    AwaitingChallenge,
-    /// We sent our MAC and wait for `#WELCOME#` (a pipelined client has sent its
-    /// challenge too).
-    AwaitingVerdict,
+    /// Server, first: our challenge is out; we wait for the client's MAC of it, then
+    /// for its challenge.
+    ServerAwaitingResponse,
+    /// Server, second: we welcomed the client and wait for its `#CHALLENGE#`.
+    ServerAwaitingChallenge,
+    /// Server, last: we sent our MAC of the client's challenge and wait for `#WELCOME#`.
+    ServerAwaitingVerdict,
+    /// Client, first: we wait for the server's `#CHALLENGE#`.
+    ClientAwaitingChallenge,
+    /// Client, second: we sent our MAC and wait for `#WELCOME#`; our challenge goes
+    /// out after it.
+    ClientAwaitingVerdict,
+    /// Client, second, pipelined ([`HandshakeConfig::pipeline`]): we sent our MAC and
+    /// our challenge together, and wait for `#WELCOME#`, then for the server's MAC.
+    ClientAwaitingPipelinedVerdict,
+    /// Client, last: our challenge is out; we wait for the server's MAC of it.
+    ClientAwaitingResponse,
     /// Both sides proved the key. Bytes after the last handshake frame are messages.
     Done,
     /// The handshake failed with this error; it takes no more input.
@@ -279,13 +311,13 @@ impl Handshake {
             config: config.clone(),
             key: key.to_vec(),
             challenge,
-            state: State::AwaitingChallenge,
+            state: State::ClientAwaitingChallenge,
             decoder: Decoder::with_max_len(MAX_FRAME_LEN),
             out: Vec::new(),
         };
         if role == Role::Server {
             handshake.write_challenge();
-            handshake.state = State::AwaitingResponse;
+            handshake.state = State::ServerAwaitingResponse;
         }
         handshake
     }
@@ -323,21 +355,19 @@ impl Handshake {
 
     /// Feeds bytes received from the peer and returns how many belong to the
     /// handshake. Once it is done, the bytes after its last frame are not consumed:
-    /// they are the peer's first messages, for the caller to hand on.
+    /// they are the peer's first messages, for the caller to hand on (a finished
+    /// handshake takes 0 bytes of any input).
     ///
-    /// On an error the handshake has failed; send [`pending_output`](Self::pending_output)
-    /// before closing (it may hold `#FAILURE#`).
+    /// On an error the handshake has failed, and every later call returns that error
+    /// again; send [`pending_output`](Self::pending_output) before closing (it may hold
+    /// `#FAILURE#`).
     pub fn feed(&mut self, input: &[u8]) -> Result<usize, Error> {
         let mut used = 0;
-        while used < input.len() {
+        loop {
             match &self.state {
-                State::Failed(first) => return Err(Error::again(first)),
-                State::Done if used == 0 => {
-                    return Err(Error::InvalidState(
-                        "the handshake is finished; later bytes are messages",
-                    ))
-                }
+                State::Failed(first) => return Err(first.clone()),
                 State::Done => break,
+                _ if used == input.len() => break,
                 _ => {}
             }
             let (n, frame) = match self.decoder.decode(&input[used..]) {
@@ -354,12 +384,14 @@ impl Handshake {
         Ok(used)
     }
 
-    /// Tells the handshake the peer closed the stream; returns the error to report.
-    pub fn eof(&mut self) -> Error {
+    /// Tells the handshake the peer closed the stream. A running handshake fails with
+    /// [`Error::HandshakeEof`]; a failed one returns its error again; a finished one is
+    /// not concerned (`Ok`): the end of the stream is the messages' business.
+    pub fn eof(&mut self) -> Result<(), Error> {
         match &self.state {
-            State::Done => Error::InvalidState("the handshake is finished"),
-            State::Failed(first) => Error::again(first),
-            _ => self.fail(Error::HandshakeEof),
+            State::Done => Ok(()),
+            State::Failed(first) => Err(first.clone()),
+            _ => Err(self.fail(Error::HandshakeEof)),
         }
     }
 
@@ -377,62 +409,90 @@ impl Handshake {
     }
 
     fn on_frame(&mut self, frame: &[u8]) -> Result<(), Error> {
-        match self.state {
-            State::AwaitingResponse => {
-                let verdict = digest::verify(&self.key, &self.challenge, frame)
-                    .and_then(|used| self.config.allow(used));
-                match verdict {
-                    Ok(_) => {
-                        frame::encode(WELCOME, &mut self.out);
-                        self.state = match self.role {
-                            Role::Server => State::AwaitingChallenge,
-                            Role::Client => State::Done,
-                        };
-                        Ok(())
-                    }
-                    Err(why) => {
-                        frame::encode(FAILURE, &mut self.out);
-                        Err(why.into())
-                    }
-                }
+        self.state = match self.state {
+            State::ServerAwaitingResponse => {
+                self.verify_response(frame)?;
+                State::ServerAwaitingChallenge
             }
-            State::AwaitingChallenge => {
-                let message = frame
-                    .strip_prefix(CHALLENGE)
-                    .ok_or(AuthFailure::NotAChallenge)?;
-                if message.len() < LEGACY_CHALLENGE_LEN {
-                    return Err(AuthFailure::ChallengeTooShort { len: message.len() }.into());
-                }
-                let (asked, _) = digest::split_prefixed(message)?;
-                self.config.allow(asked.unwrap_or(Digest::Md5))?;
-                let mut reply = Vec::with_capacity(digest::MAX_NAME_LEN + 2 + digest::MAX_MAC_LEN);
-                digest::respond(&self.key, message, &mut reply)?;
-                frame::encode(&reply, &mut self.out);
-                if self.role == Role::Client && self.config.pipeline {
+            State::ClientAwaitingResponse => {
+                self.verify_response(frame)?;
+                State::Done
+            }
+            State::ServerAwaitingChallenge => {
+                self.answer_challenge(frame)?;
+                State::ServerAwaitingVerdict
+            }
+            State::ClientAwaitingChallenge => {
+                self.answer_challenge(frame)?;
+                if self.config.pipeline {
                     // Our challenge goes out now; the verdict is read before its answer.
                     self.write_challenge();
+                    State::ClientAwaitingPipelinedVerdict
+                } else {
+                    State::ClientAwaitingVerdict
                 }
-                self.state = State::AwaitingVerdict;
-                Ok(())
             }
-            State::AwaitingVerdict => {
-                if frame != WELCOME {
-                    return Err(AuthFailure::DigestRejected.into());
-                }
-                self.state = match self.role {
-                    Role::Server => State::Done,
-                    Role::Client if self.config.pipeline => State::AwaitingResponse,
-                    Role::Client => {
-                        self.write_challenge();
-                        State::AwaitingResponse
-                    }
-                };
-                Ok(())
+            State::ServerAwaitingVerdict => {
+                check_verdict(frame)?;
+                State::Done
+            }
+            State::ClientAwaitingVerdict => {
+                check_verdict(frame)?;
+                self.write_challenge();
+                State::ClientAwaitingResponse
+            }
+            State::ClientAwaitingPipelinedVerdict => {
+                check_verdict(frame)?;
+                State::ClientAwaitingResponse
             }
             State::Done | State::Failed(_) => {
                 unreachable!("feed stops before a finished handshake sees a frame")
             }
+        };
+        Ok(())
+    }
+
+    /// Checks the peer's MAC of our challenge and queues the verdict: `#WELCOME#`, or
+    /// `#FAILURE#` and the reason.
+    fn verify_response(&mut self, frame: &[u8]) -> Result<(), Error> {
+        let verdict = digest::verify(&self.key, &self.challenge, frame)
+            .and_then(|used| self.config.allow(used));
+        match verdict {
+            Ok(_) => {
+                frame::encode(WELCOME, &mut self.out);
+                Ok(())
+            }
+            Err(why) => {
+                frame::encode(FAILURE, &mut self.out);
+                Err(why.into())
+            }
         }
+    }
+
+    /// Queues our MAC of the peer's challenge; a challenge we cannot answer fails
+    /// without a word, as in CPython.
+    fn answer_challenge(&mut self, frame: &[u8]) -> Result<(), Error> {
+        let message = frame
+            .strip_prefix(CHALLENGE)
+            .ok_or(AuthFailure::NotAChallenge)?;
+        if message.len() < LEGACY_CHALLENGE_LEN {
+            return Err(AuthFailure::ChallengeTooShort { len: message.len() }.into());
+        }
+        let (asked, _) = digest::split_prefixed(message)?;
+        self.config.allow(asked.unwrap_or(Digest::Md5))?;
+        let mut reply = Vec::with_capacity(digest::MAX_NAME_LEN + 2 + digest::MAX_MAC_LEN);
+        digest::respond(&self.key, message, &mut reply)?;
+        frame::encode(&reply, &mut self.out);
+        Ok(())
+    }
+}
+
+/// Anything but exactly `#WELCOME#` is a rejection.
+fn check_verdict(frame: &[u8]) -> Result<(), Error> {
+    if frame == WELCOME {
+        Ok(())
+    } else {
+        Err(AuthFailure::DigestRejected.into())
     }
 }
 
@@ -556,7 +616,8 @@ mod tests {
         frame::encode(b"first message", &mut last);
         assert_eq!(client.feed(&last), Ok(welcome_len));
         assert!(client.is_done());
-        assert!(matches!(client.feed(b"x"), Err(Error::InvalidState(_))));
+        assert_eq!(client.feed(b"x"), Ok(0));
+        assert_eq!(client.eof(), Ok(()));
     }
 
     #[test]
@@ -598,7 +659,7 @@ mod tests {
             assert_eq!(parts.len(), 2, "answer and challenge in one flight");
             assert!(!parts[0].starts_with(CHALLENGE));
             assert_eq!(parts[1], [CHALLENGE, client.challenge()].concat());
-            assert_eq!(client.state(), &State::AwaitingVerdict);
+            assert_eq!(client.state(), &State::ClientAwaitingPipelinedVerdict);
             // A server given both at once answers both at once.
             server.feed(&flight).unwrap();
             let reply = server.take_output();
@@ -667,6 +728,6 @@ mod tests {
         let config = HandshakeConfig::default().pipeline(true);
         let pipelined = Handshake::new(Role::Server, b"k", &config, &mut rng);
         assert_eq!(plain.pending_output(), pipelined.pending_output());
-        assert_eq!(pipelined.state(), &State::AwaitingResponse);
+        assert_eq!(pipelined.state(), &State::ServerAwaitingResponse);
     }
 }

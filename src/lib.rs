@@ -16,8 +16,14 @@
 //!   (section 2).
 //! - [`handshake`]: the challenge/answer authentication as an explicit state machine
 //!   for both roles (section 2).
-//! - [`Connection`]: framing and handshake tied together: feed it received bytes, take
-//!   the bytes it wants written, queue messages, take messages.
+//! - [`Receiver`]: the inbound buffer the adapter reads into and the decoder over it;
+//!   messages come out borrowed from it, large payloads are read onto their own buffer.
+//! - [`Sender`]: the outbound queue, and large messages written without a copy
+//!   ([`DirectSend`]), in step whatever happens to the writing.
+//! - [`Connection`]: the handshake in front of a `Receiver` and a `Sender`; an adapter
+//!   only moves bytes: reads into [`Connection::recv_buf`], commits them with
+//!   [`Connection::received`], writes [`Connection::pending_output`], and asks
+//!   [`Connection::state`].
 //!
 //! # Example
 //!
@@ -49,7 +55,8 @@
 //!     server.feed(&to_server).unwrap();
 //! }
 //! assert!(server.is_established() && client.is_established());
-//! assert_eq!(server.next_message().as_deref(), Some(&b"hello"[..]));
+//! assert_eq!(server.next_message().unwrap().as_deref(), Some(&b"hello"[..]));
+//! assert_eq!(server.next_message(), Ok(None)); // nothing more for now
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
@@ -64,9 +71,13 @@ pub mod digest;
 pub mod error;
 pub mod frame;
 pub mod handshake;
+pub mod receiver;
+pub mod sender;
 
 pub use connection::Connection;
 pub use digest::Digest;
-pub use error::{AuthFailure, Error};
+pub use error::{AuthFailure, Error, Misuse};
 pub use frame::{Decoder, Frame};
 pub use handshake::{AuthKey, Handshake, HandshakeConfig, Role};
+pub use receiver::{BufferPolicy, Receiver, RecvBuf};
+pub use sender::{DirectSend, Sender};

@@ -17,7 +17,7 @@ use proptest::prelude::*;
 
 use mpconn::frame::{encode, Decoder, Header, GROWTH_STEP};
 use mpconn::handshake::Handshake;
-use mpconn::{Connection, Digest, Error, HandshakeConfig, Role};
+use mpconn::{BufferPolicy, Connection, Digest, Error, HandshakeConfig, Receiver, RecvBuf, Role};
 
 struct Counting;
 
@@ -256,41 +256,65 @@ fn header_claiming_i32_max_then_bytes_one_at_a_time_allocates_about_what_arrived
     assert!(peak <= 64, "peak {peak} bytes");
 }
 
+/// A small inbound buffer, so that what the core holds beyond it shows at the byte.
+const SMALL: BufferPolicy = BufferPolicy {
+    initial: 16,
+    max: 64 * 1024,
+};
+
 #[test]
 fn hostile_headers_cost_a_connection_almost_nothing_before_and_after_the_handshake() {
     for claim in [u64::MAX, 0x7fff_ffff] {
         let input = hostile(claim);
-        let mut established = Connection::established();
-        let (result, peak) = peak_of(|| established.feed(&input));
-        assert_eq!(result, Ok(()));
+        let mut established = Connection::established().with_buffer_policy(SMALL);
+        let (result, peak) = peak_of(|| {
+            established.feed(&input).unwrap();
+            established.next_message().map(|message| message.is_none())
+        });
+        assert_eq!(result, Ok(true));
         assert!(
-            peak <= 64,
+            peak <= SMALL.initial + 64,
             "established, claim {claim:#x}: peak {peak} bytes"
+        );
+        // Then the rest read onto the payload's Vec: memory follows what arrived.
+        let (_, peak) = peak_of(|| {
+            let RecvBuf::Payload { buf, limit } = established.recv_buf() else {
+                panic!("inside a payload of {claim} bytes with nothing buffered")
+            };
+            (buf.capacity(), limit)
+        });
+        assert!(
+            peak <= 3 + 2 * GROWTH_STEP,
+            "established, claim {claim:#x}: a payload read reserves {peak} bytes"
         );
 
         // During the handshake every frame is limited to 256 bytes: refused at once.
         let mut client =
-            Connection::client(Some(b"k"), &HandshakeConfig::default(), &mut Counter(0));
-        let (result, peak) = peak_of(|| client.feed(&input));
+            Connection::client(Some(b"k"), &HandshakeConfig::default(), &mut Counter(0))
+                .with_buffer_policy(SMALL);
+        let (result, peak) = peak_of(|| {
+            client.feed(&input).unwrap();
+            client.error().cloned()
+        });
         assert_eq!(
             result,
-            Err(Error::MessageTooLong {
+            Some(Error::MessageTooLong {
                 len: claim,
                 max: 256
             })
         );
         assert!(
-            peak <= 64,
+            peak <= SMALL.initial + 64,
             "handshaking, claim {claim:#x}: peak {peak} bytes"
         );
     }
 }
 
 #[test]
-fn connection_inbox_costs_the_bytes_fed_plus_a_constant() {
+fn a_connection_holds_the_bytes_fed_plus_a_constant_until_messages_are_taken() {
     // The worst case for feed(): empty messages, 4 bytes on the wire each, none taken
-    // until the end. The inbox keeps small messages framed back to back, so it holds
-    // no more than the bytes that carried them, plus the growth step.
+    // until the end. The buffer holds them undecoded, so no more than the bytes that
+    // carried them, doubled at most once.
     let count = 4096;
     let mut input = Vec::new();
     for _ in 0..count {
@@ -304,5 +328,36 @@ fn connection_inbox_costs_the_bytes_fed_plus_a_constant() {
         "peak {peak} for {count} empty messages ({} bytes given)",
         input.len()
     );
-    assert_eq!(std::iter::from_fn(|| conn.next_message()).count(), count);
+    // Taking them allocates nothing: each is borrowed from the buffer.
+    let (taken, peak) = peak_of(|| {
+        let mut taken = 0;
+        while conn.next_message().unwrap().is_some() {
+            taken += 1;
+        }
+        taken
+    });
+    assert_eq!((taken, peak), (count, 0));
+}
+
+#[test]
+fn small_messages_cost_no_allocation_each_once_the_buffer_is_there() {
+    let mut input = Vec::new();
+    for i in 0..100u8 {
+        encode(&[i; 30], &mut input);
+    }
+    let mut receiver = Receiver::new();
+    receiver.feed(b"").unwrap();
+    let _ = receiver.recv_buf(); // the buffer, allocated once
+    let (count, peak) = peak_of(|| {
+        let mut count = 0;
+        // Reads of ten whole frames each: every message lies wholly in the buffer.
+        for piece in input.chunks(10 * 34) {
+            receiver.feed(piece).unwrap();
+            while receiver.next_message().unwrap().is_some() {
+                count += 1;
+            }
+        }
+        count
+    });
+    assert_eq!((count, peak), (100, 0));
 }

@@ -15,7 +15,8 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use mpconn::{AuthFailure, Connection, Digest, Error, HandshakeConfig, Role};
+use mpconn::connection::State;
+use mpconn::{AuthFailure, Connection, Digest, Error, HandshakeConfig, RecvBuf, Role};
 use mpconn_test_support::{Python, Reaped};
 
 /// The authkey both sides use, unless a case says otherwise (as in core_peer.py).
@@ -175,20 +176,16 @@ impl From<io::Error> for Failure {
     }
 }
 
-/// A core connection driven over a blocking socket: the whole I/O loop of this file.
+/// A core connection driven over a blocking socket: the whole I/O loop of this file,
+/// as thin as an adapter's: write what the core hands out, read where it says.
 struct Driven<S> {
     socket: S,
     conn: Connection,
-    buf: Vec<u8>,
 }
 
 impl<S: Read + Write> Driven<S> {
     fn new(socket: S, conn: Connection) -> Self {
-        Driven {
-            socket,
-            conn,
-            buf: vec![0; 64 * 1024],
-        }
+        Driven { socket, conn }
     }
 
     /// Writes everything the core wants written.
@@ -203,34 +200,55 @@ impl<S: Read + Write> Driven<S> {
         Ok(())
     }
 
-    /// Reads once and feeds the core. A protocol error still sends what the core
-    /// wants sent (`#FAILURE#`), as CPython does before it raises.
-    fn read_some(&mut self) -> Result<(), Failure> {
-        let n = self.socket.read(&mut self.buf)?;
-        if n == 0 {
-            return Err(Failure::Protocol(self.conn.eof()));
-        }
-        if let Err(error) = self.conn.feed(&self.buf[..n]) {
-            self.flush()?;
-            return Err(Failure::Protocol(error));
+    /// Sends one message, a large one straight from `payload` in vectored writes.
+    fn send(&mut self, payload: &[u8]) -> Result<(), Failure> {
+        let mut send = self.conn.send_direct(payload).map_err(Failure::Protocol)?;
+        while !send.is_done() {
+            let slices = send.slices().map(io::IoSlice::new);
+            let n = self.socket.write_vectored(&slices)?;
+            if n == 0 {
+                return Err(Failure::Unexpected("the socket took no bytes".into()));
+            }
+            send.advance(n);
         }
         Ok(())
     }
 
+    /// Reads once, into the core's buffer or onto the payload arriving.
+    fn read_some(&mut self) -> Result<(), Failure> {
+        let n = match self.conn.recv_buf() {
+            RecvBuf::Buffer(room) => self.socket.read(room)?,
+            RecvBuf::Payload { buf, limit } => {
+                (&mut self.socket).take(limit as u64).read_to_end(buf)?
+            }
+        };
+        if n == 0 {
+            self.conn.received_eof();
+        } else {
+            self.conn
+                .received(n)
+                .map_err(|misuse| Failure::Unexpected(misuse.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Runs the handshake: write while the core wants to (a failure's `#FAILURE#`
+    /// included, as CPython does before it raises), then its state says what next.
     fn handshake(&mut self) -> Result<(), Failure> {
         loop {
             self.flush()?;
-            if self.conn.is_established() {
-                return Ok(());
+            match self.conn.state() {
+                State::Established => return Ok(()),
+                State::Failed(error) => return Err(Failure::Protocol(error.clone())),
+                State::Handshaking => self.read_some()?,
             }
-            self.read_some()?;
         }
     }
 
     fn recv(&mut self) -> Result<Vec<u8>, Failure> {
         loop {
-            if let Some(message) = self.conn.next_message() {
-                return Ok(message);
+            if let Some(message) = self.conn.next_message().map_err(Failure::Protocol)? {
+                return Ok(message.into_vec());
             }
             self.flush()?;
             self.read_some()?;
@@ -294,14 +312,17 @@ fn run_case<S: Read + Write>(
             }
         }
         Case::Messages => {
-            // Queued before the handshake: held, then sent once it succeeds.
-            for size in SIZES {
-                peer.conn
-                    .send(&pattern(size, 1))
-                    .map_err(Failure::Protocol)?;
+            // The first three queued before the handshake: held, then sent once it
+            // succeeds; the two large ones after it, straight from the caller's slice.
+            let (early, late) = SIZES.split_at(3);
+            for &size in early {
+                peer.send(&pattern(size, 1))?;
             }
             peer.handshake()?;
             peer.flush()?;
+            for &size in late {
+                peer.send(&pattern(size, 1))?;
+            }
             for size in SIZES {
                 let message = peer.recv()?;
                 check_message(
@@ -315,9 +336,7 @@ fn run_case<S: Read + Write>(
         }
         _ => {
             let name = case.name();
-            peer.conn
-                .send(format!("ping {name}").as_bytes())
-                .map_err(Failure::Protocol)?;
+            peer.send(format!("ping {name}").as_bytes())?;
             peer.handshake()?;
             let pong = peer.recv()?;
             check_message("pong", &pong, format!("pong {name}").as_bytes())?;

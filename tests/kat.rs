@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 
+use mpconn::connection::State;
 use mpconn::frame::{Decoder, Frame, Header};
 use mpconn::{AuthFailure, Connection, Digest, Error, HandshakeConfig, Role};
 
@@ -146,7 +147,6 @@ fn replay(section: &Section, role: Role, byte_at_a_time: bool) {
     };
     assert!(rng.0.is_empty(), "{label}: the nonce was not drawn whole");
 
-    let mut outcome = Ok(());
     let mut expected_output = Vec::new();
     for (key, value) in &section.fields {
         if key != "frame" {
@@ -165,15 +165,16 @@ fn replay(section: &Section, role: Role, byte_at_a_time: bool) {
             "{label}: output before a frame from the peer"
         );
         assert!(
-            outcome.is_ok(),
+            conn.error().is_none(),
             "{label}: the peer sent a frame after we failed"
         );
-        outcome = if byte_at_a_time {
-            frame.chunks(1).try_for_each(|byte| conn.feed(byte))
+        if byte_at_a_time {
+            frame.chunks(1).for_each(|byte| conn.feed(byte).unwrap());
         } else {
-            conn.feed(&frame)
-        };
+            conn.feed(&frame).unwrap();
+        }
     }
+    let outcome = conn.error().map_or(Ok(()), |error| Err(error.clone()));
     assert_eq!(conn.take_output(), expected_output, "{label}: final output");
     assert_eq!(
         outcome,
@@ -181,12 +182,16 @@ fn replay(section: &Section, role: Role, byte_at_a_time: bool) {
         "{label}: result"
     );
     assert_eq!(
-        conn.is_established(),
-        outcome.is_ok(),
-        "{label}: established"
+        conn.state(),
+        match &outcome {
+            Ok(()) => State::Established,
+            Err(error) => State::Failed(error),
+        },
+        "{label}: state once the output is written"
     );
-    assert!(
-        conn.next_message().is_none(),
+    assert_eq!(
+        conn.next_message().map(|message| message.is_none()),
+        outcome.map(|()| true),
         "{label}: a handshake frame leaked as a message"
     );
 }

@@ -5,12 +5,17 @@
 //!
 //! The channel between the two is a pair of byte queues ("wires") the script moves
 //! bytes through in pieces of its choosing, by both output APIs (`pending_output` /
-//! `consume_output` and `take_output`) and both input APIs (`feed` and `decode`). An
+//! `consume_output` and `take_output`), large messages through `send_direct` guards
+//! written part-way and dropped, and input by `feed` or by single adapter-style reads
+//! into `recv_buf` (the buffer or a payload's own `Vec`) committed with `received`. An
 //! `Inject` operation puts foreign bytes on a wire; from then on that direction is
 //! hostile and only robustness is checked (typed, final errors; no panic; progress).
+//! Whatever the script, a failed handshake is reported by `state()` only once its
+//! output is written, and a later error is the first one again.
 
 use arbitrary::{Arbitrary, Unstructured};
-use mpconn::{Connection, Error, HandshakeConfig};
+use mpconn::connection::State;
+use mpconn::{Connection, Error, HandshakeConfig, RecvBuf};
 
 use super::handshake::{config, predict_challenge};
 use super::rng::FixedRng;
@@ -40,7 +45,9 @@ pub enum Keys {
 pub enum Op {
     /// `send(payload)`.
     Send { by: Side, payload: Vec<u8> },
-    /// `send` of `len % 2^18` bytes of `fill`: big messages from a small input.
+    /// `send_direct` of `len % 2^18` bytes of `fill` (big messages from a small
+    /// input), `fill` KiB of its slices written to the wire, then the guard dropped: the
+    /// rest must go out, in order, with the queue.
     SendLarge { by: Side, len: u32, fill: u8 },
     /// Write up to `max` bytes (0 = all) of `pending_output()` to the wire, then
     /// `consume_output` them: a partial write.
@@ -49,8 +56,9 @@ pub enum Op {
     TakeOutput { by: Side },
     /// `feed` up to `max` bytes (0 = all) of the wire to `to`, `chunk` at a time.
     Feed { to: Side, max: u16, chunk: u16 },
-    /// One `decode` call on up to `max` bytes (0 = all) of the wire to `to`.
-    Decode { to: Side, max: u16 },
+    /// One read of up to `max` bytes (0 = as many as lent) of the wire to `to` into
+    /// `recv_buf()`, committed with `received`.
+    Read { to: Side, max: u16 },
     /// One `next_message()`.
     NextMessage { at: Side },
     /// `set_max_len(max)`.
@@ -118,12 +126,42 @@ impl Pair {
 
     fn send(&mut self, by: Side, payload: Vec<u8>) {
         let (us, _) = self.sides(by);
-        let failed = us.connection.handshake_error().cloned();
+        let failed = handshake_error(&us.connection).cloned();
         match (us.connection.send(&payload), failed) {
             (Ok(()), None) => us.sent.push(payload),
-            (Err(again), Some(first)) => assert_eq!(again, Error::Failed(Box::new(first))),
+            (Err(again), Some(first)) => assert_eq!(again, first),
             (result, failed) => panic!("send gave {result:?} with handshake error {failed:?}"),
         }
+    }
+
+    /// Sends through a `send_direct` guard, writes `written` bytes of its slices, drops it.
+    fn send_direct(&mut self, by: Side, payload: Vec<u8>, written: usize) {
+        let (us, _) = self.sides(by);
+        let failed = handshake_error(&us.connection).cloned();
+        let mut send = match (us.connection.send_direct(&payload), failed) {
+            (Ok(send), None) => send,
+            (Err(again), Some(first)) => return assert_eq!(again, first),
+            (result, failed) => panic!(
+                "send_direct gave {:?} with handshake error {failed:?}",
+                result.map(drop)
+            ),
+        };
+        let mut left = written;
+        while left > 0 && !send.is_done() {
+            let [queued, header, rest] = send.slices();
+            let n = left.min(queued.len() + header.len() + rest.len());
+            let mut taken = 0;
+            for slice in [queued, header, rest] {
+                let k = slice.len().min(n - taken);
+                us.wire.extend_from_slice(&slice[..k]);
+                taken += k;
+            }
+            send.advance(n);
+            left -= n;
+        }
+        drop(send);
+        assert!(!us.connection.sender().is_out_of_step(), "a dropped guard");
+        us.sent.push(payload);
     }
 
     fn write(&mut self, by: Side, max: usize) {
@@ -152,15 +190,12 @@ impl Pair {
     fn read_failed(&mut self, to: Side, error: Error) {
         let (us, _) = self.sides(to);
         if let Some(first) = &us.read_error {
-            assert_eq!(
-                error.root(),
-                first.root(),
-                "a failed read changed its error"
-            );
+            assert_eq!(&error, first, "a failed read changed its error");
             return;
         }
-        if let Some(handshake) = us.connection.handshake_error() {
-            assert_eq!(&error, handshake);
+        assert_eq!(us.connection.error(), Some(&error), "error() has it too");
+        if handshake_error(&us.connection).is_some() {
+            // A handshake error, given by state() once its output is written.
         } else if !us.hostile {
             // An honest stream fails only on the limit in force. Which message it failed
             // on is checked at the end, when the messages before it have been taken.
@@ -185,7 +220,7 @@ impl Pair {
     }
 
     fn feed(&mut self, to: Side, max: usize, chunk: usize) {
-        let (_, them) = self.sides(to);
+        let (us, them) = self.sides(to);
         let n = if max == 0 {
             them.wire.len()
         } else {
@@ -198,61 +233,53 @@ impl Pair {
             chunk
         };
         for piece in bytes.chunks(chunk) {
-            let result = self.sides(to).0.connection.feed(piece);
-            if let Err(error) = result {
-                self.read_failed(to, error);
-                return;
-            }
+            us.connection.feed(piece).expect("feed is no misuse");
+            check_state(&us.connection);
         }
     }
 
-    fn decode(&mut self, to: Side, max: usize) {
+    /// One read, as an adapter makes it, of at most `max` bytes of the wire.
+    fn read(&mut self, to: Side, max: usize) {
         let (us, them) = self.sides(to);
-        let n = if max == 0 {
-            them.wire.len()
-        } else {
-            max.min(them.wire.len())
-        };
-        let was_handshaking = us.connection.is_handshaking();
-        let outcome = match us.connection.decode(&them.wire[..n]) {
-            Ok((used, frame)) => {
-                assert!(
-                    used <= n && (n == 0 || used > 0),
-                    "decode took {used} of {n}"
-                );
-                if frame.is_none() && !(was_handshaking && us.connection.is_established()) {
-                    assert_eq!(used, n, "no message, yet input was left over");
-                }
-                let message = frame.map(|frame| frame.into_vec());
-                them.wire.drain(..used);
-                Ok(message)
+        let available = them.wire.len();
+        let n = match us.connection.recv_buf() {
+            RecvBuf::Buffer(room) => {
+                assert!(!room.is_empty(), "an empty room would read as the end");
+                let n = room.len().min(available);
+                let n = if max == 0 { n } else { n.min(max) };
+                room[..n].copy_from_slice(&them.wire[..n]);
+                n
             }
-            Err(error) => Err(error),
-        };
-        match outcome {
-            Ok(Some(message)) => self.receive(to, message),
-            Ok(None) => {}
-            Err(Error::InvalidState(_)) => {
-                // Refused because messages from feed() wait: there must be one.
-                let (us, _) = self.sides(to);
-                let waiting = us.connection.next_message();
-                assert!(waiting.is_some(), "decode refused with no message waiting");
-                self.receive(to, waiting.unwrap());
+            RecvBuf::Payload { buf, limit } => {
+                assert!(limit > 0 && buf.capacity() - buf.len() >= limit, "no room");
+                let n = limit.min(available);
+                let n = if max == 0 { n } else { n.min(max) };
+                buf.extend_from_slice(&them.wire[..n]);
+                n
             }
-            Err(error) => self.read_failed(to, error),
-        }
+        };
+        them.wire.drain(..n);
+        us.connection.received(n).expect("an honest report");
+        check_state(&us.connection);
     }
 
     fn next_message(&mut self, at: Side) {
         let (us, _) = self.sides(at);
-        if let Some(message) = us.connection.next_message() {
-            self.receive(at, message);
+        match us.connection.next_message().map(|m| m.map(|m| m.into_vec())) {
+            Ok(Some(message)) => self.receive(at, message),
+            Ok(None) => {}
+            Err(error) => self.read_failed(at, error),
         }
     }
 
     fn drain(&mut self, at: Side) {
-        while let Some(message) = self.sides(at).0.connection.next_message() {
-            self.receive(at, message);
+        loop {
+            let (us, _) = self.sides(at);
+            match us.connection.next_message().map(|m| m.map(|m| m.into_vec())) {
+                Ok(Some(message)) => self.receive(at, message),
+                Ok(None) => return,
+                Err(error) => return self.read_failed(at, error),
+            }
         }
     }
 
@@ -306,11 +333,36 @@ fn predict(server: &HandshakeConfig, client: &HandshakeConfig, keys: &Keys) -> (
 }
 
 fn outcome(end: &End) -> Outcome {
-    let connection = &end.connection;
-    match connection.handshake_error() {
-        Some(error) => Outcome::Failed(error.clone()),
-        None if connection.is_established() => Outcome::Established,
-        None => Outcome::Waiting,
+    check_state(&end.connection);
+    match end.connection.state() {
+        State::Failed(error) => Outcome::Failed(error.clone()),
+        State::Established => Outcome::Established,
+        State::Handshaking => Outcome::Waiting,
+    }
+}
+
+/// The handshake's error, once it failed (even with `#FAILURE#` still to write).
+fn handshake_error(connection: &Connection) -> Option<&Error> {
+    match connection.is_handshaking() || connection.is_established() {
+        true => None,
+        false => connection.error(),
+    }
+}
+
+/// `state()` agrees with the rest: failed exactly when the handshake failed and its
+/// output is written.
+fn check_state(connection: &Connection) {
+    match (connection.state(), handshake_error(connection)) {
+        (State::Failed(error), Some(first)) => {
+            assert_eq!(error, first);
+            assert!(!connection.wants_write(), "failed before its output was written");
+        }
+        (State::Handshaking, Some(_)) => {
+            assert!(connection.wants_write(), "a failure not reported once drained");
+        }
+        (State::Handshaking, None) => assert!(connection.is_handshaking()),
+        (State::Established, None) => assert!(connection.is_established()),
+        (state, error) => panic!("state {state:?} with handshake error {error:?}"),
     }
 }
 
@@ -353,13 +405,13 @@ pub fn check(data: &[u8]) {
                 let len = len as usize % (1 << 18);
                 if pair.large + len <= LARGE_BUDGET {
                     pair.large += len;
-                    pair.send(by, vec![fill; len]);
+                    pair.send_direct(by, vec![fill; len], usize::from(fill) * 1024);
                 }
             }
             Op::Write { by, max } => pair.write(by, usize::from(max)),
             Op::TakeOutput { by } => pair.take_output(by),
             Op::Feed { to, max, chunk } => pair.feed(to, usize::from(max), usize::from(chunk)),
-            Op::Decode { to, max } => pair.decode(to, usize::from(max)),
+            Op::Read { to, max } => pair.read(to, usize::from(max)),
             Op::NextMessage { at } => pair.next_message(at),
             Op::SetMaxLen { at, max } => {
                 let (us, _) = pair.sides(at);
@@ -389,7 +441,7 @@ pub fn check(data: &[u8]) {
         if us.hostile {
             continue;
         }
-        if them.connection.handshake_error().is_some() {
+        if handshake_error(&them.connection).is_some() {
             assert!(
                 us.received.is_empty(),
                 "messages of a failed handshake arrived"
@@ -410,13 +462,21 @@ pub fn check(data: &[u8]) {
 
     for side in [Side::Server, Side::Client] {
         let (us, _) = pair.sides(side);
-        let expected = match (us.connection.handshake_error(), &us.read_error) {
-            (Some(first), _) => Error::Failed(Box::new(first.clone())),
-            (None, Some(first)) => Error::Failed(Box::new(first.root().clone())),
-            (None, None) if us.connection.is_handshaking() => Error::HandshakeEof,
+        let was_handshaking = us.connection.is_handshaking();
+        let expected = match (handshake_error(&us.connection), &us.read_error) {
+            (Some(first), _) => first.clone(),
+            (None, Some(first)) => first.clone(),
+            (None, None) if was_handshaking => Error::HandshakeEof,
             (None, None) if us.hostile => continue,
             (None, None) => Error::Closed,
         };
-        assert_eq!(us.connection.eof(), expected, "end of stream");
+        us.connection.received_eof();
+        let end = us.connection.next_message().map(|m| m.map(|m| m.into_vec()));
+        assert_eq!(end, Err(expected.clone()), "end of stream");
+        let again = us.connection.next_message().map(|m| m.map(|m| m.into_vec()));
+        assert_eq!(again, Err(expected), "the same error again");
+        if was_handshaking {
+            assert!(matches!(us.connection.state(), State::Failed(Error::HandshakeEof)));
+        }
     }
 }

@@ -13,30 +13,27 @@
 //! | 1 | only with flag 16: `m`, the number of reads in place (mod 16) |
 //! | 4 m | only with flag 16: the reads, cycled: `max` (2 bytes) and `fill` (2 bytes) |
 //!
-//! Flag 16 delivers input through [`Decoder::payload_space`] and
-//! [`Decoder::payload_filled`], as an adapter reading straight into the decoder's
-//! buffer does: before each `decode` of a non-empty rest of a piece, the next read asks
-//! for room of at most `max` bytes (0: none, so `decode` it is). With room lent, the
-//! read copies `min(fill, room, rest)` bytes of the piece into it and reports them; a
-//! `fill` larger than the room is first reported as is, which must be
-//! [`Error::InvalidState`] and change nothing (the bytes copied in stay lent), and
-//! then, if `fill` is odd, the room is abandoned to the next `decode`. Flag 32 asks for room once more after the last
-//! piece, so the end of the stream finds room lent out. Flag 64 makes the reads append
-//! through [`Decoder::extend_payload`] instead, as the std adapter's `read_to_end` does:
-//! `max` 0 declines the call (nothing appended, `decode` next), else it appends
-//! `min(fill, limit, rest)` bytes. The limit must have room, and it counts as lent room
-//! for the memory bound.
+//! Flag 16 drives a [`Receiver`] instead of a bare [`Decoder`], as an adapter does:
+//! each piece arrives in reads into whatever [`Receiver::recv_buf`] lends (free room
+//! in its buffer, or [`RecvBuf::Payload`], a large payload's own `Vec`), the reads
+//! taking `fill` bytes at most (0 counts as 1), cycled. After a read with an even
+//! `max` every message is taken; after an odd one they stay buffered until the next
+//! even read, a limit change or the end. The lent room must never be empty and a
+//! payload `Vec` must have room for its limit. Flag 64, reads before the first piece
+//! that take nothing, and flag 32 a `recv_buf` after the last piece that is never
+//! reported: neither may change what comes out.
 //!
 //! The stream is decoded twice: whole, by [`reference`], which reads it the way
 //! CPython's `_recv_bytes` does, one field after the other; and piece by piece by
 //! [`Decoder`]. Both must find the same frames, the same error or the same unfinished
 //! tail, and the decoder must keep its promises on the way: a call without a frame
-//! consumes all of its input, a borrowed payload lies in the input, an error is final,
-//! and no more than [`GROWTH_STEP`] bytes are allocated beyond the bytes received and
-//! the largest room lent.
+//! consumes all of its input, a borrowed payload lies in the input (or, through a
+//! receiver, in its buffer), an error is final (the same error again), and no more than
+//! two [`GROWTH_STEP`]s are allocated beyond the bytes received and the largest buffer
+//! the receiver lent.
 
-use mpconn::frame::{Decoder, Extended, Frame, GROWTH_STEP};
-use mpconn::Error;
+use mpconn::frame::{Decoder, Frame, GROWTH_STEP};
+use mpconn::{BufferPolicy, Error, Receiver, RecvBuf};
 
 use super::bytes::{pieces, Bytes};
 use super::memory::Watermark;
@@ -118,20 +115,20 @@ pub fn reference(stream: &[u8], limit: Option<u64>, change: Option<Change>) -> D
     Decoded { frames, end }
 }
 
-/// The decoder fed piece by piece, checked against the reference.
+/// The decoder, or a receiver, fed piece by piece, checked against the reference.
 struct Run<'r, 'a> {
     decoder: Decoder,
+    /// With flag 16: the receiver driven instead of `decoder`.
+    receiver: Option<Receiver>,
     expected: core::slice::Iter<'r, &'a [u8]>,
     reference_end: &'r End,
     error: Option<Error>,
-    /// The reads in place, `(max, fill)`, cycled; empty: `decode` only.
+    /// The reads, `(max, fill)`, cycled.
     reads: &'r [(u16, u16)],
-    /// How many reads in place were tried.
+    /// How many reads were made.
     read: usize,
-    /// The largest room lent out (or limit given to `extend_payload`).
-    largest_room: usize,
-    /// Reads append through `extend_payload` rather than fill `payload_space`.
-    extend: bool,
+    /// The largest buffer the receiver lent from.
+    largest_buffer: usize,
 }
 
 impl Run<'_, '_> {
@@ -143,97 +140,89 @@ impl Run<'_, '_> {
         assert!(frame == expected, "payload differs from the reference");
     }
 
-    /// Delivers the start of `rest` through `payload_space` and `payload_filled`, as the
-    /// next read says; returns how many bytes it took (`None`: none, `decode` next).
-    fn read_in_place(&mut self, rest: &[u8]) -> Option<usize> {
-        let &(max, fill) = self.reads.get(self.read % self.reads.len().max(1))?;
-        self.read += 1;
-        if self.extend {
-            return self.extend_in_place(rest, max, usize::from(fill));
-        }
-        let buffered = self.decoder.buffered();
-        let room = self.decoder.payload_space(usize::from(max))?;
-        let size = room.len();
-        assert!(size > 0 && size <= usize::from(max).min(GROWTH_STEP));
-        assert!(room.iter().all(|&b| b == 0), "lent room is not zeroed");
-        self.largest_room = self.largest_room.max(size);
-        let fill = usize::from(fill);
-        let n = fill.min(size).min(rest.len());
-        room[..n].copy_from_slice(&rest[..n]);
-        if fill > size {
-            let refused = self.decoder.payload_filled(fill).unwrap_err();
-            assert!(matches!(refused, Error::InvalidState(_)), "{refused:?}");
-            assert!(
-                !self.decoder.is_failed(),
-                "an over-report failed the decoder"
-            );
-            assert_eq!(
-                self.decoder.buffered(),
-                buffered,
-                "an over-report changed it"
-            );
-            if fill % 2 == 1 {
-                // Abandon the room: the next `decode` must take it back unread.
-                return None;
-            }
-        }
-        // Still lent, with the bytes copied in, whatever was refused above.
-        match self.decoder.payload_filled(n) {
-            Ok(Some(frame)) => self.expect(&frame),
-            Ok(None) => assert_eq!(self.decoder.buffered(), buffered + n as u64),
-            Err(error) => panic!("payload_filled({n}) of a room of {size}: {error:?}"),
-        }
-        (n > 0).then_some(n)
+    fn failed(&mut self, error: Error) {
+        assert_eq!(
+            self.reference_end,
+            &End::Error(error.clone()),
+            "the decoder failed where the reference did not"
+        );
+        assert!(self.expected.as_slice().is_empty(), "frames were lost");
+        self.error = Some(error);
     }
 
-    /// Appends the start of `rest` through `extend_payload`, as the next read says;
-    /// returns how many bytes it took (`None`: none, `decode` next).
-    fn extend_in_place(&mut self, rest: &[u8], max: u16, fill: usize) -> Option<usize> {
-        let buffered = self.decoder.buffered();
-        let mut largest = self.largest_room;
-        let extended = self.decoder.extend_payload(|buf, limit| {
-            assert!(limit > 0 && limit <= 2 * GROWTH_STEP, "limit {limit}");
-            assert!(buf.capacity() - buf.len() >= limit, "no room for the limit");
-            largest = largest.max(limit);
-            if max == 0 {
-                return 0;
+    /// Delivers `piece` to the receiver in reads, as the reads say.
+    fn receive(&mut self, piece: &[u8]) {
+        let mut rest = piece;
+        while !rest.is_empty() {
+            let (max, fill) = self
+                .reads
+                .get(self.read % self.reads.len().max(1))
+                .copied()
+                .unwrap_or((0, u16::MAX));
+            self.read += 1;
+            let fill = usize::from(fill).max(1);
+            let receiver = self.receiver.as_mut().expect("flag 16");
+            let n = match receiver.recv_buf() {
+                RecvBuf::Buffer(room) => {
+                    assert!(!room.is_empty(), "an empty room would read as the end");
+                    let n = fill.min(room.len()).min(rest.len());
+                    room[..n].copy_from_slice(&rest[..n]);
+                    n
+                }
+                RecvBuf::Payload { buf, limit } => {
+                    assert!(limit > 0 && buf.capacity() - buf.len() >= limit, "no room");
+                    let n = fill.min(limit).min(rest.len());
+                    buf.extend_from_slice(&rest[..n]);
+                    n
+                }
+            };
+            self.largest_buffer = self.largest_buffer.max(receiver.buffer_len());
+            receiver.received(n).expect("an honest report");
+            rest = &rest[n..];
+            if max % 2 == 0 {
+                self.take_messages();
             }
-            let n = fill.min(limit).min(rest.len());
-            buf.extend_from_slice(&rest[..n]);
-            n
-        });
-        self.largest_room = largest;
-        let Extended { filled: n, message } =
-            extended.expect("extend_payload of an honest fill")?;
-        match message {
-            Some(frame) => self.expect(&frame),
-            None => assert_eq!(self.decoder.buffered(), buffered + n as u64),
         }
-        (n > 0).then_some(n)
+    }
+
+    /// Takes every message the receiver has.
+    fn take_messages(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        let Some(mut receiver) = self.receiver.take() else {
+            return;
+        };
+        loop {
+            let buffered = receiver.buffered_input().as_ptr_range();
+            match receiver.next_message() {
+                Ok(Some(frame)) => {
+                    if let Frame::Borrowed(payload) = &frame {
+                        assert!(buffered.contains(&payload.as_ptr()) || payload.is_empty());
+                    }
+                    self.expect(&frame);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    self.failed(error);
+                    break;
+                }
+            }
+        }
+        self.receiver = Some(receiver);
     }
 
     fn feed(&mut self, piece: &[u8]) {
+        if self.receiver.is_some() {
+            return self.receive(piece);
+        }
         if let Some(first) = &self.error {
             let again = self.decoder.decode(piece).unwrap_err();
-            assert_eq!(
-                again.root(),
-                first,
-                "a failed decoder must repeat its error"
-            );
-            assert!(matches!(again, Error::Failed(_)));
+            assert_eq!(&again, first, "a failed decoder must repeat its error");
             return;
         }
         let mut rest = piece;
         loop {
-            if !rest.is_empty() {
-                if let Some(used) = self.read_in_place(rest) {
-                    rest = &rest[used..];
-                    if rest.is_empty() {
-                        return;
-                    }
-                    continue;
-                }
-            }
             match self.decoder.decode(rest) {
                 Ok((used, None)) => {
                     assert_eq!(used, rest.len(), "no frame, yet input was left over");
@@ -255,16 +244,27 @@ impl Run<'_, '_> {
                     }
                 }
                 Err(error) => {
-                    assert_eq!(
-                        self.reference_end,
-                        &End::Error(error.clone()),
-                        "the decoder failed where the reference did not"
-                    );
                     assert!(self.decoder.is_failed());
-                    assert!(self.expected.as_slice().is_empty(), "frames were lost");
-                    self.error = Some(error);
+                    self.failed(error);
                     return;
                 }
+            }
+        }
+    }
+
+    fn set_max_len(&mut self, max: Option<u64>) {
+        match &mut self.receiver {
+            Some(_) => {
+                // The reference changes the limit at a stream offset: everything before
+                // it is decoded under the old one.
+                self.take_messages();
+                let receiver = self.receiver.as_mut().expect("flag 16");
+                receiver.set_max_len(max);
+                assert_eq!(receiver.max_len(), max);
+            }
+            None => {
+                self.decoder.set_max_len(max);
+                assert_eq!(self.decoder.max_len(), max);
             }
         }
     }
@@ -298,19 +298,28 @@ pub fn check(data: &[u8]) {
 
     let mut run = Run {
         decoder: limit.map_or_else(Decoder::new, Decoder::with_max_len),
+        receiver: (flags & 16 != 0).then(|| {
+            let mut receiver = Receiver::new();
+            receiver.set_max_len(limit);
+            receiver
+        }),
         expected: decoded.frames.iter(),
         reference_end: &decoded.end,
         error: None,
         reads: &reads,
         read: 0,
-        largest_room: 0,
-        extend: flags & 64 != 0,
+        largest_buffer: 0,
     };
     let watermark = Watermark::set();
+    if let Some(receiver) = run.receiver.as_mut().filter(|_| flags & 64 != 0) {
+        // Reads that bring nothing.
+        let _ = receiver.recv_buf();
+        receiver.received(0).expect("an empty read");
+        let _ = receiver.recv_buf();
+    }
     for i in 0..=pieces.len() {
         if let Some(change) = change.filter(|_| i == change_before.min(pieces.len())) {
-            run.decoder.set_max_len(change.max);
-            assert_eq!(run.decoder.max_len(), change.max);
+            run.set_max_len(change.max);
             run.feed(&[]);
         }
         if flags & 8 != 0 {
@@ -320,44 +329,63 @@ pub fn check(data: &[u8]) {
             run.feed(piece);
         }
     }
-    if flags & 32 != 0 {
-        // Room lent out at the end must not count as received bytes.
-        if let Some(room) = run.decoder.payload_space(GROWTH_STEP) {
-            run.largest_room = run.largest_room.max(room.len());
-        }
+    run.take_messages();
+    if let Some(receiver) = run.receiver.as_mut().filter(|_| flags & 32 != 0) {
+        // Room lent at the end and never reported holds nothing of the stream.
+        let _ = receiver.recv_buf();
+        run.largest_buffer = run.largest_buffer.max(receiver.buffer_len());
     }
     watermark.assert_at_most(
-        stream.len() + run.largest_room + GROWTH_STEP + 1024,
+        stream.len() + run.largest_buffer + 2 * GROWTH_STEP + 1024,
         "decoding a stream of bytes",
+    );
+    assert!(
+        run.largest_buffer <= BufferPolicy::default().max.max(2 * stream.len()),
+        "a buffer of {} for {} bytes",
+        run.largest_buffer,
+        stream.len()
     );
 
     assert!(
         run.expected.as_slice().is_empty(),
         "frames were not decoded"
     );
-    let mut decoder = run.decoder;
+    let end = match run.receiver {
+        Some(mut receiver) => {
+            receiver.received_eof();
+            let end = receiver.next_message().map(|_| ()).unwrap_err();
+            assert_eq!(
+                receiver.next_message().map(|_| ()),
+                Err(end.clone()),
+                "again"
+            );
+            end
+        }
+        None => {
+            if let (&End::Partial(held), None) = (&decoded.end, &run.error) {
+                assert_eq!(
+                    run.decoder.buffered(),
+                    held,
+                    "bytes of the unfinished frame"
+                );
+                assert_eq!(run.decoder.is_idle(), held == 0);
+            }
+            let end = run.decoder.eof();
+            assert!(run.decoder.is_failed());
+            assert_eq!(run.decoder.decode(b"\0").unwrap_err(), end, "again");
+            end
+        }
+    };
     match (&decoded.end, run.error) {
         (End::Error(expected), Some(error)) => {
             assert_eq!(&error, expected);
-            assert_eq!(decoder.eof(), Error::Failed(Box::new(error)));
+            assert_eq!(end, error);
         }
         (End::Error(expected), None) => panic!("the decoder missed {expected:?}"),
         (End::Partial(_), Some(error)) => unreachable!("checked when it happened: {error:?}"),
+        (&End::Partial(0), None) => assert_eq!(end, Error::Closed),
         (&End::Partial(held), None) => {
-            assert_eq!(decoder.buffered(), held, "bytes of the unfinished frame");
-            assert_eq!(decoder.is_idle(), held == 0);
-            if held == 0 {
-                let refused = decoder.payload_filled(1).unwrap_err();
-                assert!(matches!(refused, Error::InvalidState(_)), "{refused:?}");
-            }
-            let end = decoder.eof();
-            if held == 0 {
-                assert_eq!(end, Error::Closed);
-            } else {
-                assert_eq!(end, Error::UnexpectedEof { received: held });
-            }
-            assert!(decoder.is_failed());
-            assert_eq!(decoder.decode(b"\0").unwrap_err().root(), &end);
+            assert_eq!(end, Error::UnexpectedEof { received: held });
         }
     }
 }
