@@ -242,7 +242,7 @@ impl Error {
     /// assert!(mpconn_net::Error::Protocol(mpconn::Error::Closed).is_eof());
     /// ```
     pub fn is_eof(&self) -> bool {
-        matches!(self, Error::Protocol(e) if *e.root() == mpconn::Error::Closed)
+        matches!(self, Error::Protocol(mpconn::Error::Closed))
     }
 
     /// True when the authentication handshake failed (CPython's `AuthenticationError`),
@@ -275,7 +275,7 @@ impl Error {
     /// ```
     pub fn protocol(&self) -> Option<&mpconn::Error> {
         match self {
-            Error::Protocol(e) => Some(e.root()),
+            Error::Protocol(e) => Some(e),
             _ => None,
         }
     }
@@ -393,12 +393,13 @@ impl From<serde_pickle::Error> for Error {
 /// );
 /// ```
 pub fn protocol_error_kind(error: &mpconn::Error) -> io::ErrorKind {
-    match error.root() {
+    match error {
         mpconn::Error::Closed
         | mpconn::Error::UnexpectedEof { .. }
         | mpconn::Error::HandshakeEof => io::ErrorKind::UnexpectedEof,
         mpconn::Error::Authentication(_) => io::ErrorKind::PermissionDenied,
-        mpconn::Error::InvalidState(_) => io::ErrorKind::Other,
+        // Our own side lost its place (a send abandoned part-way): the stream is broken.
+        mpconn::Error::OutOfStep => io::ErrorKind::BrokenPipe,
         _ => io::ErrorKind::InvalidData,
     }
 }

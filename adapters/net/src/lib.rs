@@ -14,7 +14,9 @@
 //! - [`ListenerOptions`] and [`ClientOptions`]: one set of names and defaults.
 //! - [`Error`]: the one adapter error, whose messages say during what and name the
 //!   address, with one `io::Error` mapping.
-//! - [`new_core`]: the core with the OS's random source.
+//! - [`new_core`]: the core with the OS's random source; [`read_into`], [`write_from`]
+//!   and [`write_direct`], the one read and the one write of a driver over `std::io`
+//!   streams (std, mio).
 //! - [`socket_enum!`] and [`each_socket!`]: the adapters' enums of a TCP and a Unix
 //!   socket of their runtime, declared alike.
 //!
@@ -38,6 +40,7 @@ mod error;
 mod options;
 mod socket;
 mod sockets;
+mod transfer;
 
 pub use address::{Address, AddressError, Family};
 pub use bind::{bind, Bound, Listening, SocketCleanup};
@@ -50,3 +53,4 @@ pub use options::{
 pub use socket::{
     connect, full_backlog_pause, new_core, resolve, set_up_tcp, Connected, FULL_BACKLOG_RETRY,
 };
+pub use transfer::{read_into, write_direct, write_from};
