@@ -1,35 +1,18 @@
 //! A blocking connection: the core's [`mpconn::Connection`] driven over a socket or a
-//! pipe.
+//! pipe. The core holds the read buffer, the send queue and every framing decision;
+//! this moves bytes with [`mpconn_net::read_into`], [`mpconn_net::write_from`] and
+//! [`mpconn_net::write_direct`], and keeps the deadlines.
 
-use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use mpconn::frame::{Extended, Frame, Header, CONCAT_LIMIT};
-
+use mpconn::connection::State;
+use mpconn::Frame;
 use mpconn_net::During;
 
-use crate::stream::Stream;
+use crate::stream::{retry_interrupted, Stream};
 use crate::wait::poll_fd;
 use crate::{Error, Result};
-
-/// The read buffer a connection starts with: enough for a handshake and small
-/// messages. Zeroing and faulting in 64 KiB per connection cost about a tenth of a
-/// handshake, so the buffer starts here and grows while reads fill it.
-const READ_BUF_INITIAL: usize = 4 * 1024;
-
-/// The most bytes read from the OS per `read` call. Messages that fit are decoded in
-/// place (no copy before the caller's); longer ones are gathered by the core.
-const READ_BUF_MAX: usize = 64 * 1024;
-
-/// Whether the write side can still be trusted to sit between two frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WriteSide {
-    Usable,
-    /// A direct write of a large message failed part-way: the peer has part of a frame
-    /// and the rest is lost, so the stream is out of step for good.
-    Broken,
-}
 
 /// One end of a connection (CPython's `multiprocessing.connection.Connection`).
 ///
@@ -41,7 +24,8 @@ enum WriteSide {
 ///
 /// Dropping it closes it; [`close`](Connection::close) does the same and reports
 /// errors. [`queue_bytes`](Connection::queue_bytes) and [`flush`](Connection::flush)
-/// send many small messages in one write, which CPython cannot do.
+/// send many small messages in one write, which CPython cannot do;
+/// [`recv_message`](Connection::recv_message) receives one without allocating.
 ///
 /// ```
 /// let (mut a, mut b) = mpconn_std::pipe(true)?;
@@ -55,13 +39,6 @@ enum WriteSide {
 pub struct Connection {
     stream: Stream,
     core: mpconn::Connection,
-    /// Input read from the OS and not yet decoded: `buf[start..end]`. Bytes that
-    /// arrive behind a message (pipelined ones) wait here for the next receive. It
-    /// grows from [`READ_BUF_INITIAL`] to [`READ_BUF_MAX`] as reads fill it.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    write_side: WriteSide,
     timeout: Option<Duration>,
 }
 
@@ -71,23 +48,16 @@ impl Connection {
         Connection {
             stream,
             core,
-            buf: vec![0; READ_BUF_INITIAL],
-            start: 0,
-            end: 0,
-            write_side: WriteSide::Usable,
             timeout: None,
         }
     }
 
     /// Runs the core's handshake to the end, before `deadline` if there is one. On a
-    /// failure the core's last words (`#FAILURE#`) are written first, as CPython does.
+    /// failure the core's last words (`#FAILURE#`) are written first, as CPython does,
+    /// unless the peer is gone or the deadline passed: then the failure is reported at
+    /// once.
     pub(crate) fn handshake(&mut self, deadline: Option<Instant>) -> Result<()> {
         let result = self.run_handshake(deadline);
-        let in_time = deadline.is_none_or(|deadline| Instant::now() < deadline);
-        if result.is_err() && self.core.wants_write() && in_time {
-            // Best effort: the peer learns why, unless it is gone too.
-            let _ = self.write_pending();
-        }
         // Back to the connection's own limit (none unless set later).
         let reset = match deadline {
             Some(_) => self.stream.set_timeout(self.timeout),
@@ -102,64 +72,49 @@ impl Connection {
         let mut timer = deadline.map(HandshakeTimer::new);
         loop {
             while self.core.wants_write() {
-                let pending = [IoSlice::new(self.core.pending_output())];
-                let n = with_deadline(&mut self.stream, &mut timer, DURING, |stream| {
-                    stream.write_vectored(&pending)
-                })?;
-                self.core.consume_output(n);
+                let core = &mut self.core;
+                let written = with_deadline(&mut self.stream, &mut timer, DURING, |stream| {
+                    mpconn_net::write_from(core, &mut stream.writer())
+                });
+                if let Err(error) = written {
+                    // A failure whose #FAILURE# cannot be written is still that failure.
+                    return Err(self.core.error().cloned().map_or(error, Error::from));
+                }
             }
-            if !self.core.is_handshaking() {
-                return Ok(());
+            match self.core.state() {
+                State::Established => return Ok(()),
+                State::Failed(error) => return Err(error.clone().into()),
+                State::Handshaking => {}
             }
-            let buf = &mut self.buf;
-            let n = with_deadline(&mut self.stream, &mut timer, DURING, |stream| {
-                stream.read(buf)
+            let core = &mut self.core;
+            with_deadline(&mut self.stream, &mut timer, DURING, |stream| {
+                mpconn_net::read_into(core, &mut stream.reader())
             })?;
-            if n == 0 {
-                return Err(self.core.eof().into());
-            }
-            self.grow_if_filled(n);
-            let mut used = 0;
-            while used < n && self.core.is_handshaking() {
-                used += self.core.decode(&self.buf[used..n])?.0;
-            }
-            // Whatever follows the handshake's last frame is the first message(s).
-            (self.start, self.end) = (used, n);
         }
     }
 
     /// Sends one message (CPython's `send_bytes`), after any queued ones.
     ///
-    /// A message above 16 KiB goes out with its header in one vectored write, not
-    /// copied; smaller ones are framed in a buffer, as CPython does, to keep header
-    /// and payload in one packet. Use a sub-slice for CPython's `offset` and `size`.
+    /// A message above 16 KiB goes out with its header in vectored writes, not copied;
+    /// smaller ones are framed in the queue, as CPython does, to keep header and
+    /// payload in one packet. Use a sub-slice for CPython's `offset` and `size`.
     pub fn send_bytes(&mut self, message: &[u8]) -> Result<()> {
         self.check_writable()?;
-        if message.len() <= CONCAT_LIMIT {
-            self.core.send(message)?;
-            return self.flush();
-        }
-        let header = Header::new(message.len() as u64);
-        let pending = self.core.pending_output();
-        let pending_len = pending.len();
-        let mut slices = [
-            IoSlice::new(pending),
-            IoSlice::new(header.as_bytes()),
-            IoSlice::new(message),
-        ];
-        match self.stream.write_all_vectored(&mut slices) {
-            Ok(()) => {
-                self.core.consume_output(pending_len);
-                Ok(())
-            }
-            Err((written, error)) => {
-                self.core.consume_output(written);
-                if written > pending_len {
-                    self.write_side = WriteSide::Broken;
+        let mut send = self.core.send_direct(message)?;
+        while !send.is_done() {
+            let written =
+                retry_interrupted(|| mpconn_net::write_direct(&mut send, &mut self.stream.writer()));
+            match written {
+                Ok(_) => {}
+                // Dropped unfinished, the guard queues the rest: a retry finishes it.
+                Err(e) if is_timeout(&e) => return Err(Error::from_timed_io(e, During::Send)),
+                Err(e) => {
+                    send.abandon();
+                    return Err(Error::io(During::Send, e));
                 }
-                Err(Error::from_timed_io(error, During::Send))
             }
         }
+        Ok(())
     }
 
     /// Queues one message without writing it: the next [`flush`](Self::flush) or
@@ -189,29 +144,16 @@ impl Connection {
     /// Writes every queued message.
     pub fn flush(&mut self) -> Result<()> {
         self.check_writable()?;
-        self.write_pending()
+        while self.core.wants_write() {
+            retry_interrupted(|| mpconn_net::write_from(&mut self.core, &mut self.stream.writer()))
+                .map_err(|e| Error::from_timed_io(e, During::Send))?;
+        }
+        Ok(())
     }
 
     /// Bytes queued and not yet written.
     pub fn queued_len(&self) -> usize {
         self.core.pending_output().len()
-    }
-
-    fn write_pending(&mut self) -> Result<()> {
-        while self.core.wants_write() {
-            self.write_pending_once(During::Send)?;
-        }
-        Ok(())
-    }
-
-    fn write_pending_once(&mut self, during: During) -> Result<()> {
-        let pending = [IoSlice::new(self.core.pending_output())];
-        let n = self
-            .stream
-            .write_vectored(&pending)
-            .map_err(|e| Error::from_timed_io(e, during))?;
-        self.core.consume_output(n);
-        Ok(())
     }
 
     /// Receives one message (CPython's `recv_bytes`).
@@ -222,7 +164,40 @@ impl Connection {
     /// messages gives an error for which [`Error::is_eof`] is true; closing inside one
     /// gives [`mpconn::Error::UnexpectedEof`].
     pub fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Vec<u8>> {
-        self.next_message(max_len.map(|n| n as u64), |frame| frame.into_vec())
+        Ok(self.recv_message(max_len)?.into_vec())
+    }
+
+    /// Receives one message borrowed from the connection's read buffer: no allocation
+    /// and no copy for a message that arrived whole in one read (a
+    /// [`Frame::Borrowed`]), the message's own buffer for one gathered across reads
+    /// ([`Frame::Owned`]). It derefs to `[u8]`; [`Frame::into_vec`] keeps it. `max_len`
+    /// and the errors are [`recv_bytes`](Self::recv_bytes)'.
+    ///
+    /// ```
+    /// let (mut a, mut b) = mpconn_std::pipe(true)?;
+    /// for i in 0..3u8 {
+    ///     a.queue_bytes(&[i; 64])?;
+    /// }
+    /// a.flush()?;
+    /// let mut total = 0;
+    /// for _ in 0..3 {
+    ///     let message = b.recv_message(None)?; // borrowed: nothing allocated
+    ///     total += message.iter().map(|&b| b as usize).sum::<usize>();
+    /// }
+    /// assert_eq!(total, 64 * (0 + 1 + 2));
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    pub fn recv_message(&mut self, max_len: Option<usize>) -> Result<Frame<'_>> {
+        self.check_readable()?;
+        self.core.set_max_len(max_len.map(|n| n as u64));
+        while !self.core.has_message() {
+            retry_interrupted(|| mpconn_net::read_into(&mut self.core, &mut self.stream.reader()))
+                .map_err(|e| Error::from_timed_io(e, During::Receive))?;
+        }
+        match self.core.next_message()? {
+            Some(frame) => Ok(frame),
+            None => unreachable!("has_message() promised a message or an error"),
+        }
     }
 
     /// Receives one message into `buf` and returns its length (CPython's
@@ -246,79 +221,15 @@ impl Connection {
     /// # Ok::<(), mpconn_std::Error>(())
     /// ```
     pub fn recv_bytes_into(&mut self, buf: &mut [u8]) -> Result<usize> {
-        self.next_message(None, |frame| {
-            if let Some(dest) = buf.get_mut(..frame.len()) {
+        let frame = self.recv_message(None)?;
+        match buf.get_mut(..frame.len()) {
+            Some(dest) => {
                 dest.copy_from_slice(&frame);
                 Ok(frame.len())
-            } else {
-                Err(Error::BufferTooShort {
-                    message: frame.into_vec(),
-                })
             }
-        })?
-    }
-
-    /// Decodes the next message and hands it to `take` while it may still be borrowed
-    /// from the read buffer.
-    fn next_message<R>(
-        &mut self,
-        max_len: Option<u64>,
-        take: impl FnOnce(Frame<'_>) -> R,
-    ) -> Result<R> {
-        self.check_readable()?;
-        self.core.set_max_len(max_len);
-        loop {
-            if self.start < self.end {
-                let (used, frame) = self.core.decode(&self.buf[self.start..self.end])?;
-                self.start += used;
-                if let Some(frame) = frame {
-                    return Ok(take(frame));
-                }
-            }
-            // Everything buffered was decoded. Inside a payload that misses at least a
-            // read buffer's worth, read it straight onto the core's buffer: no copy in
-            // between, and no zeroing first (`read_to_end` fills spare capacity). Less
-            // than that goes through the read buffer, which may also pick up what
-            // follows the message in the same read.
-            if self.core.is_mid_message() {
-                let (stream, min) = (&mut self.stream, self.buf.len());
-                let extended = self.core.extend_payload(|buf, limit| {
-                    (limit >= min).then(|| (limit, stream.read_appending(buf, limit)))
-                })?;
-                if let Some(Extended {
-                    filled: Some((limit, read)),
-                    message,
-                }) = extended
-                {
-                    if let Some(message) = message {
-                        return Ok(take(Frame::Owned(message)));
-                    }
-                    // Short of the limit only at the end of the stream.
-                    let n = read.map_err(|e| Error::from_timed_io(e, During::Receive))?;
-                    if n < limit {
-                        return Err(self.core.eof().into());
-                    }
-                    continue;
-                }
-            }
-            // Refill from the start.
-            let n = self
-                .stream
-                .read(&mut self.buf)
-                .map_err(|e| Error::from_timed_io(e, During::Receive))?;
-            (self.start, self.end) = (0, n);
-            if n == 0 {
-                return Err(self.core.eof().into());
-            }
-            self.grow_if_filled(n);
-        }
-    }
-
-    /// Doubles the read buffer (up to [`READ_BUF_MAX`]) after a read of `n` bytes that
-    /// filled it: more is likely waiting. The bytes in it stay where they are.
-    fn grow_if_filled(&mut self, n: usize) {
-        if n == self.buf.len() && self.buf.len() < READ_BUF_MAX {
-            self.buf.resize((self.buf.len() * 2).min(READ_BUF_MAX), 0);
+            None => Err(Error::BufferTooShort {
+                message: frame.into_vec(),
+            }),
         }
     }
 
@@ -333,18 +244,18 @@ impl Connection {
         Ok(poll_fd(self.stream.as_fd(), timeout)?)
     }
 
-    /// True when received bytes wait in this connection's buffer: a `poll(2)` on the
-    /// descriptor would not see them.
+    /// True when received bytes wait in this connection's buffer (or the end of the
+    /// stream was read): a `poll(2)` on the descriptor would not see them.
     pub(crate) fn has_buffered_input(&self) -> bool {
-        self.start < self.end
+        self.core.has_buffered_input() || self.core.receiver().is_eof()
     }
 
     /// Limits how long each read or write may block (`None`, the default: no limit);
     /// an expired limit is [`Error::Timeout`]. A receive that times out keeps what it
-    /// had read, so it can be retried; a send of up to 16 KiB that times out stays
-    /// queued for the next [`flush`](Self::flush). A larger send that times out
-    /// part-way leaves the peer with part of a frame: the write side is then unusable.
-    /// Sockets only: a pipe refuses a limit.
+    /// had read, and a send that times out keeps what it did not write queued (the rest
+    /// of a large message too, copied then), so either can be retried: the next
+    /// receive, or the next [`flush`](Self::flush) or send. Sockets only: a pipe
+    /// refuses a limit.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
         self.stream.set_timeout(timeout)?;
         self.timeout = timeout;
@@ -379,18 +290,10 @@ impl Connection {
     }
 
     fn check_writable(&self) -> Result<()> {
-        if !self.writable() {
-            return Err(Error::WrongDirection { operation: "write" });
-        }
-        match self.write_side {
-            WriteSide::Usable => Ok(()),
-            WriteSide::Broken => Err(Error::io(
-                During::Send,
-                std::io::Error::new(
-                    std::io::ErrorKind::BrokenPipe,
-                    "an earlier send failed part-way through a message: the stream is out of step",
-                ),
-            )),
+        if self.writable() {
+            Ok(())
+        } else {
+            Err(Error::WrongDirection { operation: "write" })
         }
     }
 }
@@ -544,10 +447,8 @@ impl Connection {
     /// [`serde_pickle::Value`], keeping what serde's data model would blur (a tuple
     /// stays a [`Value::Tuple`](serde_pickle::Value::Tuple), not a list).
     pub fn recv_value(&mut self, options: serde_pickle::DeOptions) -> Result<serde_pickle::Value> {
-        let message = self.next_message(None, |frame| {
-            serde_pickle::value_from_slice(&frame, options)
-        })?;
-        Ok(message?)
+        let message = self.recv_message(None)?;
+        Ok(serde_pickle::value_from_slice(&message, options)?)
     }
 
     /// Receives a message and unpickles it with the given options (for example
@@ -556,8 +457,8 @@ impl Connection {
         &mut self,
         options: serde_pickle::DeOptions,
     ) -> Result<T> {
-        let message = self.next_message(None, |frame| serde_pickle::from_slice(&frame, options))?;
-        Ok(message?)
+        let message = self.recv_message(None)?;
+        Ok(serde_pickle::from_slice(&message, options)?)
     }
 }
 
@@ -634,10 +535,19 @@ mod read_buffer_tests {
         )
     }
 
+    fn read_buffer_len(connection: &Connection) -> usize {
+        connection.core.receiver().buffer_len()
+    }
+
     #[test]
     fn read_buffer_starts_small_and_grows_to_64_kib_while_reads_fill_it() {
         let (mut a, mut b) = pair();
-        assert_eq!(b.buf.len(), READ_BUF_INITIAL);
+        let policy = mpconn::BufferPolicy::default();
+        assert_eq!((policy.initial, policy.max), (4 * 1024, 64 * 1024));
+        assert_eq!(read_buffer_len(&b), 0, "nothing allocated before the first read");
+        a.send_bytes(b"small").unwrap();
+        assert_eq!(b.recv_bytes(None).unwrap(), b"small");
+        assert_eq!(read_buffer_len(&b), policy.initial);
         // 100 KB of small messages, all in the socket before the first read.
         for i in 0..1000u32 {
             a.queue_bytes(&i.to_be_bytes().repeat(24)).unwrap();
@@ -646,7 +556,7 @@ mod read_buffer_tests {
         for i in 0..1000u32 {
             assert_eq!(b.recv_bytes(None).unwrap(), i.to_be_bytes().repeat(24));
         }
-        assert_eq!(b.buf.len(), READ_BUF_MAX);
+        assert_eq!(read_buffer_len(&b), policy.max);
     }
 
     #[test]
@@ -694,6 +604,6 @@ mod read_buffer_tests {
             assert_eq!(&b.recv_bytes(None).unwrap(), message);
         }
         sender.join().unwrap().unwrap();
-        assert!(b.buf.len() > READ_BUF_INITIAL);
+        assert!(read_buffer_len(&b) > mpconn::BufferPolicy::default().initial);
     }
 }

@@ -9,7 +9,7 @@ use mpconn_net::{Bound, During, ListenerOptions, Listening, SocketCleanup};
 
 use crate::address::Address;
 use crate::connection::Connection;
-use crate::stream::Stream;
+use crate::stream::{retry_interrupted, Stream};
 use crate::{Error, Result};
 
 /// A socket that accepts connections (CPython's `multiprocessing.connection.Listener`).
@@ -187,14 +187,5 @@ impl Iterator for Incoming<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         Some(self.listener.accept())
-    }
-}
-
-fn retry_interrupted<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    loop {
-        match f() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
     }
 }

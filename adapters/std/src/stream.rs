@@ -1,6 +1,6 @@
 //! The byte streams a connection can run over, behind one type.
 
-use std::io::{self, IoSlice, PipeReader, PipeWriter, Read, Write};
+use std::io::{self, PipeReader, PipeWriter, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
@@ -43,72 +43,40 @@ impl Stream {
             )),
         }
     }
+}
 
-    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let result = match self {
-                Stream::Tcp(s) => s.read(buf),
-                Stream::Unix(s) => s.read(buf),
-                Stream::PipeReader(s) => s.read(buf),
-                Stream::PipeWriter(_) => unreachable!("checked by Connection before reading"),
-            };
-            match result {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other,
-            }
-        }
-    }
-
-    /// Reads up to `limit` bytes onto the end of `buf`, returning fewer only at the end
-    /// of the stream. std's `read_to_end` reads sockets into spare capacity without
-    /// zeroing it first (a memset of every large payload, otherwise); it retries
-    /// interrupted reads, and on an error keeps what it read in `buf`.
-    pub(crate) fn read_appending(&mut self, buf: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
-        let limit = limit as u64;
+impl Stream {
+    /// The stream as a reader for [`mpconn_net::read_into`]. Through `dyn Read` the
+    /// socket's own `read_buf` still runs, so a large payload is read into the spare
+    /// capacity of its buffer without zeroing it first.
+    pub(crate) fn reader(&mut self) -> &mut dyn Read {
         match self {
-            Stream::Tcp(s) => s.take(limit).read_to_end(buf),
-            Stream::Unix(s) => s.take(limit).read_to_end(buf),
-            Stream::PipeReader(s) => s.take(limit).read_to_end(buf),
+            Stream::Tcp(s) => s,
+            Stream::Unix(s) => s,
+            Stream::PipeReader(s) => s,
             Stream::PipeWriter(_) => unreachable!("checked by Connection before reading"),
         }
     }
 
-    pub(crate) fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        loop {
-            let result = match self {
-                Stream::Tcp(s) => s.write_vectored(bufs),
-                Stream::Unix(s) => s.write_vectored(bufs),
-                Stream::PipeWriter(s) => s.write_vectored(bufs),
-                Stream::PipeReader(_) => unreachable!("checked by Connection before writing"),
-            };
-            match result {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(0) if bufs.iter().any(|b| !b.is_empty()) => {
-                    return Err(io::ErrorKind::WriteZero.into())
-                }
-                other => return other,
-            }
+    /// The stream as a writer for [`mpconn_net::write_from`] and
+    /// [`mpconn_net::write_direct`] (vectored writes are the OS's `writev`).
+    pub(crate) fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Unix(s) => s,
+            Stream::PipeWriter(s) => s,
+            Stream::PipeReader(_) => unreachable!("checked by Connection before writing"),
         }
     }
+}
 
-    /// Writes all of `bufs`, however the OS splits it; returns how much was written
-    /// before an error, with the error.
-    pub(crate) fn write_all_vectored(
-        &mut self,
-        mut bufs: &mut [IoSlice<'_>],
-    ) -> Result<(), (usize, io::Error)> {
-        let mut written = 0;
-        IoSlice::advance_slices(&mut bufs, 0);
-        while !bufs.is_empty() {
-            match self.write_vectored(bufs) {
-                Ok(n) => {
-                    written += n;
-                    IoSlice::advance_slices(&mut bufs, n);
-                }
-                Err(e) => return Err((written, e)),
-            }
+/// Runs one system call again while a signal interrupts it.
+pub(crate) fn retry_interrupted<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
         }
-        Ok(())
     }
 }
 
