@@ -493,11 +493,38 @@ fn small_sends_that_time_out_stay_queued_and_arrive_after_a_flush() {
 }
 
 #[test]
-fn a_large_send_that_times_out_part_way_leaves_the_write_side_unusable() {
-    let (mut a, _b) = pipe(true).unwrap();
+fn a_large_send_that_times_out_part_way_stays_queued_and_arrives_after_a_flush() {
+    let (mut a, mut b) = pipe(true).unwrap();
     a.set_timeout(Some(Duration::from_millis(50))).unwrap();
-    let error = a.send_bytes(&vec![0u8; 64 << 20]).unwrap_err();
+    let message: Vec<u8> = (0..64u32 << 20).map(|i| (i % 251) as u8).collect();
+    // Nobody reads: the socket buffer fills part-way through the message.
+    let error = a.send_bytes(&message).unwrap_err();
     assert!(error.is_timeout(), "{error}");
+    assert!(a.queued_len() > 0 && a.queued_len() < 4 + message.len());
+    let reader = thread::spawn(move || {
+        b.set_timeout(Some(LIMIT)).unwrap();
+        let first = b.recv_bytes(None).unwrap();
+        (first, b.recv_bytes(None).unwrap())
+    });
+    a.set_timeout(Some(LIMIT)).unwrap();
+    a.send_bytes(b"x").unwrap(); // after the rest of the first, in step
+    let (first, second) = reader.join().unwrap();
+    assert!(first == message, "the message arrived whole");
+    assert_eq!(second, b"x");
+}
+
+#[test]
+fn a_large_send_that_fails_part_way_leaves_the_write_side_out_of_step() {
+    let (mut a, mut b) = pipe(true).unwrap();
+    a.set_timeout(Some(LIMIT)).unwrap();
+    let reader = thread::spawn(move || {
+        // Part of the frame arrives, then the peer is gone.
+        b.set_timeout(Some(LIMIT)).unwrap();
+        assert!(b.poll(Some(LIMIT)).unwrap());
+    });
+    let error = a.send_bytes(&vec![0u8; 64 << 20]).unwrap_err();
+    reader.join().unwrap();
+    assert!(error.io_kind().is_some(), "{error}");
     let error = a.send_bytes(b"x").unwrap_err();
     assert!(error.to_string().contains("out of step"), "{error}");
 }
