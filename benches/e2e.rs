@@ -660,7 +660,8 @@ mod std_rows {
                 while clock.running() {
                     for _ in 0..64 {
                         conn.send_bytes(&payload).map_err(other)?;
-                        conn.recv_bytes(None).map_err(other)?;
+                        // Borrowed, as the raw row reads into the buffer it reuses.
+                        conn.recv_message(None).map_err(other)?;
                     }
                     n += 64;
                 }
@@ -723,13 +724,21 @@ mod std_rows {
         let mut conn = listener.accept().map_err(other)?;
         match workload {
             Workload::PingPong64 => {
-                while let Ok(message) = conn.recv_bytes(None) {
-                    conn.send_bytes(&message).map_err(other)?;
+                // The echo is copied into a buffer reused for every message, as the raw
+                // row's: the borrowed message cannot be sent on the connection it
+                // borrows.
+                let mut echo = Vec::new();
+                while let Ok(message) = conn.recv_message(None) {
+                    echo.clear();
+                    echo.extend_from_slice(&message);
+                    conn.send_bytes(&echo).map_err(other)?;
                 }
             }
             _ => {
                 let mut count: u64 = 0;
-                while !conn.recv_bytes(None).map_err(other)?.is_empty() {
+                // Borrowed when small (nothing allocated), the message's own buffer
+                // when large.
+                while !conn.recv_message(None).map_err(other)?.is_empty() {
                     count += 1;
                 }
                 conn.send_bytes(&count.to_be_bytes()).map_err(other)?;
