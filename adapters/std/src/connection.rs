@@ -189,7 +189,10 @@ impl Connection {
     /// ```
     pub fn recv_message(&mut self, max_len: Option<usize>) -> Result<Frame<'_>> {
         self.check_readable()?;
-        self.core.set_max_len(max_len.map(|n| n as u64));
+        let max_len = max_len.map(|n| n as u64);
+        if self.core.receiver().max_len() != max_len {
+            self.core.set_max_len(max_len);
+        }
         while !self.core.has_message() {
             retry_interrupted(|| mpconn_net::read_into(&mut self.core, &mut self.stream.reader()))
                 .map_err(|e| Error::from_timed_io(e, During::Receive))?;

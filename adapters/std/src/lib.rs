@@ -5,7 +5,8 @@
 //! [`accept`](Listener::accept), [`address`](Listener::address),
 //! [`last_accepted`](Listener::last_accepted)), [`Client`], [`Connection`]
 //! ([`send_bytes`](Connection::send_bytes), [`recv_bytes`](Connection::recv_bytes),
-//! [`recv_bytes_into`](Connection::recv_bytes_into), [`poll`](Connection::poll)),
+//! [`recv_bytes_into`](Connection::recv_bytes_into), [`poll`](Connection::poll), and
+//! [`recv_message`](Connection::recv_message), which receives without allocating),
 //! [`pipe`] (CPython's `Pipe`) and [`wait`]. Every byte on the wire is CPython's, so
 //! either side may be CPython 2.7 or 3.6 to 3.13.
 //!
@@ -50,6 +51,17 @@ mod wait;
 pub use client::Client;
 pub use connection::Connection;
 pub use listener::{Incoming, Listener};
+/// A received message from [`Connection::recv_message`]: borrowed from the read buffer,
+/// or its own buffer when it was gathered across reads; it derefs to `[u8]`.
+///
+/// ```
+/// let (mut a, mut b) = mpconn_std::pipe(true)?;
+/// a.send_bytes(b"hi")?;
+/// let message: mpconn_std::Frame<'_> = b.recv_message(None)?;
+/// assert_eq!(&*message, b"hi");
+/// # Ok::<(), mpconn_std::Error>(())
+/// ```
+pub use mpconn::Frame;
 pub use mpconn_net::address;
 pub use mpconn_net::{
     protocol_error_kind, Address, AddressError, ClientOptions, During, Error, Family,
