@@ -136,6 +136,7 @@ impl Connection {
     /// }
     /// # Ok::<(), mpconn_std::Error>(())
     /// ```
+    #[inline]
     pub fn queue_bytes(&mut self, message: &[u8]) -> Result<()> {
         self.check_writable()?;
         Ok(self.core.send(message)?)
@@ -187,20 +188,29 @@ impl Connection {
     /// assert_eq!(total, 64 * (0 + 1 + 2));
     /// # Ok::<(), mpconn_std::Error>(())
     /// ```
+    // Inlined into the caller, the borrowed message is not copied out through memory
+    // per call; the reads are in `read_until_message`.
+    #[inline]
     pub fn recv_message(&mut self, max_len: Option<usize>) -> Result<Frame<'_>> {
-        self.check_readable()?;
         let max_len = max_len.map(|n| n as u64);
-        if self.core.receiver().max_len() != max_len {
-            self.core.set_max_len(max_len);
-        }
-        while !self.core.has_message() {
-            retry_interrupted(|| mpconn_net::read_into(&mut self.core, &mut self.stream.reader()))
-                .map_err(|e| Error::from_timed_io(e, During::Receive))?;
+        if !self.core.has_message() || self.core.receiver().max_len() != max_len {
+            self.read_until_message(max_len)?;
         }
         match self.core.next_message()? {
             Some(frame) => Ok(frame),
             None => unreachable!("has_message() promised a message or an error"),
         }
+    }
+
+    /// Sets the length limit and reads until [`mpconn::Connection::has_message`].
+    fn read_until_message(&mut self, max_len: Option<u64>) -> Result<()> {
+        self.check_readable()?;
+        self.core.set_max_len(max_len);
+        while !self.core.has_message() {
+            retry_interrupted(|| mpconn_net::read_into(&mut self.core, &mut self.stream.reader()))
+                .map_err(|e| Error::from_timed_io(e, During::Receive))?;
+        }
+        Ok(())
     }
 
     /// Receives one message into `buf` and returns its length (CPython's
