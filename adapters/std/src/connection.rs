@@ -102,8 +102,9 @@ impl Connection {
         self.check_writable()?;
         let mut send = self.core.send_direct(message)?;
         while !send.is_done() {
-            let written =
-                retry_interrupted(|| mpconn_net::write_direct(&mut send, &mut self.stream.writer()));
+            let written = retry_interrupted(|| {
+                mpconn_net::write_direct(&mut send, &mut self.stream.writer())
+            });
             match written {
                 Ok(_) => {}
                 // Dropped unfinished, the guard queues the rest: a retry finishes it.
@@ -559,7 +560,11 @@ mod read_buffer_tests {
         let (mut a, mut b) = pair();
         let policy = mpconn::BufferPolicy::default();
         assert_eq!((policy.initial, policy.max), (4 * 1024, 64 * 1024));
-        assert_eq!(read_buffer_len(&b), 0, "nothing allocated before the first read");
+        assert_eq!(
+            read_buffer_len(&b),
+            0,
+            "nothing allocated before the first read"
+        );
         a.send_bytes(b"small").unwrap();
         assert_eq!(b.recv_bytes(None).unwrap(), b"small");
         assert_eq!(read_buffer_len(&b), policy.initial);
