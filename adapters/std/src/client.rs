@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use mpconn::AuthKey;
 use mpconn_net::{ClientOptions, Connected};
 
 use crate::address::Address;
@@ -53,15 +52,13 @@ impl Client {
             Connected::Tcp(stream) => Stream::Tcp(stream),
             Connected::Unix(stream) => Stream::Unix(stream),
         };
-        let core = mpconn_net::new_core(
+        Connection::open(
+            stream,
             mpconn::Role::Client,
-            options.authkey.as_ref().map(AuthKey::as_bytes),
+            options.authkey.as_ref(),
             &options.handshake_config,
-        );
-        let mut connection = Connection::new(stream, core);
-        if options.authkey.is_some() {
-            connection.handshake(deadline).map_err(|e| e.at(address))?;
-        }
-        Ok(connection)
+            deadline,
+        )
+        .map_err(|e| e.at(address))
     }
 }

@@ -52,6 +52,24 @@ impl Connection {
         }
     }
 
+    /// A connection over `stream`, after the handshake of `role` when there is an
+    /// `authkey` (finished before `deadline`, if any), as CPython's `Listener.accept`
+    /// and `Client` run it.
+    pub(crate) fn open(
+        stream: Stream,
+        role: mpconn::Role,
+        authkey: Option<&mpconn::AuthKey>,
+        config: &mpconn::HandshakeConfig,
+        deadline: Option<Instant>,
+    ) -> Result<Connection> {
+        let core = mpconn_net::new_core(role, authkey.map(mpconn::AuthKey::as_bytes), config);
+        let mut connection = Connection::new(stream, core);
+        if authkey.is_some() {
+            connection.handshake(deadline)?;
+        }
+        Ok(connection)
+    }
+
     /// Runs the core's handshake to the end, before `deadline` if there is one. On a
     /// failure the core's last words (`#FAILURE#`) are written first, as CPython does,
     /// unless the peer is gone or the deadline passed: then the failure is reported at

@@ -112,26 +112,21 @@ impl Listener {
                 (Stream::Unix(stream), Address::from(&peer))
             }
         };
-        let core = mpconn_net::new_core(
+        let deadline = self
+            .handshake_timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let opened = Connection::open(
+            stream,
             mpconn::Role::Server,
-            self.authkey.as_ref().map(AuthKey::as_bytes),
+            self.authkey.as_ref(),
             &self.handshake,
+            deadline,
         );
-        let mut connection = Connection::new(stream, core);
-        if self.authkey.is_some() {
-            let deadline = self
-                .handshake_timeout
-                .and_then(|timeout| Instant::now().checked_add(timeout));
-            if let Err(error) = connection.handshake(deadline) {
-                // An unnamed Unix client has no address to show: name the listener's.
-                let unnamed = peer.path().is_some_and(|p| p.as_os_str().is_empty());
-                let error = error.at(if unnamed { &self.address } else { &peer });
-                self.last_accepted = Some(peer);
-                return Err(error);
-            }
-        }
+        // An unnamed Unix client has no address to show: name the listener's.
+        let unnamed = peer.path().is_some_and(|p| p.as_os_str().is_empty());
+        let opened = opened.map_err(|e| e.at(if unnamed { &self.address } else { &peer }));
         self.last_accepted = Some(peer);
-        Ok(connection)
+        opened
     }
 
     /// An endless iterator of [`accept`](Self::accept) results.
