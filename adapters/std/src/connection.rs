@@ -377,7 +377,8 @@ impl HandshakeTimer {
 
 /// Runs one read or write of `stream` so that it ends by the timer's deadline (if
 /// any). A socket timeout that expires before the deadline, as one set short of it
-/// does, is retried with the time left: nothing was read or written by it.
+/// does, is retried with the time left (nothing was read or written by it), and so is
+/// a call a signal interrupted.
 fn with_deadline<T>(
     stream: &mut Stream,
     timer: &mut Option<HandshakeTimer>,
@@ -391,6 +392,7 @@ fn with_deadline<T>(
         match io(stream) {
             Ok(done) => return Ok(done),
             Err(e) if timer.is_some() && is_timeout(&e) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::from_timed_io(e, during)),
         }
     }
