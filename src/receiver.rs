@@ -538,9 +538,7 @@ mod tests {
         let mut wire = [framed(b""), framed(b"abc"), framed(&[4; 5000])].concat();
         // A short length in the 12-byte form, which CPython also reads.
         wire.extend_from_slice(b"\xff\xff\xff\xff\0\0\0\0\0\0\0\x02hi");
-        // (limit, what follows, messages before the end, the error at the end)
-        type Case = (Option<u64>, &'static [u8], usize, Option<Error>);
-        let cases: [Case; 3] = [
+        let cases: [(Option<u64>, &[u8], usize, Option<Error>); 3] = [
             (None, b"\0\0\0\x05hello", 5, None),
             (
                 None,
