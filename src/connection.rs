@@ -313,24 +313,6 @@ impl Connection {
         self.receiver.set_max_len(max_len);
     }
 
-    /// True when [`next_message`](Self::next_message) would return `Ok(None)` (see
-    /// [`Receiver::wants_read`]): always while the handshake runs, never after it
-    /// failed.
-    ///
-    /// ```
-    /// let mut connection = mpconn::Connection::established();
-    /// assert!(connection.wants_read());
-    /// connection.feed(b"\0\0\0\0").unwrap();
-    /// assert!(!connection.wants_read());
-    /// ```
-    pub fn wants_read(&self) -> bool {
-        match &self.phase {
-            Phase::Established => self.receiver.wants_read(),
-            Phase::Handshaking { .. } => true,
-            Phase::Failed(_) => false,
-        }
-    }
-
     /// True when received bytes wait in the buffer (see
     /// [`Receiver::has_buffered_input`]).
     pub fn has_buffered_input(&self) -> bool {

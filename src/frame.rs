@@ -364,38 +364,6 @@ impl Decoder {
         }
     }
 
-    /// True when [`decode`](Self::decode) of `input` would complete a frame or fail,
-    /// false when it would only take the input and ask for more. It decodes nothing:
-    /// a driver that hands out a message borrowed from its buffer asks this first, reads
-    /// until it is true, then decodes once.
-    ///
-    /// ```
-    /// use mpconn::frame::Decoder;
-    /// let decoder = Decoder::new();
-    /// assert!(!decoder.has_frame(b"\0\0\0\x02h"));
-    /// assert!(decoder.has_frame(b"\0\0\0\x02hi"));
-    /// assert!(decoder.has_frame(b"\xff\xff\xff\xfe")); // an error is ready too
-    /// ```
-    pub fn has_frame(&self, input: &[u8]) -> bool {
-        let (missing, len) = match &self.state {
-            State::Failed(_) => return true,
-            State::Payload { len, buf, .. } => (*len - buf.len() as u64, *len),
-            State::Header { buf, have } => {
-                let have = usize::from(*have);
-                let more = input.len().min(buf.len() - have);
-                let mut header = *buf;
-                header[have..have + more].copy_from_slice(&input[..more]);
-                match parse_header(&header[..have + more]) {
-                    Err(_) => return true,
-                    Ok(None) => return false,
-                    // A partial header is never longer than the header it starts.
-                    Ok(Some((header_len, len))) => (len + (header_len - have) as u64, len),
-                }
-            }
-        };
-        check_len(self.max_len, len).is_err() || input.len() as u64 >= missing
-    }
-
     /// The buffer of the payload now arriving and the most bytes that may be appended
     /// to it, for a reader that fills spare capacity straight from the stream: `None`
     /// unless the decoder is inside a payload that misses at least `min` bytes and the

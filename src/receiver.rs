@@ -368,24 +368,6 @@ impl Receiver {
         self.decoder.max_len()
     }
 
-    /// True when [`next_message`](Self::next_message) would return `Ok(None)`: more
-    /// input is needed before a message (or the error) comes out. It decodes nothing, so
-    /// a driver that returns a message borrowed from here can read until this is false,
-    /// then take the message with one `next_message`.
-    ///
-    /// ```
-    /// let mut receiver = mpconn::Receiver::new();
-    /// receiver.feed(b"\0\0\0\x02h").unwrap();
-    /// assert!(receiver.wants_read());
-    /// receiver.feed(b"i").unwrap();
-    /// assert!(!receiver.wants_read());
-    /// assert_eq!(receiver.next_message().unwrap().as_deref(), Some(&b"hi"[..]));
-    /// assert!(receiver.wants_read());
-    /// ```
-    pub fn wants_read(&self) -> bool {
-        !self.eof && !self.decoder.has_frame(self.buffered_input())
-    }
-
     /// True when received bytes wait in the buffer, not yet decoded: a `poll(2)` on the
     /// descriptor would not see them, yet [`next_message`](Self::next_message) may find
     /// a message there.
@@ -520,68 +502,11 @@ mod tests {
             };
             receiver.received(n).unwrap();
             pos += n;
-            loop {
-                let wants_read = receiver.wants_read();
-                let Some(message) = receiver.next_message().unwrap() else {
-                    assert!(wants_read, "wants_read said a message was there");
-                    break;
-                };
-                assert!(!wants_read, "wants_read missed a message");
+            while let Some(message) = receiver.next_message().unwrap() {
                 messages.push(message.into_vec());
             }
         }
         (messages, payload_reads)
-    }
-
-    #[test]
-    fn wants_read_is_false_exactly_when_a_message_or_an_error_is_ready() {
-        let mut wire = [framed(b""), framed(b"abc"), framed(&[4; 5000])].concat();
-        // A short length in the 12-byte form, which CPython also reads.
-        wire.extend_from_slice(b"\xff\xff\xff\xff\0\0\0\0\0\0\0\x02hi");
-        let cases: [(Option<u64>, &[u8], usize, Option<Error>); 3] = [
-            (None, b"\0\0\0\x05hello", 5, None),
-            (
-                None,
-                b"\xff\xff\xff\xfe",
-                4,
-                Some(Error::NegativeLength(-2)),
-            ),
-            (
-                Some(4),
-                b"",
-                2,
-                Some(Error::MessageTooLong { len: 5000, max: 4 }),
-            ),
-        ];
-        for (max_len, tail, messages, error) in cases {
-            let mut receiver = Receiver::new();
-            receiver.set_max_len(max_len);
-            let (mut got, mut failed) = (0, None);
-            for byte in [&wire[..], tail].concat() {
-                receiver.feed(&[byte]).unwrap();
-                loop {
-                    let wants_read = receiver.wants_read();
-                    let outcome = receiver.next_message().map(|m| m.is_some());
-                    assert_eq!(wants_read, outcome == Ok(false), "{outcome:?}");
-                    match outcome {
-                        Ok(true) => got += 1,
-                        Ok(false) => break,
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                }
-                if failed.is_some() {
-                    assert!(!receiver.wants_read(), "the error again");
-                    break;
-                }
-            }
-            assert_eq!((got, failed), (messages, error));
-        }
-        let mut receiver = Receiver::new();
-        receiver.received_eof();
-        assert!(!receiver.wants_read(), "the end is ready too");
     }
 
     #[test]
