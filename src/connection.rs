@@ -306,6 +306,23 @@ impl Connection {
         }
     }
 
+    /// True when [`next_message`](Self::next_message) would not return `Ok(None)` (see
+    /// [`Receiver::has_message`]): never while the handshake runs, always once it
+    /// failed.
+    ///
+    /// ```
+    /// let mut connection = mpconn::Connection::established();
+    /// connection.feed(b"\0\0\0\x01a").unwrap();
+    /// assert!(connection.has_message());
+    /// ```
+    pub fn has_message(&self) -> bool {
+        match &self.phase {
+            Phase::Established => self.receiver.has_message(),
+            Phase::Handshaking { .. } => false,
+            Phase::Failed(_) => true,
+        }
+    }
+
     /// Limits the length of incoming messages (CPython's `recv_bytes(maxlength)`); see
     /// [`Receiver::set_max_len`]. The handshake's own limit of 256 bytes a frame is
     /// separate.

@@ -388,6 +388,35 @@ impl Decoder {
     }
 
     /// The length of the payload buffer, inside a payload.
+    /// True when [`decode`](Self::decode) of `input` would not ask for more: it would
+    /// return a frame or an error. Nothing is changed, so an adapter can loop on reads
+    /// until this holds and then take a frame that borrows from its buffer (a loop that
+    /// returns the borrowed frame itself is refused by today's borrow checker).
+    pub(crate) fn completes(&self, input: &[u8]) -> bool {
+        match &self.state {
+            State::Failed(_) => true,
+            State::Payload { len, buf, .. } => {
+                check_len(self.max_len, *len).is_err()
+                    || input.len() as u64 >= *len - buf.len() as u64
+            }
+            State::Header { buf, have } => {
+                let have = usize::from(*have);
+                let mut header = [0; 12];
+                header[..have].copy_from_slice(&buf[..have]);
+                let more = input.len().min(12 - have);
+                header[have..have + more].copy_from_slice(&input[..more]);
+                match parse_header(&header[..have + more]) {
+                    Err(_) => true,
+                    Ok(None) => false,
+                    Ok(Some((header_len, len))) => {
+                        let rest = input.len() - (header_len - have);
+                        check_len(self.max_len, len).is_err() || rest as u64 >= len
+                    }
+                }
+            }
+        }
+    }
+
     pub(crate) fn payload_len(&self) -> Option<usize> {
         match &self.state {
             State::Payload { buf, .. } => Some(buf.len()),

@@ -345,6 +345,26 @@ impl Receiver {
         }
     }
 
+    /// True when [`next_message`](Self::next_message) would not return `Ok(None)`: a
+    /// whole message (or an error, or the end of the stream) is received. It changes
+    /// nothing, so a blocking loop can read until it holds and then return the message
+    /// borrowed from the buffer.
+    ///
+    /// ```
+    /// let mut receiver = mpconn::Receiver::new();
+    /// receiver.feed(b"\0\0\0\x02h").unwrap();
+    /// assert!(!receiver.has_message());
+    /// receiver.feed(b"i").unwrap();
+    /// assert!(receiver.has_message());
+    /// assert_eq!(receiver.next_message().unwrap().as_deref(), Some(&b"hi"[..]));
+    /// ```
+    pub fn has_message(&self) -> bool {
+        // A payload Vec changed without a report: next_message settles it as out of step.
+        let misreported = matches!(self.lent, Lent::Payload { before, .. }
+            if self.decoder.payload_len() != Some(before));
+        self.eof || misreported || self.decoder.completes(&self.buf[self.start..self.end])
+    }
+
     /// Limits the length of incoming messages from the next decoded frame on (CPython's
     /// `recv_bytes(maxlength)`); `None` removes the limit. It also applies to a message
     /// part-way through its payload. A message over the limit fails the receiver for

@@ -102,7 +102,10 @@ fn receive_pieces(
             receiver.received(n).unwrap();
             rest = &rest[n..];
             loop {
-                match receiver.next_message() {
+                let ready = receiver.has_message();
+                let next = receiver.next_message();
+                assert_eq!(ready, !matches!(next, Ok(None)), "has_message before {next:?}");
+                match next {
                     Ok(Some(frame)) => frames.push(frame.into_vec()),
                     Ok(None) => break,
                     Err(error) => return (frames, Some(error)),
