@@ -227,7 +227,7 @@ impl Connection {
         }
         match self.core.next_message() {
             Ok(Some(message)) => Ok(Some(message)),
-            Ok(None) => unreachable!("wants_read() said a message or an error was there"),
+            Ok(None) => unreachable!("has_message() said a message or an error was there"),
             Err(error) => Err(Error::from(error).during(during)),
         }
     }
@@ -237,7 +237,7 @@ impl Connection {
     fn receive_borrowed(&mut self) -> Result<bool, Error> {
         loop {
             self.offer_handshake_output()?;
-            if !self.core.wants_read() {
+            if self.core.has_message() {
                 return Ok(true);
             }
             if !self.read_once()? {

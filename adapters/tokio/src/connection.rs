@@ -180,14 +180,14 @@ async fn recv_message<'a, R: AsyncRead + Unpin>(
     max_len: Option<usize>,
 ) -> Result<Frame<'a>, Error> {
     receiver.set_max_len(max_len.map(|max| max as u64));
-    while receiver.wants_read() {
+    while !receiver.has_message() {
         read_once(io, receiver)
             .await
             .map_err(|e| e.during(During::Receive))?;
     }
     match receiver.next_message() {
         Ok(Some(message)) => Ok(message),
-        Ok(None) => unreachable!("wants_read() said a message or an error was there"),
+        Ok(None) => unreachable!("has_message() said a message or an error was there"),
         Err(error) => Err(error.into()),
     }
 }
