@@ -237,6 +237,7 @@ impl Connection {
 
     /// Where the adapter reads next: see [`Receiver::recv_buf`]. During the handshake
     /// always the buffer (its frames are small).
+    #[inline]
     pub fn recv_buf(&mut self) -> RecvBuf<'_> {
         self.receiver.recv_buf()
     }
@@ -247,6 +248,7 @@ impl Connection {
     /// the first messages. A peer's fault never comes back here, but from
     /// [`state`](Self::state), [`error`](Self::error) and
     /// [`next_message`](Self::next_message).
+    #[inline]
     pub fn received(&mut self, n: usize) -> Result<(), Misuse> {
         self.receiver.received(n)?;
         self.run_handshake();
@@ -298,6 +300,7 @@ impl Connection {
     /// assert_eq!(connection.next_message().unwrap().as_deref(), Some(&b"hi"[..]));
     /// assert_eq!(connection.next_message(), Err(Error::UnexpectedEof { received: 1 }));
     /// ```
+    #[inline]
     pub fn next_message(&mut self) -> Result<Option<Frame<'_>>, Error> {
         match &self.phase {
             Phase::Established => self.receiver.next_message(),
@@ -315,6 +318,7 @@ impl Connection {
     /// connection.feed(b"\0\0\0\x01a").unwrap();
     /// assert!(connection.has_message());
     /// ```
+    #[inline]
     pub fn has_message(&self) -> bool {
         match &self.phase {
             Phase::Established => self.receiver.has_message(),
@@ -326,12 +330,14 @@ impl Connection {
     /// Limits the length of incoming messages (CPython's `recv_bytes(maxlength)`); see
     /// [`Receiver::set_max_len`]. The handshake's own limit of 256 bytes a frame is
     /// separate.
+    #[inline]
     pub fn set_max_len(&mut self, max_len: Option<u64>) {
         self.receiver.set_max_len(max_len);
     }
 
     /// True when received bytes wait in the buffer (see
     /// [`Receiver::has_buffered_input`]).
+    #[inline]
     pub fn has_buffered_input(&self) -> bool {
         self.receiver.has_buffered_input()
     }
@@ -353,6 +359,7 @@ impl Connection {
     /// connection.send(b"hi").unwrap();
     /// assert_eq!(connection.take_output(), b"\0\0\0\x02hi");
     /// ```
+    #[inline]
     pub fn send(&mut self, payload: &[u8]) -> Result<(), Error> {
         match &mut self.phase {
             Phase::Established => self.sender.send(payload),
@@ -387,17 +394,20 @@ impl Connection {
 
     /// Bytes waiting to be written to the peer, oldest first: handshake frames, then
     /// messages.
+    #[inline]
     pub fn pending_output(&self) -> &[u8] {
         self.sender.pending_output()
     }
 
     /// True when there are bytes to write.
+    #[inline]
     pub fn wants_write(&self) -> bool {
         self.sender.wants_write()
     }
 
     /// Marks the first `n` bytes of [`pending_output`](Self::pending_output) as written
     /// (a partial write keeps its place). `n` larger than what is pending is clamped.
+    #[inline]
     pub fn consume_output(&mut self, n: usize) {
         self.sender.consume_output(n);
     }

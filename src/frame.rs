@@ -62,6 +62,7 @@ impl Header {
     ///     b"\xff\xff\xff\xff\x00\x00\x00\x00\x80\x00\x00\x00"
     /// );
     /// ```
+    #[inline]
     pub fn new(payload_len: u64) -> Header {
         let mut bytes = [0; 12];
         if payload_len <= MAX_SHORT_LEN {
@@ -75,6 +76,7 @@ impl Header {
     }
 
     /// The header's bytes, as they go on the wire.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
@@ -93,15 +95,23 @@ impl core::fmt::Debug for Header {
 }
 
 /// Appends one whole frame (header and payload) to `out`.
+#[inline]
 pub fn encode(payload: &[u8], out: &mut Vec<u8>) {
-    let header = Header::new(payload.len() as u64);
-    out.reserve(header.as_bytes().len() + payload.len());
-    out.extend_from_slice(header.as_bytes());
+    if payload.len() as u64 <= MAX_SHORT_LEN {
+        // The common case, spelled out: one reserve and a 4-byte store for the header.
+        out.reserve(4 + payload.len());
+        out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    } else {
+        let header = Header::new(payload.len() as u64);
+        out.reserve(header.as_bytes().len() + payload.len());
+        out.extend_from_slice(header.as_bytes());
+    }
     out.extend_from_slice(payload);
 }
 
 /// Reads a complete header from the start of `bytes`: `Ok(None)` when more bytes are
 /// needed, else the header's length and the payload length it declares.
+#[inline]
 pub(crate) fn parse_header(bytes: &[u8]) -> Result<Option<(usize, u64)>, Error> {
     let Some(first) = bytes.first_chunk::<4>() else {
         return Ok(None);
@@ -280,6 +290,7 @@ impl Decoder {
     /// completed; bytes after that frame are not consumed, so call again with the rest.
     /// Without a frame, all of `input` was consumed (partial input is normal, not an
     /// error).
+    #[inline]
     pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Option<Frame<'a>>), Error> {
         match self.step(input) {
             Ok(done) => Ok(done),
@@ -290,6 +301,7 @@ impl Decoder {
         }
     }
 
+    #[inline]
     fn step<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Option<Frame<'a>>), Error> {
         let mut pos = 0;
         if let State::Header { buf, have } = &mut self.state {
@@ -392,6 +404,7 @@ impl Decoder {
     /// return a frame or an error. Nothing is changed, so an adapter can loop on reads
     /// until this holds and then take a frame that borrows from its buffer (a loop that
     /// returns the borrowed frame itself is refused by today's borrow checker).
+    #[inline]
     pub(crate) fn completes(&self, input: &[u8]) -> bool {
         match &self.state {
             State::Failed(_) => true,
@@ -399,6 +412,14 @@ impl Decoder {
                 check_len(self.max_len, *len).is_err()
                     || input.len() as u64 >= *len - buf.len() as u64
             }
+            State::Header { have: 0, .. } => match parse_header(input) {
+                Err(_) => true,
+                Ok(None) => false,
+                Ok(Some((header_len, len))) => {
+                    check_len(self.max_len, len).is_err()
+                        || (input.len() - header_len) as u64 >= len
+                }
+            },
             State::Header { buf, have } => {
                 let have = usize::from(*have);
                 let mut header = [0; 12];

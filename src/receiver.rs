@@ -229,6 +229,7 @@ impl Receiver {
     /// let room = room.len();
     /// assert_eq!(receiver.received(room + 1), Err(Misuse::TooManyBytes { n: room + 1, room }));
     /// ```
+    #[inline]
     pub fn received(&mut self, n: usize) -> Result<(), Misuse> {
         let lent = core::mem::replace(&mut self.lent, Lent::Nothing);
         if n > 0 && self.eof {
@@ -321,6 +322,7 @@ impl Receiver {
     /// ([`Error::MessageTooLong`], [`Error::NegativeLength`]), the end
     /// ([`Error::Closed`] between messages, [`Error::UnexpectedEof`] inside one), or
     /// [`Error::OutOfStep`] after a [`Misuse`] of `received`.
+    #[inline]
     pub fn next_message(&mut self) -> Result<Option<Frame<'_>>, Error> {
         self.settle();
         let input = &self.buf[self.start..self.end];
@@ -358,6 +360,7 @@ impl Receiver {
     /// assert!(receiver.has_message());
     /// assert_eq!(receiver.next_message().unwrap().as_deref(), Some(&b"hi"[..]));
     /// ```
+    #[inline]
     pub fn has_message(&self) -> bool {
         // A payload Vec changed without a report: next_message settles it as out of step.
         let misreported = matches!(self.lent, Lent::Payload { before, .. }
@@ -378,12 +381,14 @@ impl Receiver {
     /// receiver.set_max_len(Some(4));
     /// assert_eq!(receiver.next_message(), Err(Error::MessageTooLong { len: 5, max: 4 }));
     /// ```
+    #[inline]
     pub fn set_max_len(&mut self, max_len: Option<u64>) {
         self.settle();
         self.decoder.set_max_len(max_len);
     }
 
     /// The length limit in force.
+    #[inline]
     pub fn max_len(&self) -> Option<u64> {
         self.decoder.max_len()
     }
@@ -399,6 +404,7 @@ impl Receiver {
     /// receiver.next_message().unwrap();
     /// assert!(!receiver.has_buffered_input());
     /// ```
+    #[inline]
     pub fn has_buffered_input(&self) -> bool {
         self.start < self.end
     }
@@ -461,6 +467,7 @@ impl Receiver {
     /// Takes back what the last `recv_buf` lent and nothing reported: a buffer room holds
     /// nothing of the stream; a payload `Vec` that changed anyway means bytes the
     /// receiver cannot account for, so it is out of step.
+    #[inline]
     fn settle(&mut self) {
         if let Lent::Payload { before, .. } = core::mem::replace(&mut self.lent, Lent::Nothing) {
             if self.decoder.payload_len() != Some(before) {

@@ -63,6 +63,7 @@ impl Sender {
     /// Queues one message, copied behind its header. [`Error::OutOfStep`] once a
     /// message was only partly written ([`DirectSend::abandon`], or a leaked
     /// `DirectSend`): the peer would read garbage.
+    #[inline]
     pub fn send(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.check_in_step()?;
         frame::encode(payload, &mut self.out);
@@ -110,6 +111,7 @@ impl Sender {
     }
 
     /// Bytes waiting to be written to the peer, oldest first (none once out of step).
+    #[inline]
     pub fn pending_output(&self) -> &[u8] {
         match self.step {
             WriteSide::InStep => &self.out[self.out_start..],
@@ -118,12 +120,14 @@ impl Sender {
     }
 
     /// True when [`pending_output`](Self::pending_output) is not empty.
+    #[inline]
     pub fn wants_write(&self) -> bool {
         !self.pending_output().is_empty()
     }
 
     /// Marks the first `n` bytes of [`pending_output`](Self::pending_output) as written
     /// (a partial write keeps its place). `n` larger than what is pending is clamped.
+    #[inline]
     pub fn consume_output(&mut self, n: usize) {
         self.notice_leak();
         let n = n.min(self.pending_output().len());
@@ -160,12 +164,14 @@ impl Sender {
         self.out.extend_from_slice(bytes);
     }
 
+    #[inline]
     fn notice_leak(&mut self) {
         if self.step == WriteSide::Direct {
             self.step = WriteSide::OutOfStep;
         }
     }
 
+    #[inline]
     fn check_in_step(&mut self) -> Result<(), Error> {
         self.notice_leak();
         match self.step {
