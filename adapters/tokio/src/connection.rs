@@ -151,6 +151,15 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// The limit for the next message (a call per message: set only when it changes).
+#[inline]
+fn set_max_len(receiver: &mut Receiver, max_len: Option<usize>) {
+    let max_len = max_len.map(|max| max as u64);
+    if receiver.max_len() != max_len {
+        receiver.set_max_len(max_len);
+    }
+}
+
 /// `recv_bytes` of a connection and a receive half. Cancel safe: bytes read are the
 /// core's (in its buffer, or a partial payload in its decoder), so a later call goes on
 /// where this one stopped.
@@ -159,7 +168,7 @@ async fn recv_bytes<R: AsyncRead + Unpin>(
     receiver: &mut Receiver,
     max_len: Option<usize>,
 ) -> Result<Vec<u8>, Error> {
-    receiver.set_max_len(max_len.map(|max| max as u64));
+    set_max_len(receiver, max_len);
     let received = async {
         loop {
             if let Some(message) = receiver.next_message()? {
@@ -179,7 +188,7 @@ async fn recv_message<'a, R: AsyncRead + Unpin>(
     receiver: &'a mut Receiver,
     max_len: Option<usize>,
 ) -> Result<Frame<'a>, Error> {
-    receiver.set_max_len(max_len.map(|max| max as u64));
+    set_max_len(receiver, max_len);
     while !receiver.has_message() {
         read_once(io, receiver)
             .await
@@ -548,6 +557,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 }
 
+#[inline]
 fn queue_bytes(sender: &mut Sender, payload: &[u8]) -> Result<(), Error> {
     sender
         .send(payload)
