@@ -104,7 +104,11 @@ fn receive_pieces(
             loop {
                 let ready = receiver.has_message();
                 let next = receiver.next_message();
-                assert_eq!(ready, !matches!(next, Ok(None)), "has_message before {next:?}");
+                assert_eq!(
+                    ready,
+                    !matches!(next, Ok(None)),
+                    "has_message before {next:?}"
+                );
                 match next {
                     Ok(Some(frame)) => frames.push(frame.into_vec()),
                     Ok(None) => break,
