@@ -266,8 +266,7 @@ impl Error {
         matches!(self, Error::Timeout { .. })
     }
 
-    /// The core's error (looking through [`mpconn::Error::Failed`]), for
-    /// [`Error::Protocol`].
+    /// The core's error, for [`Error::Protocol`].
     ///
     /// ```
     /// let error = mpconn_net::Error::Protocol(mpconn::Error::Closed);
