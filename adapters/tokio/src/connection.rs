@@ -25,29 +25,24 @@ trait Inbound {
     fn received_eof(&mut self);
 }
 
-impl Inbound for mpconn::Connection {
-    fn recv_buf(&mut self) -> RecvBuf<'_> {
-        self.recv_buf()
-    }
-    fn received(&mut self, n: usize) -> Result<(), Misuse> {
-        self.received(n)
-    }
-    fn received_eof(&mut self) {
-        self.received_eof()
-    }
+/// The core's own methods of those names: `Connection` and `Receiver` offer the same.
+macro_rules! inbound {
+    ($($core:ty),*) => {$(
+        impl Inbound for $core {
+            fn recv_buf(&mut self) -> RecvBuf<'_> {
+                self.recv_buf()
+            }
+            fn received(&mut self, n: usize) -> Result<(), Misuse> {
+                self.received(n)
+            }
+            fn received_eof(&mut self) {
+                self.received_eof()
+            }
+        }
+    )*};
 }
 
-impl Inbound for Receiver {
-    fn recv_buf(&mut self) -> RecvBuf<'_> {
-        self.recv_buf()
-    }
-    fn received(&mut self, n: usize) -> Result<(), Misuse> {
-        self.received(n)
-    }
-    fn received_eof(&mut self) {
-        self.received_eof()
-    }
-}
+inbound!(mpconn::Connection, Receiver);
 
 /// What the core has queued to write: the whole connection's during the handshake, the
 /// sending half's afterwards.
@@ -56,23 +51,21 @@ trait Outbound {
     fn consume_output(&mut self, n: usize);
 }
 
-impl Outbound for mpconn::Connection {
-    fn pending_output(&self) -> &[u8] {
-        self.pending_output()
-    }
-    fn consume_output(&mut self, n: usize) {
-        self.consume_output(n)
-    }
+/// The core's own methods of those names: `Connection` and `Sender` offer the same.
+macro_rules! outbound {
+    ($($core:ty),*) => {$(
+        impl Outbound for $core {
+            fn pending_output(&self) -> &[u8] {
+                self.pending_output()
+            }
+            fn consume_output(&mut self, n: usize) {
+                self.consume_output(n)
+            }
+        }
+    )*};
 }
 
-impl Outbound for Sender {
-    fn pending_output(&self) -> &[u8] {
-        self.pending_output()
-    }
-    fn consume_output(&mut self, n: usize) {
-        self.consume_output(n)
-    }
-}
+outbound!(mpconn::Connection, Sender);
 
 /// One read into the room the core lends: its buffer, or, inside a large payload, the
 /// spare capacity of the message's own `Vec` (tokio's uninitialised `ReadBuf`: no
