@@ -1,50 +1,25 @@
-//! The non-blocking connection: the core's `Connection` driven on readiness.
+//! The non-blocking connection: the core's `Connection` driven on readiness, through
+//! [`mpconn_net`]'s one read and one write.
 
-use std::io::{self, Read, Write};
+use std::io;
 
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
-use mpconn::{HandshakeConfig, Role};
-use mpconn_net::{new_core, During};
+use mpconn::{Frame, HandshakeConfig, Role};
+use mpconn_net::{new_core, read_into, write_direct, write_from, During};
 
 use crate::{Error, Stream};
 
-/// How much one socket read asks for.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// Bytes read from the socket that the core has not taken yet.
-struct Inbound {
-    buf: Box<[u8]>,
-    start: usize,
-    end: usize,
-}
-
-impl Inbound {
-    fn new() -> Inbound {
-        Inbound {
-            buf: vec![0; READ_CHUNK].into_boxed_slice(),
-            start: 0,
-            end: 0,
+/// What a non-blocking socket call did: `Ok(None)` for `WouldBlock` (go on at the next
+/// event); `Interrupted` is retried.
+fn nonblocking<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<Option<T>> {
+    loop {
+        match call() {
+            Ok(done) => return Ok(Some(done)),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
         }
-    }
-
-    fn filled(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
-
-    /// One read into the free space (called only when nothing is buffered).
-    fn fill<R: Read>(&mut self, io: &mut R) -> io::Result<usize> {
-        let n = io.read(&mut self.buf[self.end..])?;
-        self.end += n;
-        Ok(n)
     }
 }
 
@@ -91,14 +66,13 @@ impl Inbound {
 pub struct Connection {
     io: Stream,
     core: mpconn::Connection,
-    inbound: Inbound,
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("core", &self.core)
-            .field("buffered", &self.inbound.filled().len())
+            .field("state", &self.core.state())
+            .field("buffered", &self.core.receiver().buffered_input().len())
             .finish_non_exhaustive()
     }
 }
@@ -126,11 +100,7 @@ impl Connection {
     }
 
     fn with_core(io: Stream, core: mpconn::Connection) -> Connection {
-        Connection {
-            io,
-            core,
-            inbound: Inbound::new(),
-        }
+        Connection { io, core }
     }
 
     /// True while the handshake runs.
@@ -149,36 +119,57 @@ impl Connection {
         self.core.wants_write()
     }
 
-    /// Queues one message (CPython's `send_bytes`) and writes as much as the socket
-    /// takes now; the rest goes out with later [`flush`](Self::flush) calls. A message
-    /// sent during the handshake is held and sent once it succeeds.
+    /// Sends one message (CPython's `send_bytes`), writing as much as the socket takes
+    /// now; the rest stays queued and goes out with later [`flush`](Self::flush) calls.
+    /// A message up to 16 KiB is copied behind its header into the queue; a larger one
+    /// is written straight from `payload` in vectored writes, and only what the socket
+    /// did not take is copied. A message sent during the handshake is held and sent once
+    /// it succeeds.
     pub fn send_bytes(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.core.send(payload)?;
-        self.flush()
+        let during = self.during(During::Send);
+        self.send_direct(payload).map_err(|e| e.during(during))
+    }
+
+    fn send_direct(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let mut send = self.core.send_direct(payload)?;
+        while !send.is_done() {
+            match nonblocking(|| write_direct(&mut send, &mut self.io)) {
+                Ok(Some(_)) => {}
+                // The guard, dropped, queues the rest.
+                Ok(None) => break,
+                Err(error) => {
+                    // Nothing more goes out behind part of a frame.
+                    send.abandon();
+                    return Err(error.into());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes queued bytes until none are left or the socket would block (`Ok(())`
     /// either way: check [`wants_write`](Self::wants_write)). A partial write keeps its
     /// place.
     pub fn flush(&mut self) -> Result<(), Error> {
-        let during = match self.core.is_handshaking() {
-            true => During::Handshake,
-            false => During::Send,
-        };
+        let during = self.during(During::Send);
         self.write_queued().map_err(|e| e.during(during))
     }
 
     fn write_queued(&mut self) -> Result<(), Error> {
         while self.core.wants_write() {
-            match self.io.write(self.core.pending_output()) {
-                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
-                Ok(n) => self.core.consume_output(n),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(error.into()),
+            if nonblocking(|| write_from(&mut self.core, &mut self.io))?.is_none() {
+                break;
             }
         }
         Ok(())
+    }
+
+    /// `During::Handshake` while the handshake runs, else `otherwise`.
+    fn during(&self, otherwise: During) -> During {
+        match self.core.is_handshaking() {
+            true => During::Handshake,
+            false => otherwise,
+        }
     }
 
     /// The next whole message, if one can be had without blocking (CPython's
@@ -192,49 +183,94 @@ impl Connection {
     /// then on. A peer that closes between messages gives an error for which
     /// [`Error::is_eof`] is true.
     pub fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Option<Vec<u8>>, Error> {
-        let during = match self.core.is_handshaking() {
-            true => During::Handshake,
-            false => During::Receive,
-        };
+        let during = self.during(During::Receive);
         self.core.set_max_len(max_len.map(|max| max as u64));
-        self.next_message().map_err(|e| e.during(during))
+        self.receive().map_err(|e| e.during(during))
     }
 
-    fn next_message(&mut self) -> Result<Option<Vec<u8>>, Error> {
-        if self.core.is_handshaking() {
-            self.flush()?;
-        }
+    fn receive(&mut self) -> Result<Option<Vec<u8>>, Error> {
         loop {
-            if !self.inbound.filled().is_empty() {
-                let handshaking = self.core.is_handshaking();
-                let decoded = self.core.decode(self.inbound.filled());
-                let (used, message) = match decoded {
-                    Ok((used, frame)) => (used, frame.map(|frame| frame.into_vec())),
-                    Err(error) => {
-                        // The core may have queued #FAILURE#: offer it to the peer. Whether
-                        // the socket takes it does not change the outcome.
-                        let _ = self.flush();
-                        return Err(error.into());
-                    }
-                };
-                self.inbound.consume(used);
-                if handshaking {
-                    // Handshake answers, and once it is done the messages held meanwhile.
-                    self.flush()?;
-                }
-                if message.is_some() {
-                    return Ok(message);
-                }
-                continue;
+            self.offer_handshake_output()?;
+            if let Some(message) = self.core.next_message()? {
+                return Ok(Some(message.into_vec()));
             }
-            match self.inbound.fill(&mut self.io) {
-                Ok(0) => return Err(self.core.eof().into()),
-                Ok(_) => {}
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error.into()),
+            if !self.read_once()? {
+                return Ok(None);
             }
         }
+    }
+
+    /// The next whole message, as [`recv_bytes`](Self::recv_bytes) gives it, lent rather
+    /// than copied: one that arrived whole in one read is borrowed from the connection's
+    /// read buffer ([`Frame::Borrowed`], no allocation), a large one read onto its own
+    /// buffer is handed over ([`Frame::Owned`]). It derefs to `[u8]`; the next call to
+    /// the connection ends the loan. Same errors, same readiness contract.
+    ///
+    /// ```
+    /// use mpconn_mio::Connection;
+    ///
+    /// let (a, b) = mio::net::UnixStream::pair()?;
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send_bytes(b"hello")?;
+    /// let mut total = 0;
+    /// while let Some(message) = b.recv_message(None)? {
+    ///     total += message.len(); // no allocation
+    /// }
+    /// assert_eq!(total, 5);
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv_message(&mut self, max_len: Option<usize>) -> Result<Option<Frame<'_>>, Error> {
+        let during = self.during(During::Receive);
+        self.core.set_max_len(max_len.map(|max| max as u64));
+        if !self.receive_borrowed().map_err(|e| e.during(during))? {
+            return Ok(None);
+        }
+        match self.core.next_message() {
+            Ok(Some(message)) => Ok(Some(message)),
+            Ok(None) => unreachable!("has_message() said a message or an error was there"),
+            Err(error) => Err(Error::from(error).during(during)),
+        }
+    }
+
+    /// Reads until the core has a message (or the error) to hand out: false when the
+    /// socket would block first.
+    fn receive_borrowed(&mut self) -> Result<bool, Error> {
+        loop {
+            self.offer_handshake_output()?;
+            if self.core.has_message() {
+                return Ok(true);
+            }
+            if !self.read_once()? {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Until the connection is established, writes what the handshake has to say; a
+    /// failed handshake's error once its `#FAILURE#` was offered to the peer (whether
+    /// the socket took it does not change the outcome).
+    fn offer_handshake_output(&mut self) -> Result<(), Error> {
+        if self.core.is_established() {
+            return Ok(());
+        }
+        let written = self.write_queued();
+        match self.core.error() {
+            Some(error) => Err(error.clone().into()),
+            None => written,
+        }
+    }
+
+    /// One read into the core; false when the socket would block. A read that ends the
+    /// handshake writes its last answer and the messages held meanwhile.
+    fn read_once(&mut self) -> Result<bool, Error> {
+        let handshaking = self.core.is_handshaking();
+        if nonblocking(|| read_into(&mut self.core, &mut self.io))?.is_none() {
+            return Ok(false);
+        }
+        if handshaking && self.core.is_established() {
+            self.write_queued()?;
+        }
+        Ok(true)
     }
 
     /// The underlying stream.

@@ -38,6 +38,7 @@ pub use client::Client;
 pub use connection::Connection;
 pub use listener::Listener;
 pub use mio;
+pub use mpconn::Frame;
 pub use mpconn_net::{
     Address, AddressError, ClientOptions, During, Error, Family, HandshakeConfig, ListenerOptions,
     DEFAULT_BACKLOG,

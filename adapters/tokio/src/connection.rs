@@ -1,84 +1,116 @@
-//! The async connection: the core's `Connection` driven over any async byte stream.
+//! The async connection: the core's receiving and sending halves ([`Receiver`],
+//! [`Sender`]) driven over any async byte stream. Every framing decision is the core's;
+//! this moves bytes and waits.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{ready, Context, Poll};
 
 use bytes::BytesMut;
-use mpconn::frame::{Extended, Header, CONCAT_LIMIT};
-use mpconn::{HandshakeConfig, Role};
+use mpconn::connection::State;
+use mpconn::{DirectSend, Frame, HandshakeConfig, Misuse, Receiver, RecvBuf, Role, Sender};
 use mpconn_net::{new_core, During};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 use tokio_util::codec::{Framed, FramedParts};
 use tokio_util::io::poll_read_buf;
 
 use crate::{Error, FrameCodec, Stream};
 
-/// The read buffer a connection starts with: enough for a handshake and small
-/// messages. Zeroing and faulting in 64 KiB per connection cost about a tenth of a
-/// handshake, so the buffer starts here and grows while reads fill it.
-const READ_BUF_INITIAL: usize = 4 * 1024;
-
-/// The most one socket read asks for.
-const READ_BUF_MAX: usize = 64 * 1024;
-
-/// Bytes read from the socket that the core has not taken yet (the rest of a read that
-/// held more than one message).
-struct Inbound {
-    /// Grows from [`READ_BUF_INITIAL`] to [`READ_BUF_MAX`] as reads fill it.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+/// What the core lends a read and takes back: the whole connection's during the
+/// handshake, the receiving half's afterwards.
+trait Inbound {
+    fn recv_buf(&mut self) -> RecvBuf<'_>;
+    fn received(&mut self, n: usize) -> Result<(), Misuse>;
+    fn received_eof(&mut self);
 }
 
-impl Inbound {
-    fn new() -> Inbound {
-        Inbound {
-            buf: vec![0; READ_BUF_INITIAL],
-            start: 0,
-            end: 0,
+/// The core's own methods of those names: `Connection` and `Receiver` offer the same.
+macro_rules! inbound {
+    ($($core:ty),*) => {$(
+        impl Inbound for $core {
+            fn recv_buf(&mut self) -> RecvBuf<'_> {
+                self.recv_buf()
+            }
+            fn received(&mut self, n: usize) -> Result<(), Misuse> {
+                self.received(n)
+            }
+            fn received_eof(&mut self) {
+                self.received_eof()
+            }
         }
-    }
+    )*};
+}
 
-    fn filled(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
+inbound!(mpconn::Connection, Receiver);
 
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
+/// What the core has queued to write: the whole connection's during the handshake, the
+/// sending half's afterwards.
+trait Outbound {
+    fn pending_output(&self) -> &[u8];
+    fn consume_output(&mut self, n: usize);
+}
 
-    /// One read from `io` into the free space; 0 means end of stream. Cancel safe: the
-    /// read either happened (and its bytes are kept) or did not.
-    async fn fill<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> io::Result<usize> {
-        if self.end == self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
+/// The core's own methods of those names: `Connection` and `Sender` offer the same.
+macro_rules! outbound {
+    ($($core:ty),*) => {$(
+        impl Outbound for $core {
+            fn pending_output(&self) -> &[u8] {
+                self.pending_output()
+            }
+            fn consume_output(&mut self, n: usize) {
+                self.consume_output(n)
+            }
         }
-        let n = io.read(&mut self.buf[self.end..]).await?;
-        self.end += n;
-        if self.end == self.buf.len() && self.buf.len() < READ_BUF_MAX {
-            // The read filled the buffer: more is likely waiting. Growing keeps the
-            // bytes in hand where they are.
-            self.buf.resize((self.buf.len() * 2).min(READ_BUF_MAX), 0);
+    )*};
+}
+
+outbound!(mpconn::Connection, Sender);
+
+/// One read into the room the core lends: its buffer, or, inside a large payload, the
+/// spare capacity of the message's own `Vec` (tokio's uninitialised `ReadBuf`: no
+/// zeroing, no copy), never past the message's end.
+fn poll_read_into<R: AsyncRead + Unpin>(
+    io: &mut R,
+    cx: &mut Context<'_>,
+    room: RecvBuf<'_>,
+) -> Poll<io::Result<usize>> {
+    match room {
+        RecvBuf::Buffer(room) => {
+            let mut room = ReadBuf::new(room);
+            ready!(Pin::new(io).poll_read(cx, &mut room))?;
+            Poll::Ready(Ok(room.filled().len()))
         }
-        Ok(n)
+        RecvBuf::Payload { buf, limit } => {
+            let mut rest = io.take(limit as u64);
+            poll_read_buf(Pin::new(&mut rest), cx, buf)
+        }
     }
 }
 
-/// Writes everything the core has queued. Cancel safe: a partial write keeps its place in
-/// the core's output, and the next flush goes on from there.
-async fn flush_core<W: AsyncWrite + Unpin>(
+/// One read from `io`, committed to the core; 0 at the end of the stream (which the
+/// core is told). Cancel safe: a read either finished, and its bytes are the core's
+/// before this returns, or it did not happen.
+async fn read_once<R: AsyncRead + Unpin>(
+    io: &mut R,
+    core: &mut impl Inbound,
+) -> Result<usize, Error> {
+    let n = poll_fn(|cx| poll_read_into(io, cx, core.recv_buf())).await?;
+    if n == 0 {
+        core.received_eof();
+    } else {
+        core.received(n).map_err(io::Error::other)?;
+    }
+    Ok(n)
+}
+
+/// Writes everything the core has queued. Cancel safe: a partial write keeps its place
+/// in the core's queue, and the next write goes on from there.
+async fn write_queued<W: AsyncWrite + Unpin>(
     io: &mut W,
-    core: &mut mpconn::Connection,
+    core: &mut impl Outbound,
 ) -> Result<(), Error> {
-    while core.wants_write() {
+    while !core.pending_output().is_empty() {
         let n = io.write(core.pending_output()).await?;
         if n == 0 {
             return Err(io::Error::from(io::ErrorKind::WriteZero).into());
@@ -89,303 +121,135 @@ async fn flush_core<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Bytes that go out before anything in the core's output: the rest of a large message
-/// whose direct write was cut short (its future dropped), or what a connection had
-/// queued when it was split.
-#[derive(Debug, Default)]
-struct Backlog {
-    bytes: Vec<u8>,
-    /// How much of `bytes` is written.
-    written: usize,
-    /// A large message is being written straight from the caller's slice. Its
-    /// [`LargeSend`] clears this when it finishes or is dropped; still set afterwards,
-    /// the future was leaked (`mem::forget`) part-way and the peer may hold part of a
-    /// frame, so nothing more may be written.
-    direct_write: bool,
-}
-
-impl Backlog {
-    fn rest(&self) -> &[u8] {
-        &self.bytes[self.written..]
-    }
-
-    fn check_in_step(&self) -> Result<(), Error> {
-        if self.direct_write {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "a send_bytes future was leaked part-way through a message: \
-                 the stream is out of step",
-            )
-            .into());
-        }
-        Ok(())
-    }
-
-    /// Writes the backlog. Cancel safe: a partial write keeps its place.
-    async fn write<W: AsyncWrite + Unpin>(&mut self, io: &mut W) -> Result<(), Error> {
-        while !self.rest().is_empty() {
-            let n = io.write(self.rest()).await?;
-            if n == 0 {
-                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
-            }
-            self.written += n;
-        }
-        self.bytes = Vec::new();
-        self.written = 0;
-        Ok(())
-    }
-}
-
-/// Writes the backlog, then everything the core has queued.
-async fn flush_all<W: AsyncWrite + Unpin>(
-    io: &mut W,
-    core: &mut mpconn::Connection,
-    backlog: &mut Backlog,
-) -> Result<(), Error> {
-    let flushed = async {
-        backlog.check_in_step()?;
-        backlog.write(io).await?;
-        flush_core(io, core).await
-    };
-    flushed.await.map_err(|e| e.during(During::Send))
-}
-
-/// `send_bytes` for a connection and a send half: a message up to [`CONCAT_LIMIT`] is
-/// queued (copied behind its header) before this returns, a larger one is written
-/// straight from `payload` by a [`LargeSend`].
-fn send_bytes<'a, W: AsyncWrite + Unpin>(
-    io: &'a mut W,
-    core: &'a mut mpconn::Connection,
-    backlog: &'a mut Backlog,
-    payload: &'a [u8],
-) -> impl Future<Output = Result<(), Error>> + 'a {
-    enum Start<'a> {
-        Queued(
-            Result<(), mpconn::Error>,
-            &'a mut mpconn::Connection,
-            &'a mut Backlog,
-        ),
-        Large(LargeSend<'a>),
-    }
-    // Created now, not when first polled: a future dropped unpolled still sends.
-    let start = if payload.len() > CONCAT_LIMIT && core.is_established() && !backlog.direct_write {
-        Start::Large(LargeSend::new(core, backlog, payload))
-    } else {
-        Start::Queued(core.send(payload), core, backlog)
-    };
-    async move {
-        match start {
-            Start::Large(send) => send.run(io).await.map_err(|e| e.during(During::Send)),
-            Start::Queued(queued, core, backlog) => {
-                queued?;
-                flush_all(io, core, backlog).await
-            }
-        }
-    }
-}
-
-/// A message above [`CONCAT_LIMIT`] on its way out straight from the caller's slice,
-/// with its header, after whatever was queued before it (CPython also writes such a
-/// message apart from its header). Copying it into the core's output first cost a tenth
-/// of the time of streaming 1 MiB messages.
-///
-/// It keeps `send_bytes` cancel safe: dropped before the message is all written (its
-/// future dropped, polled or not), it puts what is left of the message in the queue,
-/// where it goes out, in order, with the next send or flush.
-struct LargeSend<'a> {
-    core: &'a mut mpconn::Connection,
-    backlog: &'a mut Backlog,
-    header: Header,
-    payload: &'a [u8],
-    /// Bytes of header and payload written so far.
-    written: usize,
-}
-
-impl<'a> LargeSend<'a> {
-    fn new(
-        core: &'a mut mpconn::Connection,
-        backlog: &'a mut Backlog,
-        payload: &'a [u8],
-    ) -> LargeSend<'a> {
-        backlog.direct_write = true;
-        LargeSend {
-            core,
-            backlog,
-            header: Header::new(payload.len() as u64),
-            payload,
-            written: 0,
-        }
-    }
-
-    fn frame_len(&self) -> usize {
-        self.header.as_bytes().len() + self.payload.len()
-    }
-
-    /// The unwritten part of the frame: of the header, of the payload.
-    fn rest(&self) -> (&[u8], &[u8]) {
-        let header = self.header.as_bytes();
-        let in_header = self.written.min(header.len());
-        let in_payload = self.written - in_header;
-        (&header[in_header..], &self.payload[in_payload..])
-    }
-
-    async fn run<W: AsyncWrite + Unpin>(mut self, io: &mut W) -> Result<(), Error> {
-        self.backlog.write(io).await?;
-        while self.written < self.frame_len() {
-            let pending = self.core.pending_output();
-            let pending_len = pending.len();
-            let (header, payload) = self.rest();
-            let slices = [
-                IoSlice::new(pending),
-                IoSlice::new(header),
-                IoSlice::new(payload),
-            ];
-            let n = io.write_vectored(&slices).await?;
-            if n == 0 {
-                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
-            }
-            let from_pending = n.min(pending_len);
-            self.core.consume_output(from_pending);
-            self.written += n - from_pending;
-        }
-        drop(self);
-        io.flush().await?;
-        Ok(())
-    }
-}
-
-impl Drop for LargeSend<'_> {
-    fn drop(&mut self) {
-        self.backlog.direct_write = false;
-        if self.written == self.frame_len() {
-            return;
-        }
-        if self.written == 0 {
-            // Nothing of it is out: it is queued whole, behind what was queued before
-            // it. The core is established (checked before this was made), so this
-            // cannot fail.
-            let _ = self.core.send(self.payload);
-            return;
-        }
-        // Part of the frame is out, so the backlog and the core's output were written
-        // before it: its rest goes first, before anything sent later.
-        let (header, payload) = self.rest();
-        let mut rest = Vec::with_capacity(header.len() + payload.len());
-        rest.extend_from_slice(header);
-        rest.extend_from_slice(payload);
-        self.backlog.bytes = rest;
-        self.backlog.written = 0;
-    }
-}
-
-/// Decodes until one whole message is out, reading whenever the bytes in hand run out.
-/// Cancel safe: read bytes are either in `inbound` or inside the core's decoder (which
-/// keeps a partial frame), so a later call goes on where this one stopped.
-async fn recv_core<R: AsyncRead + Unpin>(
-    io: &mut R,
-    core: &mut mpconn::Connection,
-    inbound: &mut Inbound,
-    max_len: Option<usize>,
-) -> Result<Vec<u8>, Error> {
-    core.set_max_len(max_len.map(|max| max as u64));
-    recv_message(io, core, inbound)
-        .await
-        .map_err(|e| e.during(During::Receive))
-}
-
-async fn recv_message<R: AsyncRead + Unpin>(
-    io: &mut R,
-    core: &mut mpconn::Connection,
-    inbound: &mut Inbound,
-) -> Result<Vec<u8>, Error> {
-    loop {
-        if !inbound.filled().is_empty() {
-            let (used, frame) = core.decode(inbound.filled())?;
-            let message = frame.map(|frame| frame.into_vec());
-            inbound.consume(used);
-            if let Some(message) = message {
-                return Ok(message);
-            }
-            continue;
-        }
-        if core.is_mid_message() {
-            if let Some((n, message)) = extend_core(io, core, inbound.buf.len()).await? {
-                if let Some(message) = message {
-                    return Ok(message);
-                }
-                if n == 0 {
-                    return Err(core.eof().into());
-                }
-                continue;
-            }
-        }
-        if inbound.fill(io).await? == 0 {
-            return Err(core.eof().into());
-        }
-    }
-}
-
-/// One read of the message now arriving straight onto the core's buffer, when it misses
-/// at least `min` bytes (else `None`: read through the inbound buffer, which may also
-/// pick up what follows the message). The read fills spare capacity without zeroing it
-/// (tokio's uninitialised `ReadBuf`) and stops at the message's end. Cancel safe: a
-/// pending read appends nothing, a finished one is in the core before this returns.
-/// Returns the bytes read (0: the end of the stream) and the message once complete.
-async fn extend_core<R: AsyncRead + Unpin>(
-    io: &mut R,
-    core: &mut mpconn::Connection,
-    min: usize,
-) -> Result<Option<(usize, Option<Vec<u8>>)>, Error> {
-    std::future::poll_fn(|cx| {
-        let extended = core.extend_payload(|buf, limit| {
-            (limit >= min).then(|| {
-                let mut rest = (&mut *io).take(limit as u64);
-                poll_read_buf(Pin::new(&mut rest), cx, buf)
-            })
-        });
-        match extended {
-            Err(error) => Poll::Ready(Err(error.into())),
-            Ok(None) | Ok(Some(Extended { filled: None, .. })) => Poll::Ready(Ok(None)),
-            Ok(Some(Extended {
-                filled: Some(Poll::Pending),
-                ..
-            })) => Poll::Pending,
-            Ok(Some(Extended {
-                filled: Some(Poll::Ready(read)),
-                message,
-            })) => Poll::Ready(match read {
-                Ok(n) => Ok(Some((n, message))),
-                Err(error) => Err(error.into()),
-            }),
-        }
-    })
-    .await
-}
-
-/// Runs the core's handshake to its end over `io`.
+/// Runs the core's handshake to its end over `io` and hands out the core's halves.
+/// Bytes the peer sent after its last handshake frame stay in the [`Receiver`].
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut S,
-    core: &mut mpconn::Connection,
-    inbound: &mut Inbound,
-) -> Result<(), Error> {
+    mut core: mpconn::Connection,
+) -> Result<(Receiver, Sender), Error> {
     loop {
-        flush_core(io, core).await?;
-        if !core.is_handshaking() {
-            return Ok(());
+        if let Err(error) = write_queued(io, &mut core).await {
+            // A peer that hung up before our #FAILURE# went out: why we failed says more
+            // than the write's error.
+            return Err(core.error().cloned().map_or(error, Error::from));
         }
-        if inbound.filled().is_empty() && inbound.fill(io).await? == 0 {
-            return Err(core.eof().into());
+        core = match core.split() {
+            Ok(halves) => return Ok(halves),
+            Err(core) => core,
+        };
+        if let State::Failed(error) = core.state() {
+            return Err(error.clone().into());
         }
-        match core.decode(inbound.filled()) {
-            Ok((used, _)) => inbound.consume(used),
-            Err(error) => {
-                // The core may have queued #FAILURE#: the peer should learn why we hang
-                // up. Whether that write works does not change the outcome.
-                let _ = flush_core(io, core).await;
-                return Err(error.into());
-            }
-        }
+        read_once(io, &mut core).await?;
     }
+}
+
+/// The limit for the next message (a call per message: set only when it changes).
+#[inline]
+fn set_max_len(receiver: &mut Receiver, max_len: Option<usize>) {
+    let max_len = max_len.map(|max| max as u64);
+    if receiver.max_len() != max_len {
+        receiver.set_max_len(max_len);
+    }
+}
+
+/// `recv_bytes` of a connection and a receive half. Cancel safe: bytes read are the
+/// core's (in its buffer, or a partial payload in its decoder), so a later call goes on
+/// where this one stopped.
+async fn recv_bytes<R: AsyncRead + Unpin>(
+    io: &mut R,
+    receiver: &mut Receiver,
+    max_len: Option<usize>,
+) -> Result<Vec<u8>, Error> {
+    set_max_len(receiver, max_len);
+    let received = async {
+        loop {
+            if let Some(message) = receiver.next_message()? {
+                return Ok(message.into_vec());
+            }
+            read_once(io, receiver).await?;
+        }
+    };
+    received.await.map_err(|e: Error| e.during(During::Receive))
+}
+
+/// `recv_message` of a connection and a receive half: reads until the core has a
+/// message (or the error), then hands it out borrowed. As cancel safe as
+/// [`recv_bytes`].
+async fn recv_message<'a, R: AsyncRead + Unpin>(
+    io: &mut R,
+    receiver: &'a mut Receiver,
+    max_len: Option<usize>,
+) -> Result<Frame<'a>, Error> {
+    set_max_len(receiver, max_len);
+    while !receiver.has_message() {
+        read_once(io, receiver)
+            .await
+            .map_err(|e| e.during(During::Receive))?;
+    }
+    match receiver.next_message() {
+        Ok(Some(message)) => Ok(message),
+        Ok(None) => unreachable!("has_message() said a message or an error was there"),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `send_bytes` of a connection and a send half: the core queues a message up to 16 KiB
+/// (copied behind its header) and lends a larger one to a [`DirectSend`], written
+/// straight from `payload` in vectored writes after what was queued before it.
+fn send_bytes<'a, W: AsyncWrite + Unpin>(
+    io: &'a mut W,
+    sender: &'a mut Sender,
+    payload: &'a [u8],
+) -> impl Future<Output = Result<(), Error>> + 'a {
+    // Made now, not when first polled: a future dropped unpolled still sends, because
+    // a dropped guard leaves the rest of its message queued.
+    let send = sender.send_direct(payload);
+    async move {
+        let sent = async {
+            let mut send = send?;
+            if let Err(error) = write_direct(io, &mut send).await {
+                // Nothing more goes out behind part of a frame.
+                send.abandon();
+                return Err(error);
+            }
+            drop(send);
+            io.flush().await?;
+            Ok(())
+        };
+        sent.await.map_err(|e: Error| e.during(During::Send))
+    }
+}
+
+/// Writes what `send` still has to send (the queue before it, the header, the rest of
+/// the payload). Cancel safe: what is written is marked sent as it goes out.
+async fn write_direct<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    send: &mut DirectSend<'_>,
+) -> Result<(), Error> {
+    while !send.is_done() {
+        let n = {
+            let slices = send.slices().map(IoSlice::new);
+            io.write_vectored(&slices).await?
+        };
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+        }
+        send.advance(n);
+    }
+    Ok(())
+}
+
+/// `flush` of a connection and a send half.
+async fn flush<W: AsyncWrite + Unpin>(io: &mut W, sender: &mut Sender) -> Result<(), Error> {
+    let flushed = async {
+        if sender.is_out_of_step() {
+            // A leaked send_bytes future left part of a frame on the wire.
+            return Err(mpconn::Error::OutOfStep.into());
+        }
+        write_queued(io, sender).await
+    };
+    flushed.await.map_err(|e| e.during(During::Send))
 }
 
 /// One end of a `multiprocessing.connection` connection over an async byte stream `S`
@@ -393,17 +257,21 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
 /// [`Client`](crate::Client)).
 ///
 /// Messages are byte strings, exchanged with [`send_bytes`](Self::send_bytes) and
-/// [`recv_bytes`](Self::recv_bytes) like CPython's `Connection`. To read in one task and
-/// write in another, [`into_split`](Self::into_split) it. Dropping it closes the socket.
+/// [`recv_bytes`](Self::recv_bytes) like CPython's `Connection`;
+/// [`recv_message`](Self::recv_message) lends one without a copy, and
+/// [`queue_bytes`](Self::queue_bytes) with [`flush`](Self::flush) batches small ones.
+/// To read in one task and write in another, [`into_split`](Self::into_split) it.
+/// Dropping it closes the socket.
 ///
 /// # Cancellation safety
 ///
 /// Every method may be used in `tokio::select!` (or have its future dropped any other
 /// way) without losing, duplicating or splitting a message:
 ///
-/// - [`recv_bytes`](Self::recv_bytes): bytes already read stay in the connection (a
-///   partial frame inside the core's decoder, the rest in the read buffer). The next call
-///   goes on from there and returns the same message the dropped one would have.
+/// - [`recv_bytes`](Self::recv_bytes) and [`recv_message`](Self::recv_message): bytes
+///   already read stay in the connection (in the core's buffer, or a partial payload in
+///   its decoder). The next call goes on from there and returns the same message the
+///   dropped one would have.
 /// - [`send_bytes`](Self::send_bytes): dropping the future stops the writing, never the
 ///   message: what is left of it stays queued, in order, and goes out with the next
 ///   `send_bytes` or [`flush`](Self::flush), even if the future was never polled. A
@@ -411,7 +279,8 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
 ///   written straight from the caller's slice, and what is unwritten of it is copied into
 ///   the queue when the future is dropped. (A future leaked with `mem::forget` part-way
 ///   through a large message cannot do that: every later send and flush then fails with
-///   `BrokenPipe` rather than put the stream out of step.)
+///   [`mpconn::Error::OutOfStep`], a `BrokenPipe`, rather than put the stream out of
+///   step.)
 /// - [`flush`](Self::flush): a partial write keeps its place.
 ///
 /// # Example
@@ -435,28 +304,31 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
 /// ```
 pub struct Connection<S = Stream> {
     io: S,
-    core: mpconn::Connection,
-    inbound: Inbound,
-    backlog: Backlog,
+    receiver: Receiver,
+    sender: Sender,
 }
 
 impl<S> std::fmt::Debug for Connection<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("core", &self.core)
-            .field("buffered", &self.inbound.filled().len())
+            .field("buffered", &self.receiver.buffered_input().len())
+            .field("queued", &self.sender.pending_output().len())
             .finish_non_exhaustive()
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// A connection with no handshake (CPython's `authkey=None`), established at once.
+    ///
+    /// ```
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// let connection = mpconn_tokio::Connection::established(a);
+    /// ```
     pub fn established(io: S) -> Connection<S> {
         Connection {
             io,
-            core: mpconn::Connection::established(),
-            inbound: Inbound::new(),
-            backlog: Backlog::default(),
+            receiver: Receiver::new(),
+            sender: Sender::new(),
         }
     }
 
@@ -486,16 +358,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Connection::authenticate(io, core).await
     }
 
-    async fn authenticate(mut io: S, mut core: mpconn::Connection) -> Result<Self, Error> {
-        let mut inbound = Inbound::new();
-        handshake(&mut io, &mut core, &mut inbound)
+    async fn authenticate(mut io: S, core: mpconn::Connection) -> Result<Self, Error> {
+        let (receiver, sender) = handshake(&mut io, core)
             .await
             .map_err(|e| e.during(During::Handshake))?;
         Ok(Connection {
             io,
-            core,
-            inbound,
-            backlog: Backlog::default(),
+            receiver,
+            sender,
         })
     }
 
@@ -522,12 +392,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         &'a mut self,
         payload: &'a [u8],
     ) -> impl Future<Output = Result<(), Error>> + 'a {
-        send_bytes(&mut self.io, &mut self.core, &mut self.backlog, payload)
+        send_bytes(&mut self.io, &mut self.sender, payload)
     }
 
-    /// Writes whatever is still queued (after a cancelled [`send_bytes`](Self::send_bytes)).
+    /// Queues one message (framed, copied) without writing anything: it goes out with
+    /// the next [`flush`](Self::flush) or [`send_bytes`](Self::send_bytes). Many small
+    /// messages then share one write, as mpconn-std's `queue_bytes` does.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// let (a, b) = tokio::io::duplex(1024);
+    /// let (mut a, mut b) = (
+    ///     mpconn_tokio::Connection::established(a),
+    ///     mpconn_tokio::Connection::established(b),
+    /// );
+    /// for i in 0..10u8 {
+    ///     a.queue_bytes(&[i])?;
+    /// }
+    /// a.flush().await?; // one write
+    /// assert_eq!(b.recv_bytes(None).await?, [0]);
+    /// # Ok(()) }
+    /// ```
+    pub fn queue_bytes(&mut self, payload: &[u8]) -> Result<(), Error> {
+        queue_bytes(&mut self.sender, payload)
+    }
+
+    /// Writes whatever is still queued (by [`queue_bytes`](Self::queue_bytes), or after
+    /// a cancelled [`send_bytes`](Self::send_bytes)).
     pub async fn flush(&mut self) -> Result<(), Error> {
-        flush_all(&mut self.io, &mut self.core, &mut self.backlog).await
+        flush(&mut self.io, &mut self.sender).await
     }
 
     /// Receives one whole message (CPython's `recv_bytes(maxlength)`).
@@ -539,7 +433,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// `EOFError`); one that closes inside a message gives
     /// [`mpconn::Error::UnexpectedEof`]. See [cancellation safety](Self#cancellation-safety).
     pub async fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Vec<u8>, Error> {
-        recv_core(&mut self.io, &mut self.core, &mut self.inbound, max_len).await
+        recv_bytes(&mut self.io, &mut self.receiver, max_len).await
+    }
+
+    /// Receives one whole message, as [`recv_bytes`](Self::recv_bytes) does, lent rather
+    /// than copied: a message that arrived whole in one read is borrowed from the
+    /// connection's read buffer ([`Frame::Borrowed`], no allocation), a large one read
+    /// onto its own buffer is handed over ([`Frame::Owned`]). It derefs to `[u8]`; the
+    /// next call to the connection ends the loan. Same errors, and as cancel safe.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// let (a, b) = tokio::io::duplex(1024);
+    /// let (mut a, mut b) = (
+    ///     mpconn_tokio::Connection::established(a),
+    ///     mpconn_tokio::Connection::established(b),
+    /// );
+    /// a.send_bytes(b"ping").await?;
+    /// a.send_bytes(b"pong").await?;
+    /// let mut total = 0;
+    /// for _ in 0..2 {
+    ///     let message = b.recv_message(None).await?; // no allocation
+    ///     total += message.len();
+    /// }
+    /// assert_eq!(total, 8);
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_message(&mut self, max_len: Option<usize>) -> Result<Frame<'_>, Error> {
+        recv_message(&mut self.io, &mut self.receiver, max_len).await
     }
 
     /// Flushes what is queued and shuts down the write side; the peer sees a clean end
@@ -552,8 +474,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Splits the connection into a read half and a write half, to receive in one task
-    /// and send in another. Nothing is lost: bytes already read go with the read half,
-    /// bytes still queued with the write half.
+    /// and send in another: the core's [`Receiver`] goes with the read half, its
+    /// [`Sender`] with the write half. Nothing is lost: bytes already read go with the
+    /// read half, bytes still queued with the write half.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -571,23 +494,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// assert_eq!(peer.recv_bytes(None).await?, b"pong");
     /// # Ok(()) }
     /// ```
-    pub fn into_split(mut self) -> (RecvHalf<ReadHalf<S>>, SendHalf<WriteHalf<S>>) {
+    pub fn into_split(self) -> (RecvHalf<ReadHalf<S>>, SendHalf<WriteHalf<S>>) {
         let (read, write) = tokio::io::split(self.io);
-        // What had to go out first still does, then what was queued.
-        let mut backlog = self.backlog;
-        backlog.bytes.drain(..backlog.written);
-        backlog.written = 0;
-        backlog.bytes.extend_from_slice(&self.core.take_output());
         (
             RecvHalf {
                 io: read,
-                core: self.core,
-                inbound: self.inbound,
+                receiver: self.receiver,
             },
             SendHalf {
                 io: write,
-                core: mpconn::Connection::established(),
-                backlog,
+                sender: self.sender,
             },
         )
     }
@@ -599,15 +515,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Refused (the connection is handed back) while a message is half read, which only
     /// happens after a cancelled [`recv_bytes`](Self::recv_bytes): finish it first. Also
     /// refused after a leaked large `send_bytes` left the write side out of step.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// use futures_util::SinkExt;
+    ///
+    /// let (a, b) = tokio::io::duplex(64);
+    /// let mut framed = mpconn_tokio::Connection::established(a).into_framed().unwrap();
+    /// framed.send(&b"hi"[..]).await?;
+    /// let mut peer = mpconn_tokio::Connection::established(b);
+    /// assert_eq!(peer.recv_bytes(None).await?, b"hi");
+    /// # Ok(()) }
+    /// ```
     pub fn into_framed(self) -> Result<Framed<S, FrameCodec>, Box<Connection<S>>> {
-        if self.core.is_mid_message() || self.backlog.direct_write {
+        if self.receiver.is_mid_message() || self.sender.is_out_of_step() {
             return Err(Box::new(self));
         }
         let mut parts = FramedParts::new::<&[u8]>(self.io, FrameCodec::new());
-        parts.read_buf = BytesMut::from(self.inbound.filled());
-        let mut write_buf = BytesMut::from(self.backlog.rest());
-        write_buf.extend_from_slice(self.core.pending_output());
-        parts.write_buf = write_buf;
+        parts.read_buf = BytesMut::from(self.receiver.buffered_input());
+        parts.write_buf = BytesMut::from(self.sender.pending_output());
         Ok(Framed::from_parts(parts))
     }
 
@@ -623,18 +550,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 }
 
-/// The read half of a [`Connection`], from [`Connection::into_split`].
+#[inline]
+fn queue_bytes(sender: &mut Sender, payload: &[u8]) -> Result<(), Error> {
+    sender
+        .send(payload)
+        .map_err(|e| Error::from(e).during(During::Send))
+}
+
+/// The read half of a [`Connection`], from [`Connection::into_split`]: the stream's
+/// read half and the core's [`Receiver`].
 pub struct RecvHalf<R> {
     io: R,
-    core: mpconn::Connection,
-    inbound: Inbound,
+    receiver: Receiver,
 }
 
 impl<R> std::fmt::Debug for RecvHalf<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecvHalf")
-            .field("core", &self.core)
-            .field("buffered", &self.inbound.filled().len())
+            .field("buffered", &self.receiver.buffered_input().len())
             .finish_non_exhaustive()
     }
 }
@@ -643,23 +576,38 @@ impl<R: AsyncRead + Unpin> RecvHalf<R> {
     /// Receives one whole message; as [`Connection::recv_bytes`], cancel safe in the same
     /// way.
     pub async fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Vec<u8>, Error> {
-        recv_core(&mut self.io, &mut self.core, &mut self.inbound, max_len).await
+        recv_bytes(&mut self.io, &mut self.receiver, max_len).await
+    }
+
+    /// Receives one whole message, lent rather than copied; as
+    /// [`Connection::recv_message`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// let (a, b) = tokio::io::duplex(64);
+    /// let (mut rx, _tx) = mpconn_tokio::Connection::established(a).into_split();
+    /// mpconn_tokio::Connection::established(b).send_bytes(b"hi").await?;
+    /// assert_eq!(&*rx.recv_message(None).await?, b"hi");
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_message(&mut self, max_len: Option<usize>) -> Result<Frame<'_>, Error> {
+        recv_message(&mut self.io, &mut self.receiver, max_len).await
     }
 }
 
-/// The write half of a [`Connection`], from [`Connection::into_split`].
+/// The write half of a [`Connection`], from [`Connection::into_split`]: the stream's
+/// write half and the core's [`Sender`] (what the connection had queued but not
+/// written goes out first).
 pub struct SendHalf<W> {
     io: W,
-    core: mpconn::Connection,
-    /// What the connection had queued but not written when it was split (it goes out
-    /// before anything sent through this half), or the rest of a cut-short large send.
-    backlog: Backlog,
+    sender: Sender,
 }
 
 impl<W> std::fmt::Debug for SendHalf<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SendHalf")
-            .field("core", &self.core)
+            .field("queued", &self.sender.pending_output().len())
             .finish_non_exhaustive()
     }
 }
@@ -670,12 +618,28 @@ impl<W: AsyncWrite + Unpin> SendHalf<W> {
         &'a mut self,
         payload: &'a [u8],
     ) -> impl Future<Output = Result<(), Error>> + 'a {
-        send_bytes(&mut self.io, &mut self.core, &mut self.backlog, payload)
+        send_bytes(&mut self.io, &mut self.sender, payload)
+    }
+
+    /// Queues one message without writing it, as [`Connection::queue_bytes`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// let (a, b) = tokio::io::duplex(64);
+    /// let (_rx, mut tx) = mpconn_tokio::Connection::established(a).into_split();
+    /// tx.queue_bytes(b"later")?;
+    /// tx.flush().await?;
+    /// assert_eq!(mpconn_tokio::Connection::established(b).recv_bytes(None).await?, b"later");
+    /// # Ok(()) }
+    /// ```
+    pub fn queue_bytes(&mut self, payload: &[u8]) -> Result<(), Error> {
+        queue_bytes(&mut self.sender, payload)
     }
 
     /// Writes whatever is still queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        flush_all(&mut self.io, &mut self.core, &mut self.backlog).await
+        flush(&mut self.io, &mut self.sender).await
     }
 
     /// Flushes and shuts down the write side: the peer sees a clean end of stream.
@@ -696,39 +660,35 @@ mod tests {
 
     #[tokio::test]
     async fn read_buffer_starts_small_and_grows_to_64_kib_while_reads_fill_it() {
-        let (mut writer, mut reader) = tokio::io::duplex(256 * 1024);
-        let sent: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
-        writer.write_all(&sent).await.unwrap();
-        let mut inbound = Inbound::new();
-        assert_eq!(inbound.buf.len(), READ_BUF_INITIAL);
-        let mut got = Vec::new();
-        while got.len() < sent.len() {
-            let n = timeout(LIMIT, inbound.fill(&mut reader))
+        let (mut writer, reader) = tokio::io::duplex(256 * 1024);
+        // 2500 messages of 76 bytes, 80 framed: 200 000 bytes in hand at once.
+        let mut wire = Vec::new();
+        for i in 0..2500u32 {
+            mpconn::frame::encode(&i.to_be_bytes().repeat(19), &mut wire);
+        }
+        writer.write_all(&wire).await.unwrap();
+        let mut reader = Connection::established(reader);
+        assert_eq!(
+            reader.receiver.buffer_len(),
+            0,
+            "nothing before the first read"
+        );
+        for i in 0..2500u32 {
+            let message = timeout(LIMIT, reader.recv_message(None))
                 .await
                 .unwrap()
                 .unwrap();
-            assert!(n > 0);
-            got.extend_from_slice(inbound.filled());
-            inbound.consume(n);
-            assert!(inbound.buf.len() <= READ_BUF_MAX);
+            assert_eq!(&*message, &i.to_be_bytes().repeat(19)[..]);
+            assert!(reader.receiver.buffer_len() <= 64 * 1024);
+            if i == 0 {
+                assert_eq!(
+                    reader.receiver.buffer_len(),
+                    8 * 1024,
+                    "4 KiB, filled, doubled"
+                );
+            }
         }
-        assert_eq!(got, sent);
-        assert_eq!(inbound.buf.len(), READ_BUF_MAX);
-    }
-
-    #[tokio::test]
-    async fn bytes_in_hand_stay_in_place_when_the_buffer_grows() {
-        let (mut writer, mut reader) = tokio::io::duplex(64 * 1024);
-        writer.write_all(&[7; READ_BUF_INITIAL]).await.unwrap();
-        let mut inbound = Inbound::new();
-        let n = timeout(LIMIT, inbound.fill(&mut reader))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(n, READ_BUF_INITIAL);
-        assert_eq!(inbound.buf.len(), 2 * READ_BUF_INITIAL);
-        inbound.consume(10);
-        assert_eq!(inbound.filled(), &[7; READ_BUF_INITIAL - 10][..]);
+        assert_eq!(reader.receiver.buffer_len(), 64 * 1024);
     }
 
     #[tokio::test]
@@ -737,7 +697,7 @@ mod tests {
         let (mut a, mut b) = (Connection::established(a), Connection::established(b));
         let messages: Vec<Vec<u8>> = (0..2000u32).map(|i| i.to_be_bytes().repeat(25)).collect();
         for message in &messages {
-            a.core.send(message).unwrap();
+            a.queue_bytes(message).unwrap();
         }
         timeout(LIMIT, a.flush()).await.unwrap().unwrap();
         for message in &messages {

@@ -53,6 +53,7 @@ pub use client::Client;
 pub use codec::FrameCodec;
 pub use connection::{Connection, RecvHalf, SendHalf};
 pub use listener::Listener;
+pub use mpconn::Frame;
 pub use mpconn_net::{
     Address, AddressError, ClientOptions, During, Error, Family, HandshakeConfig, ListenerOptions,
     DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_PENDING_LIMIT,
