@@ -182,6 +182,16 @@ impl Receiver {
     /// ```
     pub fn recv_buf(&mut self) -> RecvBuf<'_> {
         self.settle();
+        if self.start < self.end && !self.decoder.completes(&self.buf[self.start..self.end]) {
+            // Nothing whole is buffered: the decoder takes what is (a header, the start
+            // of a payload), so that the rest of a large payload is read onto its own
+            // Vec instead of doubling this buffer to hold it. A driver may then read
+            // until `has_message()` without taking anything in between. An error stays
+            // in the decoder for `next_message` to report.
+            if let Ok((used, _)) = self.decoder.decode(&self.buf[self.start..self.end]) {
+                self.start += used;
+            }
+        }
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
             if !self.eof {
@@ -499,6 +509,40 @@ mod tests {
             (300_000, 1000)
         };
         ((0..len as u32).map(|i| (i % 251) as u8).collect(), step)
+    }
+
+    #[test]
+    fn reading_until_has_message_puts_a_large_payload_on_its_own_vec() {
+        // A driver that only asks has_message() between reads, as a blocking
+        // recv_message does: recv_buf must let the decoder take the buffered header and
+        // payload start, or the buffer would double until it held the whole message.
+        let (payload, _) = long_payload();
+        let wire = framed(&payload);
+        let mut receiver = Receiver::new();
+        let (mut pos, mut payload_reads) = (0, 0);
+        while !receiver.has_message() {
+            let rest = &wire[pos..];
+            let n = match receiver.recv_buf() {
+                RecvBuf::Buffer(room) => {
+                    let n = room.len().min(rest.len());
+                    room[..n].copy_from_slice(&rest[..n]);
+                    n
+                }
+                RecvBuf::Payload { buf, limit } => {
+                    payload_reads += 1;
+                    let n = limit.min(rest.len());
+                    buf.extend_from_slice(&rest[..n]);
+                    n
+                }
+            };
+            receiver.received(n).unwrap();
+            pos += n;
+        }
+        assert!(payload_reads > 0, "the payload went through the buffer");
+        assert!(receiver.buffer_len() <= BufferPolicy::default().max);
+        let message = receiver.next_message().unwrap().unwrap();
+        assert!(matches!(message, Frame::Owned(_)));
+        assert!(*message == payload[..]);
     }
 
     /// Delivers `wire` through recv_buf/received, at most `step` bytes a read, and

@@ -228,12 +228,6 @@ impl Connection {
         self.check_readable()?;
         self.core.set_max_len(max_len);
         while !self.core.has_message() {
-            // No message yet, so this takes nothing out (`Ok(None)`): the decoder only
-            // consumes what is buffered (a header, the start of a payload). Without it
-            // the buffer would keep every byte of a large message and double to hold
-            // it, instead of the rest being read onto the message's own Vec.
-            let taken = self.core.next_message().map(|frame| frame.is_none());
-            debug_assert_eq!(taken, Ok(true), "has_message() said there is none");
             retry_interrupted(|| mpconn_net::read_into(&mut self.core, &mut self.stream.reader()))
                 .map_err(|e| Error::from_timed_io(e, During::Receive))?;
         }
