@@ -11,6 +11,7 @@ use socket2::{Domain, SockAddr, Socket, Type};
 use crate::address::{Address, Family};
 use crate::connection::{remaining, Connection};
 use crate::error::{Error, Result};
+use crate::listener::DEFAULT_HANDSHAKE_TIMEOUT;
 use crate::socket::{core, each_resolved, retry_interrupted, unix_sockaddr};
 use crate::stream::Stream;
 
@@ -28,17 +29,30 @@ use crate::stream::Stream;
 ///     .connect(&address)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClientOptions {
     authkey: Option<AuthKey>,
     timeout: Option<Duration>,
+    handshake_timeout: Option<Duration>,
     handshake: HandshakeConfig,
 }
 
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions::new()
+    }
+}
+
 impl ClientOptions {
-    /// No authkey, no timeout (CPython's defaults).
+    /// No authkey and no connect timeout (CPython's defaults), and a 20 s handshake
+    /// timeout ([`DEFAULT_HANDSHAKE_TIMEOUT`]), which CPython does not have.
     pub fn new() -> ClientOptions {
-        ClientOptions::default()
+        ClientOptions {
+            authkey: None,
+            timeout: None,
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            handshake: HandshakeConfig::default(),
+        }
     }
 
     /// The authkey to prove (default: none, no handshake).
@@ -51,6 +65,32 @@ impl ClientOptions {
     /// The connection's later reads and writes are not limited by it.
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How long the handshake may take once connected (default 20 s; `None`: forever,
+    /// as CPython). A CPython listener without an authkey never sends a challenge and
+    /// waits for a message while a client with a key waits for the challenge: past
+    /// this timeout that client fails with [`Error::NoChallenge`] rather than waiting
+    /// forever. [`timeout`](Self::timeout), when shorter, still bounds the whole.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use mpconn_std::ClientOptions;
+    ///
+    /// let address = "localhost:6000".parse()?;
+    /// match ClientOptions::new()
+    ///     .authkey(Some(b"secret"))
+    ///     .handshake_timeout(Some(Duration::from_secs(2)))
+    ///     .connect(&address)
+    /// {
+    ///     Err(e @ mpconn_std::Error::NoChallenge { .. }) => eprintln!("{e}"),
+    ///     other => drop(other?),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
         self
     }
 
@@ -93,10 +133,28 @@ impl ClientOptions {
             &self.handshake,
         );
         let mut connection = Connection::new(stream, core);
-        if self.authkey.is_some() {
-            connection.handshake(deadline)?;
+        if self.authkey.is_none() {
+            connection.refuse_a_challenge_as_first_message();
+            return Ok(connection);
         }
-        Ok(connection)
+        // The limit that runs out first, and how it is named if it does.
+        let handshake_deadline = self
+            .handshake_timeout
+            .and_then(|timeout| Some((Instant::now().checked_add(timeout)?, timeout)));
+        let total = deadline.zip(self.timeout);
+        let (deadline, after) = match (total, handshake_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .unzip();
+        match connection.handshake(deadline) {
+            Err(Error::Timeout { .. }) if connection.received_nothing() => {
+                Err(Error::NoChallenge {
+                    after: after.unwrap_or_default(),
+                })
+            }
+            other => other.map(|()| connection),
+        }
     }
 }
 
@@ -114,8 +172,8 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to `address` and, with an authkey, runs the handshake; no timeout
-    /// (see [`ClientOptions`]).
+    /// Connects to `address` and, with an authkey, runs the handshake: no connect
+    /// timeout and a 20 s handshake timeout (see [`ClientOptions`]).
     pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
         ClientOptions::new().authkey(authkey).connect(address)
     }

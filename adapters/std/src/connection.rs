@@ -29,6 +29,19 @@ enum WriteSide {
     Broken,
 }
 
+/// Whether the first message is still to be checked for a challenge: a client without
+/// an authkey must not take a keyed listener's `#CHALLENGE#` frame for a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FirstMessage {
+    /// A client without an authkey, before its first message.
+    MayBeAChallenge,
+    /// Every other connection, and that client once its first message was a message.
+    Unchecked,
+}
+
+/// The start of a challenge frame's payload (PROTOCOL.md section 2).
+const CHALLENGE_PREFIX: &[u8] = b"#CHALLENGE#";
+
 /// One end of a connection (CPython's `multiprocessing.connection.Connection`).
 ///
 /// Messages are byte strings of any length, framed exactly as CPython frames them
@@ -61,6 +74,7 @@ pub struct Connection {
     end: usize,
     write_side: WriteSide,
     timeout: Option<Duration>,
+    first_message: FirstMessage,
 }
 
 impl Connection {
@@ -74,7 +88,32 @@ impl Connection {
             end: 0,
             write_side: WriteSide::Usable,
             timeout: None,
+            first_message: FirstMessage::Unchecked,
         }
+    }
+
+    /// Makes the first received message an [`Error::AuthkeyWanted`] if it is a
+    /// challenge: for a client without an authkey. The check belongs in the core's
+    /// handshake state and will move there.
+    pub(crate) fn refuse_a_challenge_as_first_message(&mut self) {
+        self.first_message = FirstMessage::MayBeAChallenge;
+    }
+
+    /// True when nothing at all was received yet: a client whose handshake timed out
+    /// so never saw a challenge.
+    pub(crate) fn received_nothing(&self) -> bool {
+        self.end == 0
+    }
+
+    /// Checks the first message of a client without an authkey (see [`FirstMessage`]).
+    fn check_first_message(&mut self, message: &[u8]) -> Result<()> {
+        if self.first_message == FirstMessage::MayBeAChallenge {
+            self.first_message = FirstMessage::Unchecked;
+            if message.starts_with(CHALLENGE_PREFIX) {
+                return Err(Error::AuthkeyWanted);
+            }
+        }
+        Ok(())
     }
 
     /// Runs the core's handshake to the end, before `deadline` if there is one. On a
@@ -270,6 +309,11 @@ impl Connection {
                 let (used, frame) = self.core.decode(&self.buf[self.start..self.end])?;
                 self.start += used;
                 if let Some(frame) = frame {
+                    if self.first_message == FirstMessage::MayBeAChallenge {
+                        let message = frame.into_vec();
+                        self.check_first_message(&message)?;
+                        return Ok(take(Frame::Owned(message)));
+                    }
                     return Ok(take(frame));
                 }
             }
@@ -289,6 +333,7 @@ impl Connection {
                 }) = extended
                 {
                     if let Some(message) = message {
+                        self.check_first_message(&message)?;
                         return Ok(take(Frame::Owned(message)));
                     }
                     // Short of the limit only at the end of the stream.

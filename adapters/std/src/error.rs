@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use crate::address::AddressError;
 
@@ -43,6 +44,24 @@ pub enum Error {
     },
     /// The listener was closed (CPython: "listener is closed").
     ListenerClosed,
+    /// The listening socket's own `accept(2)` failed (out of file descriptors, say):
+    /// no client is involved, and the next `accept` is likely to fail the same way
+    /// until the condition passes, so a loop should pause rather than spin. Every other
+    /// error of [`Listener::accept`](crate::Listener::accept) concerns one client (see
+    /// [`is_client_failure`](Error::is_client_failure)).
+    Accept(io::Error),
+    /// A client with an authkey received nothing from the listener within its
+    /// handshake timeout: the listener most likely has no authkey, and waits for a
+    /// message while the client waits for a challenge (CPython's own clients wait
+    /// forever there, gh-123736).
+    NoChallenge {
+        /// The handshake timeout that ran out.
+        after: Duration,
+    },
+    /// A client without an authkey received an authentication challenge
+    /// (`#CHALLENGE#`) where it expected a message: the listener has an authkey and
+    /// wants this client to prove it holds it.
+    AuthkeyWanted,
     /// An address that cannot be parsed or used here.
     Address(AddressError),
     /// A value could not be pickled, or a message could not be unpickled into the type
@@ -69,7 +88,26 @@ impl Error {
 
     /// True when a deadline passed.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout { .. })
+        matches!(self, Error::Timeout { .. } | Error::NoChallenge { .. })
+    }
+
+    /// True unless the error is the listener's own: its `accept(2)` failed
+    /// ([`Error::Accept`]) or it is closed ([`Error::ListenerClosed`]). An error of
+    /// [`Listener::accept`](crate::Listener::accept) for which this is true concerns
+    /// one client only (it reset its connection, failed or outlasted the handshake):
+    /// call `accept` again at once.
+    ///
+    /// ```
+    /// use std::io;
+    /// use mpconn_std::Error;
+    ///
+    /// let reset = Error::Io(io::ErrorKind::ConnectionReset.into());
+    /// assert!(reset.is_client_failure());
+    /// let out_of_fds = Error::Accept(io::Error::from_raw_os_error(24)); // EMFILE
+    /// assert!(!out_of_fds.is_client_failure());
+    /// ```
+    pub fn is_client_failure(&self) -> bool {
+        !matches!(self, Error::Accept(_) | Error::ListenerClosed)
     }
 
     /// The core's error, for [`Error::Protocol`].
@@ -108,6 +146,16 @@ impl fmt::Display for Error {
                 f.write_str("connection is read-only: it cannot be written to")
             }
             Error::ListenerClosed => f.write_str("listener is closed"),
+            Error::Accept(e) => write!(f, "accepting a connection: {e}"),
+            Error::NoChallenge { after } => write!(
+                f,
+                "no challenge from the listener within {} s: does it have an authkey?",
+                after.as_secs_f64()
+            ),
+            Error::AuthkeyWanted => f.write_str(
+                "the listener wants an authkey: it sent an authentication challenge \
+                 (#CHALLENGE#) where a reply was expected",
+            ),
             Error::Address(e) => write!(f, "{e}"),
             #[cfg(feature = "pickle")]
             Error::Pickle(e) => write!(f, "pickle: {e}"),
@@ -118,7 +166,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io(e) => Some(e),
+            Error::Io(e) | Error::Accept(e) => Some(e),
             Error::Protocol(e) => Some(e),
             Error::Address(e) => Some(e),
             #[cfg(feature = "pickle")]
@@ -181,11 +229,12 @@ pub fn protocol_error_kind(error: &mpconn::Error) -> io::ErrorKind {
 impl From<Error> for io::Error {
     fn from(error: Error) -> io::Error {
         let kind = match error {
-            Error::Io(e) => return e,
+            Error::Io(e) | Error::Accept(e) => return e,
             Error::Address(e) => return e.into(),
             Error::Protocol(ref e) => protocol_error_kind(e),
             Error::BufferTooShort { .. } => io::ErrorKind::InvalidInput,
-            Error::Timeout { .. } => io::ErrorKind::TimedOut,
+            Error::Timeout { .. } | Error::NoChallenge { .. } => io::ErrorKind::TimedOut,
+            Error::AuthkeyWanted => io::ErrorKind::PermissionDenied,
             Error::WrongDirection { .. } => io::ErrorKind::Unsupported,
             Error::ListenerClosed => io::ErrorKind::NotConnected,
             #[cfg(feature = "pickle")]

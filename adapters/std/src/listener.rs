@@ -1,5 +1,6 @@
 //! The listening side (CPython's `multiprocessing.connection.Listener`).
 
+use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixListener;
@@ -180,13 +181,15 @@ impl Listener {
     pub fn accept(&mut self) -> Result<Connection> {
         let (stream, peer) = match self.socket.as_ref().ok_or(Error::ListenerClosed)? {
             ListenSocket::Tcp(listener) => {
-                let (stream, peer) = retry_interrupted(|| listener.accept())?;
+                let (stream, peer) =
+                    retry_interrupted(|| listener.accept()).map_err(accept_error)?;
                 // Every write is whole frames: Nagle's delay could only add latency.
                 stream.set_nodelay(true)?;
                 (Stream::Tcp(stream), Address::from(peer))
             }
             ListenSocket::Unix(listener) => {
-                let (stream, peer) = retry_interrupted(|| listener.accept())?;
+                let (stream, peer) =
+                    retry_interrupted(|| listener.accept()).map_err(accept_error)?;
                 (Stream::Unix(stream), Address::from(&peer))
             }
         };
@@ -242,6 +245,30 @@ impl Listener {
             ListenSocket::Tcp(listener) => Ok(listener.as_fd()),
             ListenSocket::Unix(listener) => Ok(listener.as_fd()),
         }
+    }
+}
+
+/// An error of `accept(2)`: the listening socket's own ([`Error::Accept`]), or one of
+/// the errors Linux reports for a client whose connection failed while it waited in
+/// the queue (accept(2), "Error handling"), which concern that client only.
+fn accept_error(error: io::Error) -> Error {
+    use rustix::io::Errno;
+    let clients_own = [
+        Errno::CONNABORTED,
+        Errno::CONNRESET,
+        Errno::PROTO,
+        Errno::NETDOWN,
+        Errno::NOPROTOOPT,
+        Errno::HOSTDOWN,
+        Errno::NONET,
+        Errno::HOSTUNREACH,
+        Errno::OPNOTSUPP,
+        Errno::NETUNREACH,
+        Errno::TIMEDOUT,
+    ];
+    match error.raw_os_error() {
+        Some(code) if clients_own.iter().any(|e| e.raw_os_error() == code) => Error::Io(error),
+        _ => Error::Accept(error),
     }
 }
 
