@@ -29,6 +29,17 @@ enum WriteSide {
     Broken,
 }
 
+/// What a [`Connection::handshake_step`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The socket to be readable.
+    Read,
+    /// The socket to be writable.
+    Write,
+    /// Nothing: the handshake succeeded.
+    Done,
+}
+
 /// Whether the first message is still to be checked for a challenge: a client without
 /// an authkey must not take a keyed listener's `#CHALLENGE#` frame for a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +143,58 @@ impl Connection {
         };
         result?;
         Ok(reset?)
+    }
+
+    /// Runs the handshake as far as it goes without blocking, on a stream set
+    /// non-blocking ([`set_nonblocking`](Self::set_nonblocking)), and says what it
+    /// waits for: the one place a non-blocking driver (the listener's pending
+    /// handshakes) touches the core. On a failure the core's last words
+    /// (`#FAILURE#`) are offered to the socket once, as [`handshake`](Self::handshake)
+    /// does.
+    pub(crate) fn handshake_step(&mut self) -> Result<Step> {
+        let step = self.try_handshake_step();
+        if step.is_err() && self.core.wants_write() {
+            let pending = [IoSlice::new(self.core.pending_output())];
+            let _ = self.stream.write_vectored(&pending);
+        }
+        step
+    }
+
+    fn try_handshake_step(&mut self) -> Result<Step> {
+        const DURING: &str = "during the authentication handshake";
+        let would_block = |e: &std::io::Error| e.kind() == std::io::ErrorKind::WouldBlock;
+        loop {
+            while self.core.wants_write() {
+                let pending = [IoSlice::new(self.core.pending_output())];
+                match self.stream.write_vectored(&pending) {
+                    Ok(n) => self.core.consume_output(n),
+                    Err(e) if would_block(&e) => return Ok(Step::Write),
+                    Err(e) => return Err(Error::Io(e)),
+                }
+            }
+            if !self.core.is_handshaking() {
+                return Ok(Step::Done);
+            }
+            let n = match self.stream.read(&mut self.buf) {
+                Ok(0) => return Err(self.core.eof().into()),
+                Ok(n) => n,
+                Err(e) if would_block(&e) => return Ok(Step::Read),
+                Err(e) => return Err(Error::from_io(e, DURING)),
+            };
+            self.grow_if_filled(n);
+            let mut used = 0;
+            while used < n && self.core.is_handshaking() {
+                used += self.core.decode(&self.buf[used..n])?.0;
+            }
+            // Whatever follows the handshake's last frame is the first message(s).
+            (self.start, self.end) = (used, n);
+        }
+    }
+
+    /// Sets the stream non-blocking (for [`handshake_step`](Self::handshake_step))
+    /// or back to blocking.
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        Ok(self.stream.set_nonblocking(nonblocking)?)
     }
 
     fn run_handshake(&mut self, deadline: Option<Instant>) -> Result<()> {

@@ -46,6 +46,7 @@ mod client;
 mod connection;
 mod error;
 mod listener;
+mod pending;
 mod pipe;
 mod socket;
 mod stream;
@@ -55,7 +56,10 @@ pub use address::{Address, AddressError, Family};
 pub use client::{Client, ClientOptions};
 pub use connection::Connection;
 pub use error::{protocol_error_kind, Error, Result};
-pub use listener::{Incoming, Listener, ListenerOptions, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use listener::{
+    Incoming, Listener, ListenerOptions, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_PENDING_LIMIT,
+};
 pub use pipe::pipe;
 pub use wait::{wait, Waitable};
 

@@ -4,7 +4,7 @@ use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mpconn::{AuthKey, HandshakeConfig};
 
@@ -12,6 +12,7 @@ use crate::address::{Address, Family};
 use crate::bind::{bind_listening, BoundSocket, SocketCleanup};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::pending::Pending;
 use crate::socket::{core, retry_interrupted};
 use crate::stream::Stream;
 
@@ -20,6 +21,27 @@ use crate::stream::Stream;
 /// accept loop; here it costs at most this.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The default listen backlog: 4096, not CPython's 1.
+///
+/// CPython's `accept` takes one client off the queue at a time and authenticates it
+/// before the next, and with a backlog of 1 a burst of clients overflows the queue at
+/// once. This listener drains the queue into its pending handshakes whenever
+/// `accept` runs, and the queue has to hold what arrives between two calls.
+///
+/// Linux clamps a backlog to `net.core.somaxconn`, 4096 by default since 5.4 (128
+/// before), so asking for more gains nothing and asking for less is what loses
+/// clients: a connect that finds the queue full has its SYN dropped (a retransmit a
+/// second or more later) or, with SYN cookies, its final ACK, and such a client
+/// believes it is connected while the listener never sees it. 4096 lets 5,000
+/// clients connect at once to a listener that drains the queue as it goes, and costs
+/// nothing until connections queue: the kernel allocates per queued connection.
+pub const DEFAULT_BACKLOG: i32 = 4096;
+
+/// The default bound on clients a listener holds at once: handshaking, or finished
+/// and waiting for [`Listener::accept`] to hand them over (as the tokio adapter's).
+/// Past it, new clients wait in the kernel's listen queue.
+pub const DEFAULT_PENDING_LIMIT: usize = 256;
+
 #[derive(Debug)]
 enum ListenSocket {
     Tcp(TcpListener),
@@ -27,7 +49,8 @@ enum ListenSocket {
 }
 
 /// Options for a [`Listener`]: what CPython's `Listener(address, family, backlog,
-/// authkey)` takes, and a handshake timeout CPython does not have.
+/// authkey)` takes, and a handshake timeout and a bound on pending clients CPython
+/// does not have.
 ///
 /// ```
 /// use std::time::Duration;
@@ -49,6 +72,7 @@ pub struct ListenerOptions {
     authkey: Option<AuthKey>,
     handshake_timeout: Option<Duration>,
     handshake: HandshakeConfig,
+    pending_limit: usize,
 }
 
 impl Default for ListenerOptions {
@@ -58,14 +82,16 @@ impl Default for ListenerOptions {
 }
 
 impl ListenerOptions {
-    /// CPython's defaults: backlog 1, no authkey; plus a 20 s handshake timeout.
+    /// CPython's defaults (no authkey) but for the backlog, [`DEFAULT_BACKLOG`]; a 20 s
+    /// handshake timeout ([`DEFAULT_HANDSHAKE_TIMEOUT`]) and [`DEFAULT_PENDING_LIMIT`].
     pub fn new() -> ListenerOptions {
         ListenerOptions {
             family: None,
-            backlog: 1,
+            backlog: DEFAULT_BACKLOG,
             authkey: None,
             handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
             handshake: HandshakeConfig::default(),
+            pending_limit: DEFAULT_PENDING_LIMIT,
         }
     }
 
@@ -77,7 +103,7 @@ impl ListenerOptions {
         self
     }
 
-    /// The `listen(2)` backlog (default 1, as CPython).
+    /// The `listen(2)` backlog (default [`DEFAULT_BACKLOG`]; CPython's is 1).
     pub fn backlog(mut self, backlog: i32) -> Self {
         self.backlog = backlog;
         self
@@ -103,6 +129,25 @@ impl ListenerOptions {
         self
     }
 
+    /// At most this many clients are handshaking, or finished and not yet returned by
+    /// [`Listener::accept`], at once (default [`DEFAULT_PENDING_LIMIT`]); beyond it,
+    /// new clients wait in the kernel's listen queue. Bounds the memory and file
+    /// descriptors that clients which never finish can take. At least 1.
+    ///
+    /// ```
+    /// use mpconn_std::ListenerOptions;
+    ///
+    /// let listener = ListenerOptions::new()
+    ///     .authkey(Some(b"secret"))
+    ///     .pending_limit(16)
+    ///     .bind(None)?;
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    pub fn pending_limit(mut self, limit: usize) -> Self {
+        self.pending_limit = limit.max(1);
+        self
+    }
+
     /// Binds and listens on `address`, or on a fresh default address of the family
     /// (a `listener-XXXXXXXX` socket in a private 0700 temporary directory for
     /// `AF_UNIX`, `localhost:0` for `AF_INET`). `SO_REUSEADDR` is set, as CPython does.
@@ -112,6 +157,8 @@ impl ListenerOptions {
             address,
             cleanup,
         } = bind_listening(address, self.family, self.backlog)?;
+        // Non-blocking: accept() polls it together with the pending handshakes.
+        socket.set_nonblocking(true)?;
         let socket = match address.family() {
             Family::Inet => ListenSocket::Tcp(TcpListener::from(OwnedFd::from(socket))),
             Family::Unix => ListenSocket::Unix(UnixListener::from(OwnedFd::from(socket))),
@@ -123,6 +170,7 @@ impl ListenerOptions {
             handshake_timeout: self.handshake_timeout,
             handshake: self.handshake.clone(),
             last_accepted: None,
+            pending: Pending::new(self.pending_limit),
             cleanup,
         })
     }
@@ -161,52 +209,91 @@ pub struct Listener {
     handshake_timeout: Option<Duration>,
     handshake: HandshakeConfig,
     last_accepted: Option<Address>,
+    /// The clients accepted whose handshakes run, or ended, before `accept` returns.
+    pending: Pending,
     /// Removed on close: the socket file, and the private directory made for it.
     cleanup: SocketCleanup,
 }
 
 impl Listener {
-    /// Binds with CPython's defaults (backlog 1) and a 20 s handshake timeout: on
-    /// `address`, or on a fresh Unix socket in a private temporary directory. See
-    /// [`ListenerOptions`] for the rest.
+    /// Binds with the default [`ListenerOptions`] (a 20 s handshake timeout, a backlog
+    /// of [`DEFAULT_BACKLOG`]): on `address`, or on a fresh Unix socket in a private
+    /// temporary directory.
     pub fn bind(address: Option<Address>, authkey: Option<&[u8]>) -> Result<Listener> {
         ListenerOptions::new().authkey(authkey).bind(address)
     }
 
-    /// Accepts the next connection and, with an authkey, runs the handshake on it.
+    /// Accepts the next connection and, with an authkey, returns it once its handshake
+    /// succeeded (CPython's `accept`).
     ///
-    /// A failed handshake ([`Error::is_authentication`]), a client that closes during
-    /// it, or one that outlasts the handshake timeout ([`Error::is_timeout`]) is an
-    /// error for this call only; the next `accept` serves the next client.
+    /// Handshakes run side by side: while one client stays silent or answers a byte at
+    /// a time, this call goes on accepting and authenticating others, in this thread
+    /// (a `poll(2)` loop), and returns the first to succeed. Each client has its own
+    /// handshake timeout from when it was accepted; at most
+    /// [`pending_limit`](ListenerOptions::pending_limit) are held at once.
+    ///
+    /// A client that fails the handshake ([`Error::is_authentication`]), closes during
+    /// it, or outlasts its timeout ([`Error::is_timeout`]) is the error of one call,
+    /// in the order the clients finished, as CPython raises `AuthenticationError`
+    /// from `accept`: [`Error::is_client_failure`] is true, and the next call goes on
+    /// at once with the clients still pending. Reporting them rather than skipping
+    /// them keeps them visible (a log line for each attacker) and `last_accepted`
+    /// tells who it was. The listening socket's own failure is [`Error::Accept`].
     pub fn accept(&mut self) -> Result<Connection> {
-        let (stream, peer) = match self.socket.as_ref().ok_or(Error::ListenerClosed)? {
-            ListenSocket::Tcp(listener) => {
-                let (stream, peer) =
-                    retry_interrupted(|| listener.accept()).map_err(accept_error)?;
-                // Every write is whole frames: Nagle's delay could only add latency.
-                stream.set_nodelay(true)?;
-                (Stream::Tcp(stream), Address::from(peer))
+        loop {
+            if let Some((peer, outcome)) = self.pending.next_finished() {
+                self.last_accepted = Some(peer);
+                return outcome;
             }
-            ListenSocket::Unix(listener) => {
-                let (stream, peer) =
-                    retry_interrupted(|| listener.accept()).map_err(accept_error)?;
-                (Stream::Unix(stream), Address::from(&peer))
+            while self.pending.has_room() {
+                let Some((stream, peer)) = self.accept_one()? else {
+                    break;
+                };
+                let core = core(
+                    mpconn::Role::Server,
+                    self.authkey.as_ref().map(AuthKey::as_bytes),
+                    &self.handshake,
+                );
+                let connection = Connection::new(stream, core);
+                if self.authkey.is_none() {
+                    self.last_accepted = Some(peer);
+                    return Ok(connection);
+                }
+                self.pending.start(connection, peer, self.handshake_timeout);
             }
-        };
-        self.last_accepted = Some(peer);
-        let core = core(
-            mpconn::Role::Server,
-            self.authkey.as_ref().map(AuthKey::as_bytes),
-            &self.handshake,
-        );
-        let mut connection = Connection::new(stream, core);
-        if self.authkey.is_some() {
-            let deadline = self
-                .handshake_timeout
-                .and_then(|timeout| Instant::now().checked_add(timeout));
-            connection.handshake(deadline)?;
+            if self.pending.has_finished() {
+                continue;
+            }
+            let socket = match self.socket.as_ref().ok_or(Error::ListenerClosed)? {
+                ListenSocket::Tcp(listener) => listener.as_fd(),
+                ListenSocket::Unix(listener) => listener.as_fd(),
+            };
+            self.pending.wait(Some(socket))?;
         }
-        Ok(connection)
+    }
+
+    /// The next client off the listen queue, if one waits. A client whose
+    /// connection failed in the queue is an error for it alone (see
+    /// [`accept_error`]).
+    fn accept_one(&mut self) -> Result<Option<(Stream, Address)>> {
+        let would_block = |e: &io::Error| e.kind() == io::ErrorKind::WouldBlock;
+        let accepted = match self.socket.as_ref().ok_or(Error::ListenerClosed)? {
+            ListenSocket::Tcp(listener) => match retry_interrupted(|| listener.accept()) {
+                Ok((stream, peer)) => {
+                    // Every write is whole frames: Nagle's delay could only add latency.
+                    stream.set_nodelay(true)?;
+                    (Stream::Tcp(stream), Address::from(peer))
+                }
+                Err(e) if would_block(&e) => return Ok(None),
+                Err(e) => return Err(accept_error(e)),
+            },
+            ListenSocket::Unix(listener) => match retry_interrupted(|| listener.accept()) {
+                Ok((stream, peer)) => (Stream::Unix(stream), Address::from(&peer)),
+                Err(e) if would_block(&e) => return Ok(None),
+                Err(e) => return Err(accept_error(e)),
+            },
+        };
+        Ok(Some(accepted))
     }
 
     /// An endless iterator of [`accept`](Self::accept) results.
@@ -238,6 +325,11 @@ impl Listener {
     /// True once [`close`](Self::close) ran.
     pub fn is_closed(&self) -> bool {
         self.socket.is_none()
+    }
+
+    /// True when [`accept`](Self::accept) has a finished handshake to return at once.
+    pub(crate) fn has_finished(&self) -> bool {
+        self.pending.has_finished()
     }
 
     pub(crate) fn socket_fd(&self) -> Result<BorrowedFd<'_>> {

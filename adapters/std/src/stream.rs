@@ -44,6 +44,18 @@ impl Stream {
         }
     }
 
+    /// Sets `O_NONBLOCK` on a socket (a pipe is never driven without blocking).
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nonblocking(nonblocking),
+            Stream::Unix(s) => s.set_nonblocking(nonblocking),
+            Stream::PipeReader(_) | Stream::PipeWriter(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "pipes are driven blocking only",
+            )),
+        }
+    }
+
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let result = match self {

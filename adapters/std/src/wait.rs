@@ -49,6 +49,10 @@ impl Waitable for Listener {
     fn wait_fd(&self) -> Result<BorrowedFd<'_>> {
         self.socket_fd()
     }
+
+    fn ready_now(&self) -> bool {
+        self.has_finished()
+    }
 }
 
 macro_rules! waitable_fd {
@@ -119,7 +123,7 @@ pub(crate) fn poll_fd(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Resu
 }
 
 /// `poll(2)` until something is ready or the time is up, resuming after signals.
-fn poll_all(polls: &mut [PollFd<'_>], timeout: Option<Duration>) -> io::Result<()> {
+pub(crate) fn poll_all(polls: &mut [PollFd<'_>], timeout: Option<Duration>) -> io::Result<()> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let left = match (timeout, deadline) {
