@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{mpconn, start, Peer, Program};
 use mpconn_test_support::attack::{
-    assert_burst_served, assert_served_in_under_a_second, honest_cpython_client, Attack,
+    assert_burst_served, assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
 };
 use mpconn_test_support::{python, Reaped};
 
@@ -81,7 +81,12 @@ fn a_burst_of_1000_simultaneous_connects_is_served_whole() {
     let mut address = String::new();
     stdout.read_line(&mut address).unwrap();
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    assert_burst_served("mpconn listen", address.trim_end(), 1000);
+    assert_burst_served(
+        "mpconn listen",
+        address.trim_end(),
+        1000,
+        Overflows::MustNotGrow,
+    );
 }
 
 /// A CPython listener without an authkey: prints its port, accepts one client and

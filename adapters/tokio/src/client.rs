@@ -1,10 +1,11 @@
 //! Connecting to a listener: CPython's `Client(address, authkey=...)`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mpconn::{AuthKey, HandshakeConfig};
 use mpconn_std::Address;
 
+use crate::listener::DEFAULT_HANDSHAKE_TIMEOUT;
 use crate::{socket, Connection, Error};
 
 /// CPython's `multiprocessing.connection.Client`, async.
@@ -25,7 +26,8 @@ pub struct Client;
 
 impl Client {
     /// Connects and, with an authkey, runs the client's side of the handshake; `None`
-    /// means no handshake, as in CPython. No timeout: see [`ClientOptions`] for one.
+    /// means no handshake, as in CPython. No connect timeout, and a 20 s handshake
+    /// timeout: see [`ClientOptions`].
     pub async fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {
         ClientOptions::new().authkey(authkey).connect(address).await
     }
@@ -36,7 +38,7 @@ impl Client {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), mpconn_tokio::Error> {
-/// use std::time::Duration;
+/// use std::time::{Duration, Instant};
 /// use mpconn::HandshakeConfig;
 /// use mpconn_tokio::ClientOptions;
 ///
@@ -49,17 +51,30 @@ impl Client {
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClientOptions {
     authkey: Option<AuthKey>,
     timeout: Option<Duration>,
+    handshake_timeout: Option<Duration>,
     handshake: HandshakeConfig,
 }
 
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions::new()
+    }
+}
+
 impl ClientOptions {
-    /// No authkey, no timeout, CPython 3.12's handshake.
+    /// No authkey, no connect timeout, a 20 s handshake timeout
+    /// ([`DEFAULT_HANDSHAKE_TIMEOUT`]), CPython 3.12's handshake.
     pub fn new() -> ClientOptions {
-        ClientOptions::default()
+        ClientOptions {
+            authkey: None,
+            timeout: None,
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            handshake: HandshakeConfig::default(),
+        }
     }
 
     /// The authkey to prove (default: none, no handshake).
@@ -75,6 +90,33 @@ impl ClientOptions {
         self
     }
 
+    /// How long the handshake may take once connected (default 20 s; `None`: forever,
+    /// as CPython). A CPython listener without an authkey never sends a challenge and
+    /// waits for a message while a client with a key waits for the challenge: when
+    /// nothing at all arrives in time the error is [`Error::NoChallenge`], otherwise
+    /// [`Error::HandshakeTimeout`]. [`timeout`](Self::timeout), when shorter, still
+    /// bounds the whole.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mpconn_tokio::Error> {
+    /// use std::time::{Duration, Instant};
+    /// use mpconn_tokio::{ClientOptions, Error};
+    ///
+    /// let address = "localhost:6000".parse().unwrap();
+    /// let options = ClientOptions::new()
+    ///     .authkey(Some(b"secret"))
+    ///     .handshake_timeout(Some(Duration::from_secs(2)));
+    /// match options.connect(&address).await {
+    ///     Err(e @ Error::NoChallenge { .. }) => eprintln!("{e}"),
+    ///     other => drop(other?),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
     /// Digest choices for the handshake (default: CPython 3.12+'s).
     pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
         self.handshake = config;
@@ -85,12 +127,21 @@ impl ClientOptions {
     pub async fn connect(&self, address: &Address) -> Result<Connection, Error> {
         let attempt = async {
             let stream = socket::connect(address).await?;
-            Connection::client(
-                stream,
-                self.authkey.as_ref().map(AuthKey::as_bytes),
-                &self.handshake,
-            )
-            .await
+            let authkey = self.authkey.as_ref().map(AuthKey::as_bytes);
+            let (Some(_), Some(after)) = (authkey, self.handshake_timeout) else {
+                return Connection::client(stream, authkey, &self.handshake).await;
+            };
+            // A keyed listener speaks first, with its challenge: silence until the
+            // timeout means it most likely has no key.
+            let started = Instant::now();
+            match tokio::time::timeout(after, stream.readable()).await {
+                Ok(readable) => readable?,
+                Err(_) => return Err(Error::NoChallenge { after }),
+            }
+            let left = after.saturating_sub(started.elapsed());
+            tokio::time::timeout(left, Connection::client(stream, authkey, &self.handshake))
+                .await
+                .unwrap_or(Err(Error::HandshakeTimeout { after }))
         };
         match self.timeout {
             None => attempt.await,

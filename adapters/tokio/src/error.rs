@@ -30,6 +30,14 @@ pub enum Error {
     },
     /// The listener was closed (or its accept loop stopped) and accepts no more clients.
     ListenerClosed,
+    /// A client with an authkey received nothing from the listener within its
+    /// [handshake timeout](crate::ClientOptions::handshake_timeout): the listener most
+    /// likely has no authkey, and waits for a message while the client waits for a
+    /// challenge (CPython's own clients wait forever there, gh-123736).
+    NoChallenge {
+        /// The handshake timeout that ran out.
+        after: Duration,
+    },
 }
 
 impl Error {
@@ -44,11 +52,14 @@ impl Error {
         matches!(self, Error::Protocol(error) if error.is_authentication())
     }
 
-    /// True when a deadline passed ([`Error::HandshakeTimeout`], [`Error::ConnectTimeout`]).
+    /// True when a deadline passed ([`Error::HandshakeTimeout`], [`Error::ConnectTimeout`],
+    /// [`Error::NoChallenge`]).
     pub fn is_timeout(&self) -> bool {
         matches!(
             self,
-            Error::HandshakeTimeout { .. } | Error::ConnectTimeout { .. }
+            Error::HandshakeTimeout { .. }
+                | Error::ConnectTimeout { .. }
+                | Error::NoChallenge { .. }
         )
     }
 
@@ -76,6 +87,11 @@ impl fmt::Display for Error {
                 "could not connect and finish the authentication handshake within {after:?}"
             ),
             Error::ListenerClosed => f.write_str("the listener is closed"),
+            Error::NoChallenge { after } => write!(
+                f,
+                "no challenge from the listener within {} s: does it have an authkey?",
+                after.as_secs_f64()
+            ),
         }
     }
 }
@@ -107,9 +123,9 @@ impl From<Error> for io::Error {
         let kind = match error {
             Error::Io(inner) => return inner,
             Error::Protocol(ref inner) => mpconn_std::protocol_error_kind(inner),
-            Error::HandshakeTimeout { .. } | Error::ConnectTimeout { .. } => {
-                io::ErrorKind::TimedOut
-            }
+            Error::HandshakeTimeout { .. }
+            | Error::ConnectTimeout { .. }
+            | Error::NoChallenge { .. } => io::ErrorKind::TimedOut,
             Error::ListenerClosed => io::ErrorKind::NotConnected,
         };
         io::Error::new(kind, error)

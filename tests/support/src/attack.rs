@@ -357,10 +357,21 @@ pub fn listen_overflows() -> io::Result<u64> {
         .ok_or_else(|| io::Error::other("no ListenOverflows in /proc/net/netstat"))
 }
 
+/// What [`assert_burst_served`] asserts of `ListenOverflows`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflows {
+    /// That it did not grow: the listen queue held the whole burst.
+    MustNotGrow,
+    /// Nothing; it is printed. For a burst larger than the largest queue Linux
+    /// allows (`net.core.somaxconn`), where a connect that finds the queue full is
+    /// served after its SYN is retransmitted: lost is what must not happen.
+    Printed,
+}
+
 /// Runs `burst` of `n` clients against `address` and asserts that every client was
-/// served and that no connect overflowed a listen queue meanwhile (printing the
-/// counter before and after).
-pub fn assert_burst_served(who: &str, address: &str, n: usize) {
+/// served and, as `overflows` says, that no connect overflowed a listen queue
+/// meanwhile (printing the counter before and after).
+pub fn assert_burst_served(who: &str, address: &str, n: usize, overflows: Overflows) {
     let before = listen_overflows().expect("reading /proc/net/netstat");
     let outcome = burst(address, n);
     let after = listen_overflows().expect("reading /proc/net/netstat");
@@ -374,8 +385,10 @@ pub fn assert_burst_served(who: &str, address: &str, n: usize) {
         outcome.failures.len(),
         &outcome.failures[..outcome.failures.len().min(5)]
     );
-    assert_eq!(
-        after, before,
-        "{who}: connects overflowed a listen queue during the burst"
-    );
+    if overflows == Overflows::MustNotGrow {
+        assert_eq!(
+            after, before,
+            "{who}: connects overflowed a listen queue during the burst"
+        );
+    }
 }
