@@ -1,8 +1,11 @@
 //! Connecting to a listener: CPython's `Client(address, authkey=...)`, non-blocking.
 
+use std::time::Duration;
+
 use mpconn::{AuthKey, HandshakeConfig};
 use mpconn_std::Address;
 
+use crate::listener::DEFAULT_HANDSHAKE_TIMEOUT;
 use crate::{socket, Connection, Error};
 
 /// CPython's `multiprocessing.connection.Client`, for a `mio` event loop.
@@ -47,18 +50,54 @@ impl Client {
     }
 }
 
-/// Options for [`Client`]: an authkey and the handshake's configuration. The same names
-/// as `mpconn_std::ClientOptions`, less the timeout: the event loop owns the clock.
-#[derive(Debug, Clone, Default)]
+/// Options for [`Client`]: an authkey, the handshake's configuration and its timeout.
+/// The same names as `mpconn_std::ClientOptions`, less the connect timeout.
+#[derive(Debug, Clone)]
 pub struct ClientOptions {
     authkey: Option<AuthKey>,
     handshake: HandshakeConfig,
+    handshake_timeout: Option<Duration>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions::new()
+    }
 }
 
 impl ClientOptions {
-    /// No authkey, CPython 3.12's handshake.
+    /// No authkey, CPython 3.12's handshake, a 20 s handshake timeout
+    /// ([`DEFAULT_HANDSHAKE_TIMEOUT`]).
     pub fn new() -> ClientOptions {
-        ClientOptions::default()
+        ClientOptions {
+            authkey: None,
+            handshake: HandshakeConfig::default(),
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+        }
+    }
+
+    /// How long the handshake may take from `connect` (default 20 s; `None`: forever,
+    /// as CPython). A CPython listener without an authkey never sends a challenge and
+    /// waits for a message while a client with a key waits for the challenge: past
+    /// this timeout the connection's calls fail with [`Error::NoChallenge`] when
+    /// nothing at all arrived, [`Error::HandshakeTimeout`] otherwise. Poll with a
+    /// timeout no later than [`Connection::handshake_deadline`].
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use mpconn_mio::ClientOptions;
+    ///
+    /// let address = "localhost:6000".parse()?;
+    /// let connection = ClientOptions::new()
+    ///     .authkey(Some(b"secret"))
+    ///     .handshake_timeout(Some(Duration::from_secs(2)))
+    ///     .connect(&address)?;
+    /// assert!(connection.handshake_deadline().is_some());
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
+        self
     }
 
     /// The authkey to prove (default: none, no handshake).
@@ -76,10 +115,12 @@ impl ClientOptions {
     /// Starts connecting; see [`Client::connect`].
     pub fn connect(&self, address: &Address) -> Result<Connection, Error> {
         let stream = socket::connect(address)?;
-        Ok(Connection::client(
+        let mut connection = Connection::client(
             stream,
             self.authkey.as_ref().map(AuthKey::as_bytes),
             &self.handshake,
-        ))
+        );
+        connection.set_handshake_timeout(self.handshake_timeout);
+        Ok(connection)
     }
 }

@@ -1,6 +1,7 @@
 //! The non-blocking connection: the core's `Connection` driven on readiness.
 
 use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
 
 use getrandom::rand_core::UnwrapErr;
 use getrandom::SysRng;
@@ -8,6 +9,7 @@ use mio::event::Source;
 use mio::{Interest, Registry, Token};
 use mpconn::HandshakeConfig;
 
+use crate::pending::Slot;
 use crate::{Error, Stream};
 
 /// How much one socket read asks for.
@@ -93,6 +95,14 @@ pub struct Connection {
     io: Stream,
     core: mpconn::Connection,
     inbound: Inbound,
+    role: mpconn::Role,
+    /// When the handshake must be over, and the timeout that set it.
+    deadline: Option<(Instant, Duration)>,
+    /// True once anything at all was read: a client that timed out without it never
+    /// saw a challenge.
+    received: bool,
+    /// The listener's place for this handshake, freed when it ends.
+    slot: Option<Slot>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -107,7 +117,8 @@ impl std::fmt::Debug for Connection {
 impl Connection {
     /// A connection with no handshake (CPython's `authkey=None`), established at once.
     pub fn established(io: impl Into<Stream>) -> Connection {
-        Connection::with_core(io.into(), mpconn::Connection::established())
+        let core = mpconn::Connection::established();
+        Connection::with_core(io.into(), core, mpconn::Role::Client)
     }
 
     /// The accepting side of a handshake over `io` (what
@@ -116,21 +127,87 @@ impl Connection {
     /// it goes out with the first [`flush`](Self::flush) or [`recv_bytes`](Self::recv_bytes).
     pub fn server(io: impl Into<Stream>, authkey: Option<&[u8]>, config: &HandshakeConfig) -> Self {
         let core = mpconn::Connection::server(authkey, config, &mut UnwrapErr(SysRng));
-        Connection::with_core(io.into(), core)
+        Connection::with_core(io.into(), core, mpconn::Role::Server)
     }
 
     /// The connecting side of a handshake over `io` (what [`Client`](crate::Client)
     /// starts): with an authkey, it answers a challenge, then delivers one.
     pub fn client(io: impl Into<Stream>, authkey: Option<&[u8]>, config: &HandshakeConfig) -> Self {
         let core = mpconn::Connection::client(authkey, config, &mut UnwrapErr(SysRng));
-        Connection::with_core(io.into(), core)
+        Connection::with_core(io.into(), core, mpconn::Role::Client)
     }
 
-    fn with_core(io: Stream, core: mpconn::Connection) -> Connection {
+    fn with_core(io: Stream, core: mpconn::Connection, role: mpconn::Role) -> Connection {
         Connection {
             io,
             core,
             inbound: Inbound::new(),
+            role,
+            deadline: None,
+            received: false,
+            slot: None,
+        }
+    }
+
+    /// Gives the handshake `timeout` from now (`None`: no limit, the default of a
+    /// connection made by hand; a [`Listener`](crate::Listener)'s and a
+    /// [`Client`](crate::Client)'s have one). Past it, while the handshake still
+    /// runs, [`recv_bytes`](Self::recv_bytes) and [`flush`](Self::flush) fail with
+    /// [`Error::HandshakeTimeout`], or [`Error::NoChallenge`] for a client that
+    /// received nothing at all. The loop owns the clock: wake up by
+    /// [`handshake_deadline`](Self::handshake_deadline) and call one of them.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mpconn_mio::{Connection, HandshakeConfig};
+    ///
+    /// let (a, _b) = mio::net::UnixStream::pair()?;
+    /// let mut conn = Connection::server(a, Some(b"key"), &HandshakeConfig::default());
+    /// conn.set_handshake_timeout(Some(Duration::ZERO));
+    /// assert!(conn.recv_bytes(None).unwrap_err().is_timeout());
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_handshake_timeout(&mut self, timeout: Option<Duration>) {
+        self.deadline = timeout
+            .and_then(|after| Some((Instant::now().checked_add(after)?, after)))
+            .filter(|_| self.core.is_handshaking());
+    }
+
+    /// When the handshake must be over, while it runs under a timeout: the latest a
+    /// loop may wait before calling [`recv_bytes`](Self::recv_bytes) or
+    /// [`flush`](Self::flush) again.
+    pub fn handshake_deadline(&self) -> Option<Instant> {
+        self.deadline
+            .filter(|_| self.core.is_handshaking())
+            .map(|(at, _)| at)
+    }
+
+    /// Holds the listener's place for this handshake until it ends.
+    pub(crate) fn hold(&mut self, slot: Slot) {
+        self.slot = Some(slot);
+    }
+
+    /// The handshake timeout's error, once it ran out while the handshake runs.
+    fn check_deadline(&mut self) -> Result<(), Error> {
+        let Some((at, after)) = self.deadline else {
+            return Ok(());
+        };
+        if !self.core.is_handshaking() {
+            self.settle();
+        } else if Instant::now() >= at {
+            return Err(match self.role {
+                mpconn::Role::Client if !self.received => Error::NoChallenge { after },
+                _ => Error::HandshakeTimeout { after },
+            });
+        }
+        Ok(())
+    }
+
+    /// Frees the listener's place and the deadline once the handshake ended.
+    fn settle(&mut self) {
+        if !self.core.is_handshaking() {
+            self.deadline = None;
+            self.slot = None;
         }
     }
 
@@ -162,6 +239,7 @@ impl Connection {
     /// either way: check [`wants_write`](Self::wants_write)). A partial write keeps its
     /// place.
     pub fn flush(&mut self) -> Result<(), Error> {
+        self.check_deadline()?;
         while self.core.wants_write() {
             match self.io.write(self.core.pending_output()) {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
@@ -185,10 +263,17 @@ impl Connection {
     /// then on. A peer that closes between messages gives an error for which
     /// [`Error::is_eof`] is true.
     pub fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Option<Vec<u8>>, Error> {
+        self.check_deadline()?;
         self.core.set_max_len(max_len.map(|max| max as u64));
         if self.core.is_handshaking() {
             self.flush()?;
         }
+        let received = self.receive();
+        self.settle();
+        received
+    }
+
+    fn receive(&mut self) -> Result<Option<Vec<u8>>, Error> {
         loop {
             if !self.inbound.filled().is_empty() {
                 let handshaking = self.core.is_handshaking();
@@ -214,7 +299,7 @@ impl Connection {
             }
             match self.inbound.fill(&mut self.io) {
                 Ok(0) => return Err(self.core.eof().into()),
-                Ok(_) => {}
+                Ok(_) => self.received = true,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error.into()),

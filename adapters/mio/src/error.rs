@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 /// Everything that can go wrong in the mio adapter: the socket or the protocol.
 ///
@@ -18,6 +19,21 @@ pub enum Error {
     Protocol(mpconn::Error),
     /// The listener was closed and accepts no more clients.
     ListenerClosed,
+    /// The authentication handshake did not finish within the connection's handshake
+    /// timeout ([`ListenerOptions::handshake_timeout`](crate::ListenerOptions::handshake_timeout),
+    /// [`ClientOptions::handshake_timeout`](crate::ClientOptions::handshake_timeout)).
+    HandshakeTimeout {
+        /// The timeout that ran out.
+        after: Duration,
+    },
+    /// A client with an authkey received nothing from the listener within its
+    /// handshake timeout: the listener most likely has no authkey, and waits for a
+    /// message while the client waits for a challenge (CPython's own clients wait
+    /// forever there, gh-123736).
+    NoChallenge {
+        /// The handshake timeout that ran out.
+        after: Duration,
+    },
 }
 
 impl Error {
@@ -30,6 +46,15 @@ impl Error {
     /// True when the authentication handshake failed (CPython's `AuthenticationError`).
     pub fn is_authentication(&self) -> bool {
         matches!(self, Error::Protocol(error) if error.is_authentication())
+    }
+
+    /// True when a handshake timeout ran out ([`Error::HandshakeTimeout`],
+    /// [`Error::NoChallenge`]).
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Error::HandshakeTimeout { .. } | Error::NoChallenge { .. }
+        )
     }
 
     /// The core's error (looking through [`mpconn::Error::Failed`]), for
@@ -48,6 +73,15 @@ impl fmt::Display for Error {
             Error::Io(error) => write!(f, "I/O error: {error}"),
             Error::Protocol(error) => error.fmt(f),
             Error::ListenerClosed => f.write_str("the listener is closed"),
+            Error::HandshakeTimeout { after } => write!(
+                f,
+                "the peer did not finish the authentication handshake within {after:?}"
+            ),
+            Error::NoChallenge { after } => write!(
+                f,
+                "no challenge from the listener within {} s: does it have an authkey?",
+                after.as_secs_f64()
+            ),
         }
     }
 }
@@ -57,7 +91,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io(error) => Some(error),
             Error::Protocol(error) => Some(error),
-            Error::ListenerClosed => None,
+            _ => None,
         }
     }
 }
@@ -80,6 +114,7 @@ impl From<Error> for io::Error {
             Error::Io(inner) => return inner,
             Error::Protocol(ref inner) => mpconn_std::protocol_error_kind(inner),
             Error::ListenerClosed => io::ErrorKind::NotConnected,
+            Error::HandshakeTimeout { .. } | Error::NoChallenge { .. } => io::ErrorKind::TimedOut,
         };
         io::Error::new(kind, error)
     }

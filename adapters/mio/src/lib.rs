@@ -22,13 +22,16 @@ mod client;
 pub mod connection;
 pub mod error;
 mod listener;
+mod pending;
 mod socket;
 pub mod stream;
 
 pub use client::{Client, ClientOptions};
 pub use connection::Connection;
 pub use error::Error;
-pub use listener::{Listener, ListenerOptions, DEFAULT_BACKLOG};
+pub use listener::{
+    Listener, ListenerOptions, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_PENDING_LIMIT,
+};
 pub use mio;
 pub use mpconn::HandshakeConfig;
 pub use mpconn_std::{Address, AddressError, Family};

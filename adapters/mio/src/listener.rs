@@ -2,6 +2,8 @@
 
 use std::fmt;
 use std::io;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
@@ -9,8 +11,17 @@ use mpconn::{AuthKey, HandshakeConfig};
 use mpconn_std::bind::{bind_listening, BoundSocket, SocketCleanup};
 use mpconn_std::{Address, Family};
 
+use crate::pending::Gate;
 use crate::socket::RawListener;
 use crate::{Connection, Error};
+
+/// The default handshake timeout of an accepted connection: 20 s, as the std and
+/// tokio listeners'. CPython has none, and one silent client stalls its accept loop.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The default bound on accepted connections whose handshake runs (256, as the std
+/// and tokio listeners'); past it, new clients wait in the kernel's listen queue.
+pub const DEFAULT_PENDING_LIMIT: usize = 256;
 
 /// The default listen backlog: 4096, not CPython's 1. An event loop takes connections
 /// off the queue as they come and authenticates many at once, so the queue only has to
@@ -27,9 +38,8 @@ use crate::{Connection, Error};
 pub const DEFAULT_BACKLOG: i32 = 4096;
 
 /// Options for [`Listener`]: what CPython's `Listener(address, family, backlog, authkey)`
-/// takes. The same names as `mpconn_std::ListenerOptions`, less the handshake timeout:
-/// the event loop owns the clock. Only the default backlog differs (see
-/// [`DEFAULT_BACKLOG`]).
+/// takes, a handshake timeout and a bound on handshakes under way. The same names as
+/// `mpconn_std::ListenerOptions`.
 ///
 /// ```
 /// use mpconn_mio::{Family, ListenerOptions};
@@ -48,6 +58,8 @@ pub struct ListenerOptions {
     backlog: i32,
     authkey: Option<AuthKey>,
     handshake: HandshakeConfig,
+    handshake_timeout: Option<Duration>,
+    pending_limit: usize,
 }
 
 impl Default for ListenerOptions {
@@ -58,14 +70,58 @@ impl Default for ListenerOptions {
 
 impl ListenerOptions {
     /// No authkey, [`DEFAULT_BACKLOG`], CPython 3.12's handshake
-    /// ([`HandshakeConfig::default`]).
+    /// ([`HandshakeConfig::default`]), [`DEFAULT_HANDSHAKE_TIMEOUT`] and
+    /// [`DEFAULT_PENDING_LIMIT`].
     pub fn new() -> ListenerOptions {
         ListenerOptions {
             family: None,
             backlog: DEFAULT_BACKLOG,
             authkey: None,
             handshake: HandshakeConfig::default(),
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            pending_limit: DEFAULT_PENDING_LIMIT,
         }
+    }
+
+    /// How long each accepted client has to finish the handshake (default 20 s;
+    /// `None`: forever, as CPython). Past it the connection's `recv_bytes` and `flush`
+    /// fail with [`Error::HandshakeTimeout`]; the loop wakes up in time by polling with
+    /// a timeout no later than [`Connection::handshake_deadline`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mpconn_mio::ListenerOptions;
+    ///
+    /// let listener = ListenerOptions::new()
+    ///     .authkey(Some(b"secret"))
+    ///     .handshake_timeout(Some(Duration::from_secs(5)))
+    ///     .bind(None)?;
+    /// # Ok::<_, mpconn_mio::Error>(())
+    /// ```
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// At most this many accepted connections are handshaking at once (default
+    /// [`DEFAULT_PENDING_LIMIT`]): at the limit [`Listener::accept`] returns `Ok(None)`
+    /// and new clients wait in the kernel's listen queue until a handshake ends (the
+    /// connection is established, fails or is dropped), when the listener is reported
+    /// readable again. Bounds the file descriptors and memory that clients which never
+    /// finish can take. At least 1.
+    ///
+    /// ```
+    /// use mpconn_mio::ListenerOptions;
+    ///
+    /// let listener = ListenerOptions::new()
+    ///     .authkey(Some(b"secret"))
+    ///     .pending_limit(64)
+    ///     .bind(None)?;
+    /// # Ok::<_, mpconn_mio::Error>(())
+    /// ```
+    pub fn pending_limit(mut self, limit: usize) -> Self {
+        self.pending_limit = limit.max(1);
+        self
     }
 
     /// The family of the default address, when [`bind`](Self::bind) gets none
@@ -112,6 +168,8 @@ impl ListenerOptions {
             last_accepted: None,
             authkey: self.authkey.clone(),
             handshake: self.handshake.clone(),
+            handshake_timeout: self.handshake_timeout,
+            gate: Gate::new(self.pending_limit),
             cleanup,
         })
     }
@@ -122,10 +180,12 @@ impl ListenerOptions {
 /// It implements [`mio::event::Source`]: register it for `Interest::READABLE` and, on
 /// each event, call [`accept`](Self::accept) until it returns `Ok(None)`. Each accepted
 /// [`Connection`] starts its handshake at once and finishes it inside its own
-/// `recv_bytes` / `flush` calls, so many clients authenticate side by side. The loop
-/// owns the clock: to give up on a client that stalls, drop a connection that is
-/// still [handshaking](Connection::is_handshaking) when your deadline passes (the
-/// `echo_loop` example shows how).
+/// `recv_bytes` / `flush` calls, so many clients authenticate side by side, each under
+/// its own [handshake timeout](ListenerOptions::handshake_timeout), at most
+/// [`pending_limit`](ListenerOptions::pending_limit) at once. The loop owns the clock:
+/// it polls with a timeout no later than the earliest
+/// [`Connection::handshake_deadline`] and calls `recv_bytes` on a connection past it,
+/// which fails with [`Error::HandshakeTimeout`] (the `echo_loop` example shows how).
 ///
 /// Dropping it closes it ([`close`](Self::close)).
 ///
@@ -145,6 +205,9 @@ pub struct Listener {
     last_accepted: Option<Address>,
     authkey: Option<AuthKey>,
     handshake: HandshakeConfig,
+    handshake_timeout: Option<Duration>,
+    /// The places of the handshakes under way.
+    gate: Gate,
     cleanup: SocketCleanup,
 }
 
@@ -175,10 +238,19 @@ impl Listener {
     ///
     /// An `Err` concerns one client (or a passing OS condition such as running out of
     /// file descriptors): the listener goes on, so keep calling until `Ok(None)`.
-    /// [`Error::ListenerClosed`] after [`close`](Self::close).
+    /// [`Error::ListenerClosed`] after [`close`](Self::close). `Ok(None)` also when
+    /// [`pending_limit`](ListenerOptions::pending_limit) handshakes are under way: the
+    /// listener is reported readable again when one ends.
     pub fn accept(&mut self) -> Result<Option<Connection>, Error> {
         let raw = self.raw.as_ref().ok_or(Error::ListenerClosed)?;
         loop {
+            let slot = match self.authkey {
+                Some(_) => match self.gate.enter() {
+                    Some(slot) => Some(slot),
+                    None => return Ok(None),
+                },
+                None => None,
+            };
             match raw.accept() {
                 Ok((stream, peer)) => {
                     self.last_accepted = Some(peer);
@@ -187,6 +259,10 @@ impl Listener {
                         self.authkey.as_ref().map(AuthKey::as_bytes),
                         &self.handshake,
                     );
+                    if let Some(slot) = slot {
+                        connection.hold(slot);
+                        connection.set_handshake_timeout(self.handshake_timeout);
+                    }
                     connection.flush()?;
                     return Ok(Some(connection));
                 }
@@ -212,6 +288,7 @@ impl Listener {
     /// default address); an abstract name has no file. Idempotent; `Drop` does the same.
     /// Accepted connections stay open.
     pub fn close(&mut self) {
+        self.gate.unregistered();
         self.raw = None;
         self.cleanup.run();
     }
@@ -230,7 +307,10 @@ impl Source for Listener {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        self.raw_mut()?.register(registry, token, interests)
+        let raw = self.raw_mut()?;
+        raw.register(registry, token, interests)?;
+        let fd = raw.as_raw_fd();
+        self.gate.registered(registry, fd, token, interests)
     }
 
     fn reregister(
@@ -239,10 +319,14 @@ impl Source for Listener {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        self.raw_mut()?.reregister(registry, token, interests)
+        let raw = self.raw_mut()?;
+        raw.reregister(registry, token, interests)?;
+        let fd = raw.as_raw_fd();
+        self.gate.registered(registry, fd, token, interests)
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        self.gate.unregistered();
         self.raw_mut()?.deregister(registry)
     }
 }

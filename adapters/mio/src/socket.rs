@@ -55,6 +55,15 @@ impl RawListener {
     }
 }
 
+impl std::os::fd::AsRawFd for RawListener {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            RawListener::Tcp(listener) => listener.as_raw_fd(),
+            RawListener::Unix(listener) => listener.as_raw_fd(),
+        }
+    }
+}
+
 impl Source for RawListener {
     fn register(
         &mut self,
