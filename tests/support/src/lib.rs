@@ -1,5 +1,5 @@
 //! Shared by the tests and benchmarks of every mpconn crate, so that no crate keeps its
-//! own copy: finding the real CPython interpreters ([`python`]), running them as peers
+//! own copy: finding the real CPython interpreters ([`mod@python`]), running them as peers
 //! whose output is read line by line ([`peer`]), and deterministic random number
 //! generators for the handshake's nonces ([`rng`]), and attackers, bursts of clients
 //! and the kernel's listen-queue counter for the stall tests ([`attack`]).
