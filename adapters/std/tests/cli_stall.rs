@@ -1,7 +1,8 @@
 //! `mpconn listen` and `mpconn send` against clients and listeners that would stall
 //! them, and against signals: attackers do not delay an honest CPython client, a
 //! burst of connects is served whole, a keyed `send` to a keyless CPython listener
-//! gives up with a reason, and SIGINT or SIGTERM leave nothing on disk.
+//! gives up with a reason, SIGINT or SIGTERM leave nothing on disk, and failed
+//! handshakes leave the process's descriptors and memory flat.
 
 mod common;
 
@@ -12,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::{mpconn, start, Peer, Program};
 use mpconn_test_support::attack::{
-    assert_burst_served, assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
+    assert_burst_served, assert_failed_handshakes_leave_fds_and_rss_flat,
+    assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
 };
 use mpconn_test_support::{python, Reaped};
 
@@ -65,10 +67,9 @@ fn honest_cpython_client_is_served_at_once_while_5_attackers_reopen_their_connec
     );
 }
 
-#[test]
-fn a_burst_of_1000_simultaneous_connects_is_served_whole() {
-    // Its two lines per client on stderr would fill a pipe nobody reads meanwhile.
-    // Nobody reads its output meanwhile: two lines per client would fill a pipe.
+/// `mpconn listen 127.0.0.1:0 --echo` (with `key`), whose stderr nobody reads: its
+/// lines for each client would fill a pipe. Returns it and its address.
+fn quiet_listener(key: Option<&str>) -> (Reaped, String) {
     let mut command = Command::new(mpconn());
     command
         .args(["listen", "127.0.0.1:0", "--echo"])
@@ -76,17 +77,28 @@ fn a_burst_of_1000_simultaneous_connects_is_served_whole() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
+    if let Some(key) = key {
+        command.env("MPCONN_AUTHKEY", key);
+    }
     let mut listener = Reaped(Some(command.spawn().unwrap()));
     let mut stdout = BufReader::new(listener.child().stdout.take().unwrap());
     let mut address = String::new();
     stdout.read_line(&mut address).unwrap();
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    assert_burst_served(
-        "mpconn listen",
-        address.trim_end(),
-        1000,
-        Overflows::MustNotGrow,
-    );
+    (listener, address.trim_end().to_string())
+}
+
+#[test]
+fn a_burst_of_1000_simultaneous_connects_is_served_whole() {
+    let (_listener, address) = quiet_listener(None);
+    assert_burst_served("mpconn listen", &address, 1000, Overflows::MustNotGrow);
+}
+
+#[test]
+fn failed_handshakes_leave_descriptors_and_memory_flat() {
+    let (mut listener, address) = quiet_listener(Some(KEY));
+    let pid = listener.child().id().to_string();
+    assert_failed_handshakes_leave_fds_and_rss_flat("mpconn listen", &address, &pid);
 }
 
 /// A CPython listener without an authkey: prints its port, accepts one client and

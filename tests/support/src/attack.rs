@@ -392,3 +392,115 @@ pub fn assert_burst_served(who: &str, address: &str, n: usize, overflows: Overfl
         );
     }
 }
+
+/// `n` clients that each fail the handshake of a keyed listener at `address`, four
+/// at a time, in turn: one answers the challenge with a wrong digest, one closes
+/// after reading the challenge, one declares a 1 GiB answer and sends a few bytes of
+/// it. Returns how many were answered `#FAILURE#` or closed by the listener, which
+/// is all of them unless the listener misbehaves.
+pub fn failed_handshakes(address: &str, n: usize) -> usize {
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let address = address.to_string();
+            std::thread::spawn(move || {
+                (t..n)
+                    .step_by(4)
+                    .filter(|&i| fail_one_handshake(&address, i).is_ok())
+                    .count()
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap_or(0)).sum()
+}
+
+fn fail_one_handshake(address: &str, i: usize) -> io::Result<()> {
+    let mut socket = Socket::connect(address)?;
+    socket.set_timeout(Some(BURST_CLIENT_LIMIT))?;
+    let mut header = [0; 4];
+    socket.read_exact(&mut header)?;
+    let mut challenge = vec![0; u32::from_be_bytes(header) as usize];
+    socket.read_exact(&mut challenge)?;
+    match i % 3 {
+        0 => {
+            let mut answer = 32u32.to_be_bytes().to_vec();
+            answer.extend_from_slice(&[0x5a; 32]);
+            socket.write_all(&answer)?;
+        }
+        1 => return Ok(()), // closes
+        _ => {
+            socket.write_all(&(1u32 << 30).to_be_bytes())?;
+            socket.write_all(b"partial")?;
+        }
+    }
+    // The listener's verdict (#FAILURE#) or its closing: either ends it.
+    let mut rest = Vec::new();
+    match socket.read_to_end(&mut rest) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The open file descriptors of process `pid` (`"self"` for this one).
+pub fn open_fds(pid: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
+}
+
+/// The resident set size of process `pid` (`"self"` for this one), in KiB.
+pub fn rss_kib(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The listener's descriptors once they settle: a connection just refused may be
+/// closed a moment after its client saw the end (a task, a thread), so this waits up
+/// to 5 s for the count to stop falling.
+fn settled_fds(pid: &str) -> usize {
+    let mut last = open_fds(pid);
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = open_fds(pid);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+/// 12,000 failed handshakes against `address`, served by process `pid` (`"self"` when
+/// in this one, which must then run nothing else): 2,000 to warm up (allocator arenas,
+/// buffers), then 5,000 twice. Prints the listener's descriptors and RSS after each
+/// round and asserts that the last round left the descriptors where the one before
+/// did, and the RSS within 4 MiB of it.
+pub fn assert_failed_handshakes_leave_fds_and_rss_flat(who: &str, address: &str, pid: &str) {
+    let mut seen = vec![(open_fds(pid), rss_kib(pid))];
+    for n in [2000, 5000, 5000] {
+        assert_eq!(
+            failed_handshakes(address, n),
+            n,
+            "{who}: a failing client was not refused"
+        );
+        seen.push((settled_fds(pid), rss_kib(pid)));
+    }
+    eprintln!(
+        "{who}: (fds, RSS KiB) before, after 2,000, 7,000 and 12,000 failed handshakes: {seen:?}"
+    );
+    let [.., (fds1, rss1), (fds2, rss2)] = seen[..] else {
+        unreachable!()
+    };
+    assert_eq!(fds2, fds1, "{who}: failed handshakes leaked descriptors");
+    assert!(
+        rss2 <= rss1 + 4096,
+        "{who}: RSS grew from {rss1} to {rss2} KiB over 5,000 failed handshakes"
+    );
+}
