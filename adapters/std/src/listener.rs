@@ -179,8 +179,10 @@ impl ListenerOptions {
 /// A socket that accepts connections (CPython's `multiprocessing.connection.Listener`).
 ///
 /// With an authkey, [`accept`](Listener::accept) runs the handshake before returning
-/// the connection. A client that fails it, or stays silent past the handshake
-/// timeout, is an error for that `accept` only: the listener keeps serving.
+/// the connection, and runs the handshakes of all the clients waiting side by side,
+/// so that one that stays silent delays nobody else. A client that fails it, or stays
+/// silent past the handshake timeout, is an error for that `accept` only: the
+/// listener keeps serving.
 ///
 /// Dropping the listener closes it and removes its socket file (an abstract name has
 /// none), like [`close`](Listener::close).
