@@ -248,8 +248,16 @@ impl Listener {
                 return outcome;
             }
             while self.pending.has_room() {
-                let Some((stream, peer)) = self.accept_one()? else {
-                    break;
+                let (stream, peer) = match self.accept_one() {
+                    Ok(Some(accepted)) => accepted,
+                    Ok(None) => break,
+                    Err(error) => {
+                        // accept(2) fails until its cause passes (EMFILE: until some
+                        // descriptors close): the handshakes under way must still move
+                        // on, and expire, while the caller retries.
+                        self.pending.wait(None, false)?;
+                        return Err(error);
+                    }
                 };
                 let core = core(
                     mpconn::Role::Server,
@@ -270,7 +278,7 @@ impl Listener {
                 ListenSocket::Tcp(listener) => listener.as_fd(),
                 ListenSocket::Unix(listener) => listener.as_fd(),
             };
-            self.pending.wait(Some(socket))?;
+            self.pending.wait(Some(socket), true)?;
         }
     }
 

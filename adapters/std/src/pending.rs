@@ -98,21 +98,25 @@ impl Pending {
         self.finished.push_back((handshake.peer, outcome));
     }
 
-    /// Waits until the listening socket (watched only while there is room) has a
-    /// client or a handshake can move on, and moves those on; a handshake past its
-    /// deadline fails with [`Error::Timeout`]. The caller accepts next.
-    pub(crate) fn wait(&mut self, listener: Option<BorrowedFd<'_>>) -> Result<()> {
+    /// Waits until the listening socket (if given, and watched only while there is
+    /// room) has a client or a handshake can move on, and moves those on; a handshake
+    /// past its deadline fails with [`Error::Timeout`]. The caller accepts next.
+    /// Without `block`, it only moves on what is ready now.
+    pub(crate) fn wait(&mut self, listener: Option<BorrowedFd<'_>>, block: bool) -> Result<()> {
         self.expire();
         if self.has_finished() {
             return Ok(());
         }
         let listener = listener.filter(|_| self.has_room());
-        let timeout = self
-            .running
-            .iter()
-            .filter_map(|h| h.deadline)
-            .min()
-            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        let timeout = match block {
+            true => self
+                .running
+                .iter()
+                .filter_map(|h| h.deadline)
+                .min()
+                .map(|deadline| deadline.saturating_duration_since(Instant::now())),
+            false => Some(Duration::ZERO),
+        };
         let ready = {
             let fds: Vec<BorrowedFd<'_>> = self.running.iter().map(|h| h.conn.as_fd()).collect();
             let mut polls: Vec<PollFd<'_>> = fds

@@ -249,3 +249,63 @@ fn sigint_on_a_path_removes_the_socket_file() {
 fn sigterm_on_a_path_removes_the_socket_file() {
     signal_on_a_path_leaves_nothing(SIGTERM);
 }
+
+/// Connects to `address` and resets the connection at once (`SO_LINGER` 0).
+fn connect_and_reset(address: &str) {
+    let stream = std::net::TcpStream::connect(address).unwrap();
+    let socket = socket2::Socket::from(stream);
+    socket.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(socket);
+}
+
+#[test]
+fn clients_that_reset_their_connections_cost_no_pause() {
+    let Some(python) = python(3, 13) else { return };
+    let mut listener = start(
+        &["listen", "127.0.0.1:0", "--echo", "--clients", "1"],
+        Some(KEY),
+    );
+    let address = listener.line().unwrap();
+    // Each used to cost a 100 ms rest, as if accept(2) itself had failed: 5 s.
+    for _ in 0..50 {
+        connect_and_reset(&address);
+    }
+    let took = honest_cpython_client(&python, &address, Some(KEY)).unwrap();
+    assert_served_in_under_a_second("mpconn listen, after 50 resets", took);
+    let (_, stderr, ok) = listener.finish_with_stderr();
+    assert!(ok, "{stderr}");
+    // Each reset was one client's failure, reported as such.
+    let failures = stderr
+        .lines()
+        .filter(|line| line.starts_with("mpconn: client "))
+        .filter(|line| !line.ends_with(" connected") && !line.ends_with(" closed the connection"))
+        .count();
+    assert_eq!(failures, 50, "{stderr}");
+    assert!(!stderr.contains("accepting a connection"), "{stderr}");
+}
+
+#[test]
+fn out_of_descriptors_it_rests_and_serves_again_once_they_free() {
+    let Some(python) = python(3, 13) else { return };
+    // 16 descriptors: the tool's own and room for a few clients. 20 silent clients
+    // exhaust them (accept(2) fails with EMFILE) until their 0.5 s timeout frees them.
+    let mpconn = mpconn().to_str().unwrap().to_string();
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "ulimit -n 16 && exec \"$0\" \"$@\""])
+        .arg(&mpconn)
+        .args(["listen", "127.0.0.1:0", "--echo", "--clients", "1"])
+        .args(["--timeout", "0.5"])
+        .env("MPCONN_AUTHKEY", KEY);
+    let mut listener = Peer::start("mpconn listen (ulimit -n 16)".into(), command);
+    let address = listener.line().unwrap();
+    let attack = Attack::start(&address, 20, 0, 0, Duration::from_millis(50)).unwrap();
+    honest_cpython_client(&python, &address, Some(KEY)).unwrap();
+    drop(attack);
+    let (_, stderr, ok) = listener.finish_with_stderr();
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("accepting a connection: Too many open files"),
+        "accept(2) never ran out of descriptors: {stderr}"
+    );
+}
