@@ -103,6 +103,18 @@ pub struct Connection {
     received: bool,
     /// The listener's place for this handshake, freed when it ends.
     slot: Option<Slot>,
+    first_message: FirstMessage,
+}
+
+/// Whether the first message is still to be checked for a challenge: a client without
+/// an authkey must not take a keyed listener's `#CHALLENGE#` frame for a reply. The
+/// check belongs in the core's handshake state and will move there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FirstMessage {
+    /// A client without an authkey, before its first message.
+    MayBeAChallenge,
+    /// Every other connection, and that client once its first message was a message.
+    Unchecked,
 }
 
 impl std::fmt::Debug for Connection {
@@ -134,7 +146,11 @@ impl Connection {
     /// starts): with an authkey, it answers a challenge, then delivers one.
     pub fn client(io: impl Into<Stream>, authkey: Option<&[u8]>, config: &HandshakeConfig) -> Self {
         let core = mpconn::Connection::client(authkey, config, &mut UnwrapErr(SysRng));
-        Connection::with_core(io.into(), core, mpconn::Role::Client)
+        let mut connection = Connection::with_core(io.into(), core, mpconn::Role::Client);
+        if authkey.is_none() {
+            connection.first_message = FirstMessage::MayBeAChallenge;
+        }
+        connection
     }
 
     fn with_core(io: Stream, core: mpconn::Connection, role: mpconn::Role) -> Connection {
@@ -146,6 +162,7 @@ impl Connection {
             deadline: None,
             received: false,
             slot: None,
+            first_message: FirstMessage::Unchecked,
         }
     }
 
@@ -270,7 +287,16 @@ impl Connection {
         }
         let received = self.receive();
         self.settle();
-        received
+        let message = received?;
+        if let Some(message) = &message {
+            if self.first_message == FirstMessage::MayBeAChallenge {
+                self.first_message = FirstMessage::Unchecked;
+                if message.starts_with(b"#CHALLENGE#") {
+                    return Err(Error::AuthkeyWanted);
+                }
+            }
+        }
+        Ok(message)
     }
 
     fn receive(&mut self) -> Result<Option<Vec<u8>>, Error> {

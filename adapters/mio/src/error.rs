@@ -34,6 +34,10 @@ pub enum Error {
         /// The handshake timeout that ran out.
         after: Duration,
     },
+    /// A client without an authkey received an authentication challenge
+    /// (`#CHALLENGE#`) as its first message: the listener has an authkey and wants this
+    /// client to prove it holds it.
+    AuthkeyWanted,
 }
 
 impl Error {
@@ -82,6 +86,10 @@ impl fmt::Display for Error {
                 "no challenge from the listener within {} s: does it have an authkey?",
                 after.as_secs_f64()
             ),
+            Error::AuthkeyWanted => f.write_str(
+                "the listener wants an authkey: it sent an authentication challenge \
+                 (#CHALLENGE#) where a reply was expected",
+            ),
         }
     }
 }
@@ -114,6 +122,7 @@ impl From<Error> for io::Error {
             Error::Io(inner) => return inner,
             Error::Protocol(ref inner) => mpconn_std::protocol_error_kind(inner),
             Error::ListenerClosed => io::ErrorKind::NotConnected,
+            Error::AuthkeyWanted => io::ErrorKind::PermissionDenied,
             Error::HandshakeTimeout { .. } | Error::NoChallenge { .. } => io::ErrorKind::TimedOut,
         };
         io::Error::new(kind, error)

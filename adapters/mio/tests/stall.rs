@@ -202,3 +202,36 @@ fn keyed_client_against_a_keyless_cpython_listener_fails_within_its_handshake_ti
     drop(connection);
     listener.finish().unwrap();
 }
+
+#[test]
+fn keyless_client_takes_a_keyed_listeners_challenge_for_no_reply() {
+    let listener = keyed_listener(ListenerOptions::new());
+    let address = listener.address().clone();
+    let server = Server::start(listener, Duration::from_secs(5));
+    let mut connection = mpconn_mio::Client::connect(&address, None).unwrap();
+    let mut poll = Poll::new().unwrap();
+    poll.registry()
+        .register(
+            &mut connection,
+            Token(0),
+            Interest::READABLE | Interest::WRITABLE,
+        )
+        .unwrap();
+    connection.send_bytes(b"hi").unwrap();
+    let mut events = Events::with_capacity(8);
+    // Bounded: each turn waits 100 ms at most, and the challenge comes at once.
+    let outcome = (0..100)
+        .find_map(|_| {
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .unwrap();
+            if let Err(error) = connection.flush() {
+                return Some(Err(error));
+            }
+            connection.recv_bytes(None).transpose()
+        })
+        .expect("no reply and no error");
+    let error = outcome.unwrap_err();
+    assert!(matches!(error, Error::AuthkeyWanted), "{error:?}");
+    assert!(error.to_string().contains("the listener wants an authkey"));
+    drop(server);
+}

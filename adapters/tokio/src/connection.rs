@@ -31,6 +31,18 @@ struct Inbound {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    first_message: FirstMessage,
+}
+
+/// Whether the first message is still to be checked for a challenge: a client without
+/// an authkey must not take a keyed listener's `#CHALLENGE#` frame for a reply. The
+/// check belongs in the core's handshake state and will move there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FirstMessage {
+    /// A client without an authkey, before its first message.
+    MayBeAChallenge,
+    /// Every other connection, and that client once its first message was a message.
+    Unchecked,
 }
 
 impl Inbound {
@@ -39,7 +51,20 @@ impl Inbound {
             buf: vec![0; READ_BUF_INITIAL],
             start: 0,
             end: 0,
+            first_message: FirstMessage::Unchecked,
         }
+    }
+
+    /// [`Error::AuthkeyWanted`] for a challenge as the first message of a client
+    /// without an authkey.
+    fn check_first_message(&mut self, message: &[u8]) -> Result<(), Error> {
+        if self.first_message == FirstMessage::MayBeAChallenge {
+            self.first_message = FirstMessage::Unchecked;
+            if message.starts_with(b"#CHALLENGE#") {
+                return Err(Error::AuthkeyWanted);
+            }
+        }
+        Ok(())
     }
 
     fn filled(&self) -> &[u8] {
@@ -297,6 +322,7 @@ async fn recv_core<R: AsyncRead + Unpin>(
             let message = frame.map(|frame| frame.into_vec());
             inbound.consume(used);
             if let Some(message) = message {
+                inbound.check_first_message(&message)?;
                 return Ok(message);
             }
             continue;
@@ -304,6 +330,7 @@ async fn recv_core<R: AsyncRead + Unpin>(
         if core.is_mid_message() {
             if let Some((n, message)) = extend_core(io, core, inbound.buf.len()).await? {
                 if let Some(message) = message {
+                    inbound.check_first_message(&message)?;
                     return Ok(message);
                 }
                 if n == 0 {
@@ -476,7 +503,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         config: &HandshakeConfig,
     ) -> Result<Connection<S>, Error> {
         let core = mpconn::Connection::client(authkey, config, &mut os_rng());
-        Connection::authenticate(io, core).await
+        let mut connection = Connection::authenticate(io, core).await?;
+        if authkey.is_none() {
+            connection.inbound.first_message = FirstMessage::MayBeAChallenge;
+        }
+        Ok(connection)
     }
 
     async fn authenticate(mut io: S, mut core: mpconn::Connection) -> Result<Self, Error> {

@@ -38,6 +38,10 @@ pub enum Error {
         /// The handshake timeout that ran out.
         after: Duration,
     },
+    /// A client without an authkey received an authentication challenge
+    /// (`#CHALLENGE#`) as its first message: the listener has an authkey and wants this
+    /// client to prove it holds it.
+    AuthkeyWanted,
 }
 
 impl Error {
@@ -92,6 +96,10 @@ impl fmt::Display for Error {
                 "no challenge from the listener within {} s: does it have an authkey?",
                 after.as_secs_f64()
             ),
+            Error::AuthkeyWanted => f.write_str(
+                "the listener wants an authkey: it sent an authentication challenge \
+                 (#CHALLENGE#) where a reply was expected",
+            ),
         }
     }
 }
@@ -127,6 +135,7 @@ impl From<Error> for io::Error {
             | Error::ConnectTimeout { .. }
             | Error::NoChallenge { .. } => io::ErrorKind::TimedOut,
             Error::ListenerClosed => io::ErrorKind::NotConnected,
+            Error::AuthkeyWanted => io::ErrorKind::PermissionDenied,
         };
         io::Error::new(kind, error)
     }

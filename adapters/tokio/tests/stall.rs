@@ -151,3 +151,16 @@ async fn keyed_client_against_a_keyless_cpython_listener_fails_within_its_handsh
     );
     blocking(move || listener.finish().unwrap()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyless_client_takes_a_keyed_listeners_challenge_for_no_reply() {
+    let mut listener = keyed_listener(Duration::from_secs(5)).await;
+    let address = listener.address().clone();
+    let server = tokio::spawn(async move { listener.accept().await.map(|_| ()) });
+    let mut conn = mpconn_tokio::Client::connect(&address, None).await.unwrap();
+    conn.send_bytes(b"hi").await.unwrap();
+    let error = conn.recv_bytes(None).await.unwrap_err();
+    assert!(matches!(error, Error::AuthkeyWanted), "{error:?}");
+    assert!(error.to_string().contains("the listener wants an authkey"));
+    assert!(server.await.unwrap().unwrap_err().is_authentication());
+}
