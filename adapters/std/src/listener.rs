@@ -247,7 +247,9 @@ impl Listener {
                 self.last_accepted = Some(peer);
                 return outcome;
             }
-            while self.pending.has_room() {
+            // Once a handshake ended, its outcome goes back before any more clients
+            // are taken.
+            while self.pending.has_room() && !self.pending.has_finished() {
                 let (stream, peer) = match self.accept_one() {
                     Ok(Some(accepted)) => accepted,
                     Ok(None) => break,
@@ -335,6 +337,11 @@ impl Listener {
     /// True once [`close`](Self::close) ran.
     pub fn is_closed(&self) -> bool {
         self.socket.is_none()
+    }
+
+    /// The connections whose handshakes are under way, for [`wait`](crate::wait).
+    pub(crate) fn handshake_fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.pending.fds()
     }
 
     /// True when [`accept`](Self::accept) has a finished handshake to return at once.

@@ -60,6 +60,11 @@ impl Pending {
         self.finished.pop_front()
     }
 
+    /// The descriptors of the handshakes under way.
+    pub(crate) fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.running.iter().map(|h| h.conn.as_fd())
+    }
+
     /// True when an outcome waits: `accept` returns without blocking.
     pub(crate) fn has_finished(&self) -> bool {
         !self.finished.is_empty()

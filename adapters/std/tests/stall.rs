@@ -138,3 +138,27 @@ fn keyless_client_takes_a_keyed_listeners_challenge_for_no_reply() {
     assert!(error.to_string().contains("the listener wants an authkey"));
     assert!(server.join().unwrap().unwrap_err().is_authentication());
 }
+
+#[test]
+fn wait_sees_a_handshake_left_under_way_by_the_last_accept() {
+    let mut listener = keyed_listener(Duration::from_secs(20));
+    let address = listener.address().clone();
+    // A client that says nothing for now: accepted first, it is under way when the
+    // honest client after it is returned.
+    let mut slow = std::net::TcpStream::connect(address.to_string()).unwrap();
+    let honest = std::thread::spawn(move || {
+        mpconn_std::Client::connect(&address, Some(KEY.as_bytes())).map(|_| ())
+    });
+    listener.accept().unwrap();
+    honest.join().unwrap().unwrap();
+    // Now it answers (wrongly): only its descriptor, not the listening socket's, sees
+    // it, and the listener must be ready for its accept.
+    std::io::Write::write_all(&mut slow, &[0, 0, 0, 1, 0]).unwrap();
+    let ready = mpconn_std::wait(&[&listener], Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(
+        ready,
+        [0],
+        "wait did not see the handshake under way move on"
+    );
+    assert!(listener.accept().unwrap_err().is_authentication());
+}
