@@ -391,11 +391,11 @@ impl fmt::Display for Error {
             Error::Accept {
                 source,
                 address: Some(address),
-            } => write!(f, "{} {address}: {source}", During::Accept.with_address()),
+            } => write!(f, "the listener at {address} cannot accept: {source}"),
             Error::Accept {
                 source,
                 address: None,
-            } => write!(f, "{}: {source}", During::Accept),
+            } => write!(f, "the listener cannot accept: {source}"),
             Error::NoChallenge { after, address } => {
                 if let Some(address) = address {
                     write!(f, "{address}: ")?;
@@ -542,7 +542,7 @@ impl From<Error> for io::Error {
 /// assert!(reset.is_client_failure());
 /// let emfile = accept_error(io::Error::from_raw_os_error(24), &at);
 /// assert!(!emfile.is_client_failure());
-/// assert!(emfile.to_string().starts_with("accept on /tmp/app.sock: "), "{emfile}");
+/// assert!(emfile.to_string().starts_with("the listener at /tmp/app.sock cannot accept: "), "{emfile}");
 /// ```
 pub fn accept_error(source: io::Error, address: &Address) -> Error {
     // accept(2): "Linux accept() passes already-pending network errors on the new

@@ -58,15 +58,16 @@ impl Client {
             Connected::Tcp(stream) => Stream::Tcp(stream),
             Connected::Unix(stream) => Stream::Unix(stream),
         };
-        // The limit that runs out first, and the handshake timeout if it is that one.
+        // The limit that runs out first, and the timeout that set it.
         let handshake_deadline = options
             .handshake_timeout
             .and_then(|after| Some((Instant::now().checked_add(after)?, after)));
-        let (deadline, after) = match (deadline, handshake_deadline) {
-            (Some(total), Some((limit, after))) if limit < total => (Some(limit), Some(after)),
-            (None, Some((limit, after))) => (Some(limit), Some(after)),
-            (total, _) => (total, None),
-        };
+        let total = deadline.zip(options.timeout);
+        let (deadline, after) = match (total, handshake_deadline) {
+            (Some(total), Some(handshake)) => Some(total.min(handshake)),
+            (total, handshake) => total.or(handshake),
+        }
+        .unzip();
         let core = mpconn_net::new_core(
             mpconn::Role::Client,
             options.authkey.as_ref().map(mpconn::AuthKey::as_bytes),

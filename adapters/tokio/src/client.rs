@@ -68,15 +68,17 @@ impl Client {
                 .map_err(|_| timed_out(During::Connect))??,
         };
         let authkey = options.authkey.as_ref().map(AuthKey::as_bytes);
+        // The limit that runs out first, and the timeout that set it.
         let handshake_limit = options
             .handshake_timeout
-            .filter(|_| authkey.is_some())
             .and_then(|after| Some((Instant::now().checked_add(after)?, after)));
-        if let Some((limit, after)) =
-            handshake_limit.filter(|(limit, _)| deadline.is_none_or(|total| *limit < total))
-        {
+        let limit = match (deadline.zip(options.timeout), handshake_limit) {
+            (Some(total), Some(handshake)) => Some(total.min(handshake)),
+            (total, handshake) => total.or(handshake),
+        };
+        if let Some((limit, after)) = limit.filter(|_| authkey.is_some()) {
             // A keyed listener speaks first, with its challenge: silence until the
-            // handshake timeout means it most likely has no key.
+            // limit means it most likely has no key.
             match tokio::time::timeout_at(limit, stream.readable()).await {
                 Ok(readable) => {
                     readable.map_err(|e| Error::io(During::Handshake, e).at(address))?
@@ -89,10 +91,7 @@ impl Client {
                 }
             }
         }
-        let deadline = match (deadline, handshake_limit) {
-            (Some(total), Some((limit, _))) => Some(total.min(limit)),
-            (total, limit) => total.or(limit.map(|(limit, _)| limit)),
-        };
+        let deadline = limit.map(|(limit, _)| limit);
         let handshake = Connection::client(stream, authkey, &options.handshake_config);
         let connection = match deadline {
             None => handshake.await,
