@@ -177,10 +177,8 @@ impl Source for Listener {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        let raw = self.raw_mut()?;
-        raw.register(registry, token, interests)?;
-        let fd = raw.as_raw_fd();
-        self.gate.registered(registry, fd, token, interests)
+        self.raw_mut()?.register(registry, token, interests)?;
+        self.remember(registry, token, interests)
     }
 
     fn reregister(
@@ -189,10 +187,8 @@ impl Source for Listener {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        let raw = self.raw_mut()?;
-        raw.reregister(registry, token, interests)?;
-        let fd = raw.as_raw_fd();
-        self.gate.registered(registry, fd, token, interests)
+        self.raw_mut()?.reregister(registry, token, interests)?;
+        self.remember(registry, token, interests)
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
@@ -202,6 +198,18 @@ impl Source for Listener {
 }
 
 impl Listener {
+    /// Tells the pending gate where the listening socket is registered, so that a
+    /// freed place can renew it.
+    fn remember(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        let fd = self.raw_mut()?.as_raw_fd();
+        self.gate.registered(registry, fd, token, interests)
+    }
+
     fn raw_mut(&mut self) -> io::Result<&mut RawListener> {
         self.raw
             .as_mut()

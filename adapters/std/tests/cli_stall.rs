@@ -16,7 +16,7 @@ use mpconn_test_support::attack::{
     assert_burst_served, assert_failed_handshakes_leave_fds_and_rss_flat,
     assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
 };
-use mpconn_test_support::{python, Reaped};
+use mpconn_test_support::{attack, python, Reaped};
 
 const KEY: &str = "cli stall test key";
 
@@ -101,23 +101,14 @@ fn failed_handshakes_leave_descriptors_and_memory_flat() {
     assert_failed_handshakes_leave_fds_and_rss_flat("mpconn listen", &address, &pid);
 }
 
-/// A CPython listener without an authkey: prints its port, accepts one client and
-/// waits for its message, which a client with a key never sends.
-const KEYLESS_CPYTHON_LISTENER: &str = r#"
-from multiprocessing.connection import Listener
-with Listener(("127.0.0.1", 0)) as listener:
-    print(listener.address[1])
-    conn = listener.accept()
-    try:
-        conn.recv_bytes()
-    except EOFError:
-        pass
-"#;
-
 #[test]
 fn keyed_send_to_a_keyless_cpython_listener_fails_within_its_timeout() {
     let Some(python) = python(3, 13) else { return };
-    let mut listener = Peer::spawn(&python, Program::Code(KEYLESS_CPYTHON_LISTENER), &[]);
+    let mut listener = Peer::spawn(
+        &python,
+        Program::Code(attack::KEYLESS_CPYTHON_LISTENER),
+        &[],
+    );
     let address = format!("127.0.0.1:{}", listener.line().unwrap());
     let args = ["send", &address, "hi", "--echo", "--timeout", "1"];
     let (stdout, stderr, ok) = start(&args, Some(KEY)).finish_with_stderr();

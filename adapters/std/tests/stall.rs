@@ -12,7 +12,7 @@ use mpconn_std::{Address, Client, ClientOptions, Error, Listener, ListenerOption
 use mpconn_test_support::attack::{
     assert_burst_served, assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
 };
-use mpconn_test_support::{python, Peer, Program};
+use mpconn_test_support::{attack, python, Peer, Program};
 
 const KEY: &str = "stall test key";
 
@@ -96,24 +96,14 @@ fn a_burst_of_1000_simultaneous_connects_is_served_whole_with_default_options() 
     assert_eq!(server.join().unwrap(), 0);
 }
 
-/// A CPython listener without an authkey: prints its port, accepts one client and
-/// waits for its message, which a client with a key never sends.
-const KEYLESS_CPYTHON_LISTENER: &str = r#"
-import sys
-from multiprocessing.connection import Listener
-with Listener(("127.0.0.1", 0)) as listener:
-    print(listener.address[1])
-    conn = listener.accept()
-    try:
-        conn.recv_bytes()
-    except EOFError:
-        pass
-"#;
-
 #[test]
 fn keyed_client_against_a_keyless_cpython_listener_fails_within_its_handshake_timeout() {
     let Some(python) = python(3, 13) else { return };
-    let mut listener = Peer::spawn(&python, Program::Code(KEYLESS_CPYTHON_LISTENER), &[]);
+    let mut listener = Peer::spawn(
+        &python,
+        Program::Code(attack::KEYLESS_CPYTHON_LISTENER),
+        &[],
+    );
     let port: u16 = listener.line().unwrap().parse().unwrap();
     let error = Client::connect_with(
         &Address::tcp("127.0.0.1", port),

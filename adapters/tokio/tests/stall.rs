@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use mpconn_test_support::attack::{
     assert_burst_served, assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
 };
-use mpconn_test_support::{python, Peer, Program};
+use mpconn_test_support::{attack, python, Peer, Program};
 use mpconn_tokio::{Address, Client, ClientOptions, Error, Listener, ListenerOptions};
 use tokio::task::JoinHandle;
 
@@ -118,24 +118,15 @@ async fn a_burst_of_5000_simultaneous_connects_is_served_whole_with_default_opti
     burst_with_default_options(5000, Overflows::Printed).await;
 }
 
-/// A CPython listener without an authkey: prints its port, accepts one client and
-/// waits for its message, which a client with a key never sends.
-const KEYLESS_CPYTHON_LISTENER: &str = r#"
-from multiprocessing.connection import Listener
-with Listener(("127.0.0.1", 0)) as listener:
-    print(listener.address[1])
-    conn = listener.accept()
-    try:
-        conn.recv_bytes()
-    except EOFError:
-        pass
-"#;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyed_client_against_a_keyless_cpython_listener_fails_within_its_handshake_timeout() {
     let Some(python) = python(3, 13) else { return };
     let (listener, port) = blocking(move || {
-        let mut listener = Peer::spawn(&python, Program::Code(KEYLESS_CPYTHON_LISTENER), &[]);
+        let mut listener = Peer::spawn(
+            &python,
+            Program::Code(attack::KEYLESS_CPYTHON_LISTENER),
+            &[],
+        );
         let port: u16 = listener.line().unwrap().parse().unwrap();
         (listener, port)
     })
@@ -169,4 +160,23 @@ async fn keyless_client_takes_a_keyed_listeners_challenge_for_no_reply() {
     assert!(matches!(error, Error::AuthkeyWanted { .. }), "{error:?}");
     assert!(error.to_string().contains("the listener wants an authkey"));
     assert!(server.await.unwrap().unwrap_err().is_authentication());
+}
+
+#[tokio::test]
+async fn keyless_client_turned_into_a_framed_refuses_a_challenge_as_its_first_message() {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+
+    let (ours, mut listener) = tokio::net::UnixStream::pair().unwrap();
+    let client = mpconn_tokio::Connection::client(ours, None, &Default::default())
+        .await
+        .unwrap();
+    let mut framed = client.into_framed().unwrap();
+    let mut challenge = b"#CHALLENGE#{sha256}".to_vec();
+    challenge.extend_from_slice(&[7; 32]);
+    let mut wire = (challenge.len() as u32).to_be_bytes().to_vec();
+    wire.extend_from_slice(&challenge);
+    listener.write_all(&wire).await.unwrap();
+    let error = framed.next().await.unwrap().unwrap_err();
+    assert!(matches!(error, Error::AuthkeyWanted { .. }), "{error:?}");
 }

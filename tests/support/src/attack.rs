@@ -29,6 +29,20 @@ pub const BURST_CLIENT_LIMIT: Duration = Duration::from_secs(30);
 /// How long a TCP connect of this module may take.
 pub const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 
+/// A CPython listener without an authkey, for `Program::Code`: prints its port, accepts
+/// one client and waits for its message, which a client with a key never sends (it
+/// waits for a challenge: CPython's gh-123736).
+pub const KEYLESS_CPYTHON_LISTENER: &str = r#"
+from multiprocessing.connection import Listener
+with Listener(("127.0.0.1", 0)) as listener:
+    print(listener.address[1])
+    conn = listener.accept()
+    try:
+        conn.recv_bytes()
+    except EOFError:
+        pass
+"#;
+
 /// A connected socket, TCP or Unix.
 #[derive(Debug)]
 pub enum Socket {
