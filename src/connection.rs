@@ -115,6 +115,10 @@ impl Connection {
         rng: &mut R,
     ) -> Connection {
         let mut connection = Connection::established();
+        if role == Role::Client && authkey.is_none() {
+            // A keyed listener's challenge must not pass for its reply.
+            connection.receiver.refuse_a_challenge();
+        }
         if let Some(key) = authkey {
             let mut handshake = Box::new(Handshake::new(role, key, config, rng));
             connection.sender.queue_framed(&handshake.take_output());
@@ -137,8 +141,12 @@ impl Connection {
     /// ```
     pub fn with_buffer_policy(mut self, policy: BufferPolicy) -> Connection {
         let max_len = self.receiver.max_len();
+        let refuses_a_challenge = self.receiver.refuses_a_challenge();
         self.receiver = Receiver::with_policy(policy);
         self.receiver.set_max_len(max_len);
+        if refuses_a_challenge {
+            self.receiver.refuse_a_challenge();
+        }
         self
     }
 
@@ -195,6 +203,35 @@ impl Connection {
     /// True while the handshake runs (not after it failed).
     pub fn is_handshaking(&self) -> bool {
         matches!(self.phase, Phase::Handshaking { .. })
+    }
+
+    /// True while a client's handshake waits for the listener's challenge, the first
+    /// frame of a keyed listener (PROTOCOL.md section 2): none has arrived whole yet.
+    /// A client that gives up on its handshake in this state most likely met a
+    /// listener without an authkey, which waits for a message while this client waits
+    /// for a challenge.
+    ///
+    /// ```
+    /// # struct Zero;
+    /// # impl rand_core::TryRng for Zero {
+    /// #     type Error = core::convert::Infallible;
+    /// #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(0) }
+    /// #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { Ok(0) }
+    /// #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Self::Error> { d.fill(0); Ok(()) }
+    /// # }
+    /// # impl rand_core::TryCryptoRng for Zero {}
+    /// use mpconn::{Connection, HandshakeConfig};
+    /// let config = HandshakeConfig::default();
+    /// let mut client = Connection::client(Some(b"key"), &config, &mut Zero);
+    /// assert!(client.awaits_challenge());
+    /// let mut server = Connection::server(Some(b"key"), &config, &mut Zero);
+    /// client.feed(&server.take_output()).unwrap(); // the challenge
+    /// assert!(!client.awaits_challenge());
+    /// assert!(!server.awaits_challenge()); // a listener never waits for one first
+    /// ```
+    pub fn awaits_challenge(&self) -> bool {
+        matches!(&self.phase, Phase::Handshaking { handshake, .. }
+            if matches!(handshake.state(), crate::handshake::State::ClientAwaitingChallenge))
     }
 
     /// True once messages can flow (the handshake, if any, succeeded).
@@ -631,5 +668,81 @@ mod tests {
         let server = Connection::server(None, &HandshakeConfig::default(), &mut Counter(0));
         assert!(server.is_established());
         assert!(!server.wants_write());
+    }
+
+    /// What a keyed CPython listener sends first: its challenge, framed.
+    fn challenge_frame() -> Vec<u8> {
+        let mut server =
+            Connection::server(Some(b"key"), &HandshakeConfig::default(), &mut Counter(3));
+        server.take_output()
+    }
+
+    #[test]
+    fn keyless_client_reports_a_challenge_as_its_first_frame_as_authkey_wanted() {
+        let challenge = challenge_frame();
+        assert!(challenge[4..].starts_with(b"#CHALLENGE#"));
+        for chunk in [1, 7, challenge.len()] {
+            let mut client = Connection::client(None, &HandshakeConfig::default(), &mut Counter(0));
+            for piece in challenge.chunks(chunk) {
+                client.feed(piece).unwrap();
+            }
+            assert_eq!(
+                client.next_message(),
+                Err(Error::AuthkeyWanted),
+                "chunk {chunk}"
+            );
+            assert_eq!(client.next_message(), Err(Error::AuthkeyWanted), "again");
+        }
+    }
+
+    #[test]
+    fn keyless_client_refuses_a_large_challenge_read_into_its_own_buffer() {
+        // Past the read buffer, the payload is read through RecvBuf::Payload.
+        let mut payload = b"#CHALLENGE#".to_vec();
+        payload.resize(200_000, b'x');
+        let mut wire = Vec::new();
+        frame::encode(&payload, &mut wire);
+        let mut client = Connection::client(None, &HandshakeConfig::default(), &mut Counter(0));
+        client.feed(&wire).unwrap();
+        assert_eq!(client.next_message(), Err(Error::AuthkeyWanted));
+    }
+
+    #[test]
+    fn keyless_client_takes_a_challenge_like_message_after_its_first() {
+        let mut wire = Vec::new();
+        frame::encode(b"reply", &mut wire);
+        wire.extend_from_slice(&challenge_frame());
+        let mut client = Connection::client(None, &HandshakeConfig::default(), &mut Counter(0))
+            .with_buffer_policy(BufferPolicy {
+                initial: 16,
+                max: 64,
+            });
+        assert!(
+            client.receiver().refuses_a_challenge(),
+            "kept by with_buffer_policy"
+        );
+        client.feed(&wire).unwrap();
+        let messages = drain(&mut client);
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0], b"reply");
+        assert!(messages[1].starts_with(b"#CHALLENGE#"));
+        assert!(!client.receiver().refuses_a_challenge());
+    }
+
+    #[test]
+    fn only_a_keyless_client_checks_for_a_challenge() {
+        let config = HandshakeConfig::default();
+        let keyless_server = Connection::server(None, &config, &mut Counter(0));
+        let keyed_client = Connection::client(Some(b"key"), &config, &mut Counter(0));
+        for connection in [Connection::established(), keyless_server, keyed_client] {
+            assert!(!connection.receiver().refuses_a_challenge());
+        }
+        let mut established = Connection::established();
+        established.feed(&challenge_frame()).unwrap();
+        assert!(established
+            .next_message()
+            .unwrap()
+            .unwrap()
+            .starts_with(b"#CHALLENGE#"));
     }
 }

@@ -54,6 +54,11 @@ pub enum Error {
     /// could not account for ([`Misuse`]). Nothing more can be sent (or received) on
     /// this side: the peer would read garbage.
     OutOfStep,
+    /// A client without an authkey received an authentication challenge
+    /// (`#CHALLENGE#`, PROTOCOL.md section 2) as its first frame, where it expected a
+    /// message: the listener has an authkey and wants this client to prove it holds it.
+    /// CPython's client would hand the challenge out as if it were the reply.
+    AuthkeyWanted,
 }
 
 /// A caller's mistake in driving the core, kept apart from [`Error`] (what a peer did):
@@ -155,6 +160,10 @@ impl fmt::Display for Error {
             Error::OutOfStep => f.write_str(
                 "out of step: a message was only partly written or received bytes were \
                  misreported, so the stream can no longer be trusted",
+            ),
+            Error::AuthkeyWanted => f.write_str(
+                "the listener wants an authkey: it sent an authentication challenge \
+                 (#CHALLENGE#) where a reply was expected",
             ),
         }
     }

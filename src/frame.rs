@@ -226,7 +226,22 @@ const IDLE: State = State::Header {
 pub struct Decoder {
     state: State,
     max_len: Option<u64>,
+    first: FirstFrame,
 }
+
+/// What the decoder checks of the next frame it completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FirstFrame {
+    /// The stream of a client without an authkey, before its first frame: a frame that
+    /// starts with `#CHALLENGE#` is a keyed listener's challenge (PROTOCOL.md
+    /// section 2), not a reply, and fails the decoder with [`Error::AuthkeyWanted`].
+    RefuseChallenge,
+    /// Every frame is a message.
+    Unchecked,
+}
+
+/// The start of a challenge frame's payload (PROTOCOL.md section 2).
+const CHALLENGE_PREFIX: &[u8] = b"#CHALLENGE#";
 
 impl Default for Decoder {
     fn default() -> Self {
@@ -240,15 +255,46 @@ impl Decoder {
         Decoder {
             state: IDLE,
             max_len: None,
+            first: FirstFrame::Unchecked,
         }
     }
 
     /// A decoder that refuses payloads longer than `max_len` bytes.
     pub fn with_max_len(max_len: u64) -> Decoder {
         Decoder {
-            state: IDLE,
             max_len: Some(max_len),
+            ..Decoder::new()
         }
+    }
+
+    /// The same decoder, for the stream of a client without an authkey: if the first
+    /// frame it completes starts with `#CHALLENGE#`, it fails with
+    /// [`Error::AuthkeyWanted`] rather than hand the challenge out as a message. A
+    /// keyed listener speaks first with its challenge (PROTOCOL.md section 2), so that
+    /// first frame means the listener wants a key this client does not have; later
+    /// frames are messages, whatever they hold.
+    ///
+    /// ```
+    /// use mpconn::{frame::Decoder, Error};
+    ///
+    /// let mut decoder = Decoder::new().refusing_a_challenge();
+    /// let challenge = b"\0\0\0\x23#CHALLENGE#{sha256}0123456789abcdef";
+    /// assert_eq!(decoder.decode(challenge).unwrap_err(), Error::AuthkeyWanted);
+    ///
+    /// let mut decoder = Decoder::new().refusing_a_challenge();
+    /// assert!(decoder.decode(b"\0\0\0\x02hi").unwrap().1.is_some());
+    /// assert!(!decoder.refuses_a_challenge()); // only the first frame is checked
+    /// ```
+    pub fn refusing_a_challenge(mut self) -> Decoder {
+        self.first = FirstFrame::RefuseChallenge;
+        self
+    }
+
+    /// True until the first frame of a decoder made
+    /// [`refusing_a_challenge`](Self::refusing_a_challenge) is complete: an adapter
+    /// that hands the stream to another decoder hands this on with it.
+    pub fn refuses_a_challenge(&self) -> bool {
+        self.first == FirstFrame::RefuseChallenge
     }
 
     /// Sets the limit for frames from now on (`None`: no limit). The limit is also
@@ -292,7 +338,18 @@ impl Decoder {
     /// error).
     #[inline]
     pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Option<Frame<'a>>), Error> {
-        match self.step(input) {
+        let result = match self.step(input) {
+            Ok((used, Some(frame))) if self.first == FirstFrame::RefuseChallenge => {
+                self.first = FirstFrame::Unchecked;
+                if frame.starts_with(CHALLENGE_PREFIX) {
+                    Err(Error::AuthkeyWanted)
+                } else {
+                    Ok((used, Some(frame)))
+                }
+            }
+            other => other,
+        };
+        match result {
             Ok(done) => Ok(done),
             Err(error) => {
                 self.state = State::Failed(error.clone());

@@ -451,6 +451,36 @@ impl Receiver {
         self.decoder.error()
     }
 
+    /// True until the first message of a client without an authkey is decoded: a
+    /// first frame that starts with `#CHALLENGE#` is then [`Error::AuthkeyWanted`]
+    /// (see [`Decoder::refusing_a_challenge`]). An adapter that hands the
+    /// stream over to another decoder hands this check on with it.
+    ///
+    /// ```
+    /// # struct Zero;
+    /// # impl rand_core::TryRng for Zero {
+    /// #     type Error = core::convert::Infallible;
+    /// #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(0) }
+    /// #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { Ok(0) }
+    /// #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Self::Error> { d.fill(0); Ok(()) }
+    /// # }
+    /// # impl rand_core::TryCryptoRng for Zero {}
+    /// use mpconn::{Connection, HandshakeConfig};
+    /// let client = Connection::client(None, &HandshakeConfig::default(), &mut Zero);
+    /// assert!(client.receiver().refuses_a_challenge());
+    /// assert!(!Connection::established().receiver().refuses_a_challenge());
+    /// ```
+    pub fn refuses_a_challenge(&self) -> bool {
+        self.decoder.refuses_a_challenge()
+    }
+
+    /// Makes the first message a challenge check (see
+    /// [`refuses_a_challenge`](Self::refuses_a_challenge)): for a client without an
+    /// authkey.
+    pub(crate) fn refuse_a_challenge(&mut self) {
+        self.decoder = core::mem::take(&mut self.decoder).refusing_a_challenge();
+    }
+
     /// The size of the inbound buffer now (0 until first lent), for tests and metrics.
     pub fn buffer_len(&self) -> usize {
         self.buf.len()

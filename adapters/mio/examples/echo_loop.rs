@@ -20,8 +20,10 @@
 //! - one `Poll`, one `Listener`, any number of `Connection`s, one token each;
 //! - every connection registered for `READABLE | WRITABLE`; on any event, `flush` and then
 //!   `recv_bytes` until `Ok(None)` (mio is edge-triggered);
-//! - handshakes run side by side; the loop owns the clock and drops a client that has not
-//!   finished its handshake by its deadline (the poll timeout wakes it in time);
+//! - handshakes run side by side, each under its handshake timeout; the loop owns the
+//!   clock: its poll timeout wakes it by the earliest `Connection::handshake_deadline`,
+//!   and a connection past it fails its next call (`Error::Timeout`) and is
+//!   dropped;
 //! - backpressure: a connection whose echoes are not all written yet is not read from, so
 //!   a client that sends without reading cannot grow the server's memory. The writable
 //!   event that follows resumes it.
@@ -52,8 +54,6 @@ pub enum Note {
 
 struct Client {
     connection: Connection,
-    /// Until the handshake is over: when to give up on it.
-    deadline: Option<Instant>,
 }
 
 /// The server: a listener and its clients on one `Poll`.
@@ -92,7 +92,11 @@ impl EchoLoop {
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<Vec<Note>> {
         let mut notes = Vec::new();
         let now = Instant::now();
-        let next_deadline = self.clients.values().filter_map(|c| c.deadline).min();
+        let next_deadline = self
+            .clients
+            .values()
+            .filter_map(|c| c.connection.handshake_deadline())
+            .min();
         let wait = match (next_deadline, max_wait) {
             (Some(deadline), Some(max)) => Some(deadline.saturating_duration_since(now).min(max)),
             (Some(deadline), None) => Some(deadline.saturating_duration_since(now)),
@@ -141,20 +145,14 @@ impl EchoLoop {
                         token,
                         Interest::READABLE | Interest::WRITABLE,
                     )?;
-                    let deadline = connection
-                        .is_handshaking()
-                        .then(|| Instant::now() + self.handshake_timeout);
+                    if connection.is_handshaking() {
+                        connection.set_handshake_timeout(Some(self.handshake_timeout));
+                    }
                     notes.push(Note::Accepted(
                         token,
                         self.listener.last_accepted().cloned(),
                     ));
-                    self.clients.insert(
-                        token,
-                        Client {
-                            connection,
-                            deadline,
-                        },
-                    );
+                    self.clients.insert(token, Client { connection });
                     // Bytes may already be waiting (a client that sent its answer quickly).
                     self.serve(token, notes);
                 }
@@ -173,7 +171,6 @@ impl EchoLoop {
         match echo(&mut client.connection) {
             Ok(()) => {
                 if was_handshaking && client.connection.is_established() {
-                    client.deadline = None;
                     notes.push(Note::Established(token));
                 }
             }
@@ -188,20 +185,23 @@ impl EchoLoop {
         }
     }
 
+    /// Serves every connection past its handshake deadline: its call fails with
+    /// `Error::Timeout` and it is dropped.
     fn drop_late_handshakes(&mut self, notes: &mut Vec<Note>) {
         let now = Instant::now();
         let late: Vec<Token> = self
             .clients
             .iter()
-            .filter(|(_, client)| client.deadline.is_some_and(|deadline| deadline <= now))
+            .filter(|(_, client)| {
+                client
+                    .connection
+                    .handshake_deadline()
+                    .is_some_and(|deadline| deadline <= now)
+            })
             .map(|(token, _)| *token)
             .collect();
         for token in late {
-            self.remove(token);
-            notes.push(Note::Dropped(
-                token,
-                format!("no handshake within {:?}", self.handshake_timeout),
-            ));
+            self.serve(token, notes);
         }
     }
 

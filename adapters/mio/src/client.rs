@@ -14,8 +14,11 @@ use crate::{socket, Address, ClientOptions, Connection, Error};
 /// [`timeout`](ClientOptions::timeout) bounds all that, and fails with
 /// [`Error::Timeout`]. The handshake then completes inside the connection's
 /// [`flush`](Connection::flush) and [`recv_bytes`](Connection::recv_bytes) calls as
-/// readiness events come (register it for `READABLE | WRITABLE`): the event loop owns
-/// its clock.
+/// readiness events come (register it for `READABLE | WRITABLE`), under the options'
+/// [`handshake_timeout`](ClientOptions::handshake_timeout): the event loop owns its
+/// clock and polls with a timeout no later than
+/// [`Connection::handshake_deadline`]; past it those calls fail, with
+/// [`Error::NoChallenge`] when the listener sent no challenge.
 ///
 /// ```no_run
 /// use mio::{Events, Interest, Poll, Token};
@@ -42,14 +45,15 @@ pub struct Client;
 
 impl Client {
     /// Connects and starts, with an authkey, the client's side of the handshake;
-    /// `None` means no handshake, as in CPython. No timeout: see
-    /// [`connect_with`](Self::connect_with).
+    /// `None` means no handshake, as in CPython. No connect timeout, and a 20 s
+    /// handshake timeout: see [`connect_with`](Self::connect_with).
     pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {
         Client::connect_with(address, &ClientOptions::new().authkey(authkey))
     }
 
     /// Connects with `options` and starts the handshake. The options' timeout bounds
-    /// connecting only; the handshake runs in the event loop.
+    /// connecting only; the handshake runs in the event loop, under the options'
+    /// handshake timeout ([`Connection::set_handshake_timeout`]).
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -60,6 +64,7 @@ impl Client {
     ///     .authkey(Some(b"secret"))
     ///     .timeout(Some(Duration::from_secs(5)));
     /// let connection = Client::connect_with(&address, &options)?;
+    /// assert!(connection.handshake_deadline().is_some());
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn connect_with(address: &Address, options: &ClientOptions) -> Result<Connection, Error> {
@@ -67,10 +72,12 @@ impl Client {
             .timeout
             .and_then(|timeout| Instant::now().checked_add(timeout));
         let stream = socket::connect(address, options, deadline)?;
-        Ok(Connection::client(
+        let mut connection = Connection::client(
             stream,
             options.authkey.as_ref().map(AuthKey::as_bytes),
             &options.handshake_config,
-        ))
+        );
+        connection.set_handshake_timeout(options.handshake_timeout);
+        Ok(connection)
     }
 }

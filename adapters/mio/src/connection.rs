@@ -2,12 +2,14 @@
 //! [`mpconn_net`]'s one read and one write.
 
 use std::io;
+use std::time::{Duration, Instant};
 
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
 use mpconn::{Frame, HandshakeConfig, Role};
 use mpconn_net::{new_core, read_into, write_direct, write_from, During};
 
+use crate::pending::Slot;
 use crate::{Error, Stream};
 
 /// What a non-blocking socket call did: `Ok(None)` for `WouldBlock` (go on at the next
@@ -66,6 +68,11 @@ fn nonblocking<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<Option<
 pub struct Connection {
     io: Stream,
     core: mpconn::Connection,
+    /// While the handshake runs under a timeout: when it must be over, and the
+    /// timeout that set it.
+    deadline: Option<(Instant, Duration)>,
+    /// The listener's place for this handshake, freed when it ends.
+    slot: Option<Slot>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -100,7 +107,78 @@ impl Connection {
     }
 
     fn with_core(io: Stream, core: mpconn::Connection) -> Connection {
-        Connection { io, core }
+        Connection {
+            io,
+            core,
+            deadline: None,
+            slot: None,
+        }
+    }
+
+    /// Gives the handshake `timeout` from now (`None`: no limit, the default of a
+    /// connection made by hand; a [`Listener`](crate::Listener)'s and a
+    /// [`Client`](crate::Client)'s have one, from their options). Past it, while the
+    /// handshake still runs, [`recv_bytes`](Self::recv_bytes),
+    /// [`recv_message`](Self::recv_message) and [`flush`](Self::flush) fail with
+    /// [`Error::Timeout`] during [`During::Handshake`], or [`Error::NoChallenge`] for a
+    /// client that never received the listener's challenge. The loop owns the clock:
+    /// wake up by [`handshake_deadline`](Self::handshake_deadline) and call one of them.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mpconn_mio::{Connection, HandshakeConfig};
+    ///
+    /// let (a, _b) = mio::net::UnixStream::pair()?;
+    /// let mut conn = Connection::server(a, Some(b"key"), &HandshakeConfig::default());
+    /// conn.set_handshake_timeout(Some(Duration::ZERO));
+    /// assert!(conn.recv_bytes(None).unwrap_err().is_timeout());
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_handshake_timeout(&mut self, timeout: Option<Duration>) {
+        self.deadline = timeout
+            .and_then(|after| Some((Instant::now().checked_add(after)?, after)))
+            .filter(|_| self.core.is_handshaking());
+    }
+
+    /// When the handshake must be over, while it runs under a timeout: the latest a
+    /// loop may wait before calling [`recv_bytes`](Self::recv_bytes) or
+    /// [`flush`](Self::flush) again.
+    pub fn handshake_deadline(&self) -> Option<Instant> {
+        self.deadline
+            .filter(|_| self.core.is_handshaking())
+            .map(|(at, _)| at)
+    }
+
+    /// Holds the listener's place for this handshake until it ends.
+    pub(crate) fn hold(&mut self, slot: Slot) {
+        self.slot = Some(slot);
+    }
+
+    /// The handshake timeout's error, once it ran out while the handshake runs.
+    fn check_deadline(&mut self) -> Result<(), Error> {
+        self.settle();
+        match self.deadline {
+            Some((at, after)) if Instant::now() >= at => Err(match self.core.awaits_challenge() {
+                true => Error::NoChallenge {
+                    after,
+                    address: None,
+                },
+                false => Error::Timeout {
+                    during: During::Handshake,
+                    address: None,
+                },
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Frees the listener's place and forgets the deadline once the handshake ended
+    /// (it succeeded or failed).
+    fn settle(&mut self) {
+        if !self.core.is_handshaking() {
+            self.deadline = None;
+            self.slot = None;
+        }
     }
 
     /// True while the handshake runs.
@@ -151,8 +229,11 @@ impl Connection {
     /// either way: check [`wants_write`](Self::wants_write)). A partial write keeps its
     /// place.
     pub fn flush(&mut self) -> Result<(), Error> {
+        self.check_deadline()?;
         let during = self.during(During::Send);
-        self.write_queued().map_err(|e| e.during(during))
+        let written = self.write_queued().map_err(|e| e.during(during));
+        self.settle();
+        written
     }
 
     fn write_queued(&mut self) -> Result<(), Error> {
@@ -183,9 +264,12 @@ impl Connection {
     /// then on. A peer that closes between messages gives an error for which
     /// [`Error::is_eof`] is true.
     pub fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Option<Vec<u8>>, Error> {
+        self.check_deadline()?;
         let during = self.during(During::Receive);
         self.core.set_max_len(max_len.map(|max| max as u64));
-        self.receive().map_err(|e| e.during(during))
+        let received = self.receive().map_err(|e| e.during(during));
+        self.settle();
+        received
     }
 
     fn receive(&mut self) -> Result<Option<Vec<u8>>, Error> {
@@ -220,9 +304,12 @@ impl Connection {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv_message(&mut self, max_len: Option<usize>) -> Result<Option<Frame<'_>>, Error> {
+        self.check_deadline()?;
         let during = self.during(During::Receive);
         self.core.set_max_len(max_len.map(|max| max as u64));
-        if !self.receive_borrowed().map_err(|e| e.during(during))? {
+        let received = self.receive_borrowed().map_err(|e| e.during(during));
+        self.settle();
+        if !received? {
             return Ok(None);
         }
         match self.core.next_message() {

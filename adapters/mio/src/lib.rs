@@ -22,6 +22,7 @@
 mod client;
 pub mod connection;
 mod listener;
+mod pending;
 mod socket;
 pub mod stream;
 
@@ -41,6 +42,6 @@ pub use mio;
 pub use mpconn::Frame;
 pub use mpconn_net::{
     Address, AddressError, ClientOptions, During, Error, Family, HandshakeConfig, ListenerOptions,
-    DEFAULT_BACKLOG,
+    DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_PENDING_LIMIT,
 };
 pub use stream::Stream;

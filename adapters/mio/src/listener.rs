@@ -1,12 +1,15 @@
 //! The non-blocking listener.
 
 use std::io;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
 use mpconn::{AuthKey, HandshakeConfig};
 use mpconn_net::{Bound, During, SocketCleanup};
 
+use crate::pending::Gate;
 use crate::socket::RawListener;
 use crate::{Address, Connection, Error, ListenerOptions};
 
@@ -15,10 +18,12 @@ use crate::{Address, Connection, Error, ListenerOptions};
 /// It implements [`mio::event::Source`]: register it for `Interest::READABLE` and, on
 /// each event, call [`accept`](Self::accept) until it returns `Ok(None)`. Each accepted
 /// [`Connection`] starts its handshake at once and finishes it inside its own
-/// `recv_bytes` / `flush` calls, so many clients authenticate side by side. The loop
-/// owns the clock: to give up on a client that stalls, drop a connection that is
-/// still [handshaking](Connection::is_handshaking) when your deadline passes (the
-/// `echo_loop` example shows how).
+/// `recv_bytes` / `flush` calls, so many clients authenticate side by side, each under
+/// its own [handshake timeout](ListenerOptions::handshake_timeout), at most
+/// [`pending_limit`](ListenerOptions::pending_limit) at once. The loop owns the clock:
+/// it polls with a timeout no later than the earliest
+/// [`Connection::handshake_deadline`] and calls `recv_bytes` on a connection past it,
+/// which fails with [`Error::Timeout`] (the `echo_loop` example shows how).
 ///
 /// Dropping it closes it ([`close`](Self::close)).
 ///
@@ -39,6 +44,9 @@ pub struct Listener {
     last_accepted: Option<Address>,
     authkey: Option<AuthKey>,
     handshake: HandshakeConfig,
+    handshake_timeout: Option<Duration>,
+    /// The places of the handshakes under way.
+    gate: Gate,
     cleanup: SocketCleanup,
 }
 
@@ -56,9 +64,9 @@ impl Listener {
     /// Binds and starts listening on `address`, or on a fresh default address of the
     /// options' family: a `listener-XXXXXXXX` socket in a new private (0700) temporary
     /// directory for `AF_UNIX` (both removed when the listener closes), `localhost:0`
-    /// for `AF_INET`. `SO_REUSEADDR` is set, as CPython does. The handshake timeout and
-    /// the pending limit do not apply here: the event loop owns the clock, and accepts
-    /// only as many clients as it asks for.
+    /// for `AF_INET`. `SO_REUSEADDR` is set, as CPython does. Each accepted connection
+    /// carries the handshake timeout, and at most the pending limit of them handshake
+    /// at once.
     ///
     /// ```
     /// use mpconn_mio::{Family, Listener, ListenerOptions};
@@ -88,6 +96,8 @@ impl Listener {
             last_accepted: None,
             authkey: options.authkey.clone(),
             handshake: options.handshake_config.clone(),
+            handshake_timeout: options.handshake_timeout,
+            gate: Gate::new(options.pending_limit),
             cleanup,
         })
     }
@@ -95,12 +105,22 @@ impl Listener {
     /// The next client waiting, if any (`Ok(None)`: none now; wait for the next readable
     /// event). Its handshake has started: the challenge is written if the socket takes it.
     ///
-    /// An `Err` concerns one client (or a passing OS condition such as running out of
-    /// file descriptors): the listener goes on, so keep calling until `Ok(None)`.
-    /// [`Error::ListenerClosed`] after [`close`](Self::close).
+    /// An `Err` concerns one client ([`Error::is_client_failure`]) or is a passing OS
+    /// condition such as running out of file descriptors ([`Error::Accept`]): the
+    /// listener goes on, so keep calling until `Ok(None)`. [`Error::ListenerClosed`]
+    /// after [`close`](Self::close). `Ok(None)` also when
+    /// [`pending_limit`](ListenerOptions::pending_limit) handshakes are under way: the
+    /// listener is reported readable again when one ends.
     pub fn accept(&mut self) -> Result<Option<Connection>, Error> {
         let raw = self.raw.as_ref().ok_or(Error::ListenerClosed)?;
         loop {
+            let slot = match self.authkey {
+                Some(_) => match self.gate.enter() {
+                    Some(slot) => Some(slot),
+                    None => return Ok(None),
+                },
+                None => None,
+            };
             match raw.accept() {
                 Ok((stream, peer)) => {
                     self.last_accepted = Some(peer);
@@ -109,12 +129,16 @@ impl Listener {
                         self.authkey.as_ref().map(AuthKey::as_bytes),
                         &self.handshake,
                     );
+                    if let Some(slot) = slot {
+                        connection.hold(slot);
+                        connection.set_handshake_timeout(self.handshake_timeout);
+                    }
                     connection.flush()?;
                     return Ok(Some(connection));
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(Error::io(During::Accept, error).at(&self.address)),
+                Err(error) => return Err(mpconn_net::accept_error(error, &self.address)),
             }
         }
     }
@@ -134,6 +158,7 @@ impl Listener {
     /// default address); an abstract name has no file. Idempotent; `Drop` does the same.
     /// Accepted connections stay open.
     pub fn close(&mut self) {
+        self.gate.unregistered();
         self.raw = None;
         self.cleanup.run();
     }
@@ -152,7 +177,8 @@ impl Source for Listener {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        self.raw_mut()?.register(registry, token, interests)
+        self.raw_mut()?.register(registry, token, interests)?;
+        self.remember(registry, token, interests)
     }
 
     fn reregister(
@@ -161,15 +187,29 @@ impl Source for Listener {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        self.raw_mut()?.reregister(registry, token, interests)
+        self.raw_mut()?.reregister(registry, token, interests)?;
+        self.remember(registry, token, interests)
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        self.gate.unregistered();
         self.raw_mut()?.deregister(registry)
     }
 }
 
 impl Listener {
+    /// Tells the pending gate where the listening socket is registered, so that a
+    /// freed place can renew it.
+    fn remember(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        let fd = self.raw_mut()?.as_raw_fd();
+        self.gate.registered(registry, fd, token, interests)
+    }
+
     fn raw_mut(&mut self) -> io::Result<&mut RawListener> {
         self.raw
             .as_mut()

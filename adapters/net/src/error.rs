@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use crate::address::{Address, AddressError};
 
@@ -147,6 +148,38 @@ pub enum Error {
     },
     /// The listener was closed (CPython: "listener is closed").
     ListenerClosed,
+    /// The listening socket's own `accept(2)` failed (out of file descriptors, say): no
+    /// client is involved, and the next `accept` is likely to fail the same way until
+    /// the condition passes, so a loop should pause rather than spin. Every other error
+    /// of a listener's `accept` concerns one client (see
+    /// [`is_client_failure`](Error::is_client_failure)); [`accept_error`](crate::accept_error)
+    /// tells the two apart.
+    Accept {
+        /// The OS's error.
+        source: io::Error,
+        /// The listener's address, when known.
+        address: Option<Address>,
+    },
+    /// A client with an authkey received nothing from the listener within its
+    /// handshake timeout ([`ClientOptions::handshake_timeout`](crate::ClientOptions::handshake_timeout)):
+    /// the listener most likely has no authkey, and waits for a message while the
+    /// client waits for a challenge (CPython's own clients wait forever there,
+    /// gh-123736).
+    NoChallenge {
+        /// The handshake timeout that ran out.
+        after: Duration,
+        /// The listener's address, when known.
+        address: Option<Address>,
+    },
+    /// A client without an authkey received an authentication challenge
+    /// (`#CHALLENGE#`) where it expected a message: the listener has an authkey and
+    /// wants this client to prove it holds it. The core finds it
+    /// ([`mpconn::Error::AuthkeyWanted`]); it comes out as this variant, which can
+    /// name the address.
+    AuthkeyWanted {
+        /// The listener's address, when known.
+        address: Option<Address>,
+    },
     /// An address that cannot be parsed or used here.
     Address(AddressError),
     /// A value could not be pickled, or a message could not be unpickled into the type
@@ -194,7 +227,12 @@ impl Error {
     /// );
     /// ```
     pub fn at(mut self, at: &Address) -> Error {
-        if let Error::Io { address, .. } | Error::Timeout { address, .. } = &mut self {
+        if let Error::Io { address, .. }
+        | Error::Timeout { address, .. }
+        | Error::Accept { address, .. }
+        | Error::NoChallenge { address, .. }
+        | Error::AuthkeyWanted { address } = &mut self
+        {
             if address.is_none() {
                 *address = Some(at.clone());
             }
@@ -256,14 +294,35 @@ impl Error {
         matches!(self, Error::Protocol(e) if e.is_authentication())
     }
 
-    /// True when a deadline passed ([`Error::Timeout`]).
+    /// True when a deadline passed ([`Error::Timeout`], [`Error::NoChallenge`]).
     ///
     /// ```
     /// use mpconn_net::{During, Error};
     /// assert!(Error::Timeout { during: During::Connect, address: None }.is_timeout());
     /// ```
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout { .. })
+        matches!(self, Error::Timeout { .. } | Error::NoChallenge { .. })
+    }
+
+    /// True unless the error is the listener's own: its `accept(2)` failed
+    /// ([`Error::Accept`]) or it is closed ([`Error::ListenerClosed`]). An error of a
+    /// listener's `accept` for which this is true concerns one client only (it reset
+    /// its connection, failed or outlasted the handshake): call `accept` again at once.
+    ///
+    /// ```
+    /// use std::io;
+    /// use mpconn_net::{During, Error};
+    ///
+    /// let reset = Error::io(During::Accept, io::ErrorKind::ConnectionReset.into());
+    /// assert!(reset.is_client_failure());
+    /// let out_of_fds = Error::Accept {
+    ///     source: io::Error::from_raw_os_error(24), // EMFILE
+    ///     address: None,
+    /// };
+    /// assert!(!out_of_fds.is_client_failure());
+    /// ```
+    pub fn is_client_failure(&self) -> bool {
+        !matches!(self, Error::Accept { .. } | Error::ListenerClosed)
     }
 
     /// The core's error, for [`Error::Protocol`].
@@ -329,6 +388,30 @@ impl fmt::Display for Error {
                 f.write_str("connection is read-only: it cannot be written to")
             }
             Error::ListenerClosed => f.write_str("listener is closed"),
+            Error::Accept {
+                source,
+                address: Some(address),
+            } => write!(f, "the listener at {address} cannot accept: {source}"),
+            Error::Accept {
+                source,
+                address: None,
+            } => write!(f, "the listener cannot accept: {source}"),
+            Error::NoChallenge { after, address } => {
+                if let Some(address) = address {
+                    write!(f, "{address}: ")?;
+                }
+                write!(
+                    f,
+                    "no challenge from the listener within {} s: does it have an authkey?",
+                    after.as_secs_f64()
+                )
+            }
+            Error::AuthkeyWanted { address } => {
+                if let Some(address) = address {
+                    write!(f, "{address}: ")?;
+                }
+                write!(f, "{}", mpconn::Error::AuthkeyWanted)
+            }
             Error::Address(e) => write!(f, "{e}"),
             #[cfg(feature = "pickle")]
             Error::Pickle(e) => write!(f, "pickle: {e}"),
@@ -339,7 +422,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } | Error::Accept { source, .. } => Some(source),
             Error::Protocol(e) => Some(e),
             Error::Address(e) => Some(e),
             #[cfg(feature = "pickle")]
@@ -361,9 +444,14 @@ impl From<io::Error> for Error {
     }
 }
 
+/// The core's error as [`Error::Protocol`], but for [`mpconn::Error::AuthkeyWanted`],
+/// which is [`Error::AuthkeyWanted`] (it can name the address).
 impl From<mpconn::Error> for Error {
     fn from(error: mpconn::Error) -> Error {
-        Error::Protocol(error)
+        match error {
+            mpconn::Error::AuthkeyWanted => Error::AuthkeyWanted { address: None },
+            error => Error::Protocol(error),
+        }
     }
 }
 
@@ -396,7 +484,9 @@ pub fn protocol_error_kind(error: &mpconn::Error) -> io::ErrorKind {
         mpconn::Error::Closed
         | mpconn::Error::UnexpectedEof { .. }
         | mpconn::Error::HandshakeEof => io::ErrorKind::UnexpectedEof,
-        mpconn::Error::Authentication(_) => io::ErrorKind::PermissionDenied,
+        mpconn::Error::Authentication(_) | mpconn::Error::AuthkeyWanted => {
+            io::ErrorKind::PermissionDenied
+        }
         // Our own side lost its place (a send abandoned part-way): the stream is broken.
         mpconn::Error::OutOfStep => io::ErrorKind::BrokenPipe,
         _ => io::ErrorKind::InvalidData,
@@ -421,11 +511,12 @@ impl From<Error> for io::Error {
                 during: None,
                 address: None,
             } => return source,
-            Error::Io { ref source, .. } => source.kind(),
+            Error::Io { ref source, .. } | Error::Accept { ref source, .. } => source.kind(),
             Error::Address(e) => return e.into(),
             Error::Protocol(ref e) => protocol_error_kind(e),
             Error::BufferTooShort { .. } => io::ErrorKind::InvalidInput,
-            Error::Timeout { .. } => io::ErrorKind::TimedOut,
+            Error::Timeout { .. } | Error::NoChallenge { .. } => io::ErrorKind::TimedOut,
+            Error::AuthkeyWanted { .. } => io::ErrorKind::PermissionDenied,
             Error::WrongDirection { .. } => io::ErrorKind::Unsupported,
             Error::ListenerClosed => io::ErrorKind::NotConnected,
             #[cfg(feature = "pickle")]
@@ -435,9 +526,102 @@ impl From<Error> for io::Error {
     }
 }
 
+/// An error of `accept(2)` on the listener at `address`: the listening socket's own
+/// ([`Error::Accept`]), or one of the errors Linux reports for a client whose
+/// connection failed while it waited in the queue (accept(2), "Error handling"), which
+/// concern that client only (an [`Error::Io`] during [`During::Accept`]). Every
+/// adapter's listener classifies with this, so that a loop can pause after the first
+/// kind only ([`Error::is_client_failure`]).
+///
+/// ```
+/// use std::io;
+/// use mpconn_net::{accept_error, Address};
+///
+/// let at = Address::unix("/tmp/app.sock");
+/// let reset = accept_error(io::ErrorKind::ConnectionAborted.into(), &at);
+/// assert!(reset.is_client_failure());
+/// let emfile = accept_error(io::Error::from_raw_os_error(24), &at);
+/// assert!(!emfile.is_client_failure());
+/// assert!(emfile.to_string().starts_with("the listener at /tmp/app.sock cannot accept: "), "{emfile}");
+/// ```
+pub fn accept_error(source: io::Error, address: &Address) -> Error {
+    // accept(2): "Linux accept() passes already-pending network errors on the new
+    // socket as an error code from accept()"; each of these is one client's.
+    const CLIENTS_OWN: [i32; 11] = [
+        libc::ECONNABORTED,
+        libc::ECONNRESET,
+        libc::EPROTO,
+        libc::ENETDOWN,
+        libc::ENOPROTOOPT,
+        libc::EHOSTDOWN,
+        libc::ENONET,
+        libc::EHOSTUNREACH,
+        libc::EOPNOTSUPP,
+        libc::ENETUNREACH,
+        libc::ETIMEDOUT,
+    ];
+    let clients_own = source
+        .raw_os_error()
+        .is_some_and(|code| CLIENTS_OWN.contains(&code))
+        || source.kind() == io::ErrorKind::ConnectionAborted
+        || source.kind() == io::ErrorKind::ConnectionReset;
+    if clients_own {
+        Error::io(During::Accept, source).at(address)
+    } else {
+        Error::Accept {
+            source,
+            address: Some(address.clone()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_core_s_authkey_wanted_names_the_address_it_is_given() {
+        let error = Error::from(mpconn::Error::AuthkeyWanted).at(&Address::tcp("127.0.0.1", 9));
+        assert!(matches!(error, Error::AuthkeyWanted { .. }), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "127.0.0.1:9: the listener wants an authkey: it sent an authentication \
+             challenge (#CHALLENGE#) where a reply was expected"
+        );
+        assert_eq!(
+            io::Error::from(error).kind(),
+            io::ErrorKind::PermissionDenied
+        );
+    }
+
+    #[test]
+    fn no_challenge_is_a_timeout_and_says_what_probably_happened() {
+        let error = Error::NoChallenge {
+            after: std::time::Duration::from_secs(20),
+            address: None,
+        };
+        assert!(error.is_timeout() && error.is_client_failure());
+        assert_eq!(
+            error.to_string(),
+            "no challenge from the listener within 20 s: does it have an authkey?"
+        );
+        assert_eq!(io::Error::from(error).kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn accept_errors_of_one_client_are_client_failures_and_the_listener_s_are_not() {
+        let at = Address::unix("/tmp/x.sock");
+        for code in [libc::ECONNABORTED, libc::EPROTO, libc::ETIMEDOUT] {
+            let error = accept_error(io::Error::from_raw_os_error(code), &at);
+            assert!(error.is_client_failure(), "{error}");
+        }
+        for code in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            let error = accept_error(io::Error::from_raw_os_error(code), &at);
+            assert!(matches!(error, Error::Accept { .. }), "{error:?}");
+            assert!(!error.is_client_failure());
+        }
+        assert!(!Error::ListenerClosed.is_client_failure());
+    }
 
     #[test]
     fn eof_between_messages_is_eof_and_maps_to_unexpected_eof() {

@@ -44,7 +44,7 @@ mod transfer;
 
 pub use address::{Address, AddressError, Family};
 pub use bind::{bind, Bound, Listening, SocketCleanup};
-pub use error::{protocol_error_kind, During, Error, Result};
+pub use error::{accept_error, protocol_error_kind, During, Error, Result};
 pub use mpconn::HandshakeConfig;
 pub use options::{
     ClientOptions, ListenerOptions, Resolve, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT,

@@ -21,22 +21,33 @@ use crate::address::Family;
 /// ```
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The default listen backlog: 128, not CPython's 1.
+/// The default listen backlog: 4096, not CPython's 1.
 ///
-/// The queue only has to absorb a burst of simultaneous connects, but with a backlog of
-/// 1 a burst of 100 clients meets TCP SYN retransmits (a second or more of delay each)
-/// or, over a Unix socket, a full backlog (which clients wait out: see
-/// [`full_backlog_pause`](crate::full_backlog_pause)). The async listeners drain the
-/// queue at once; a blocking one serving a client meanwhile leaves the others queued,
-/// not refused. 128 is Linux's historical `SOMAXCONN`.
+/// CPython's `accept` takes one client off the queue at a time and authenticates it
+/// before the next, and with a backlog of 1 a burst of clients overflows the queue at
+/// once. Every listener here drains the queue into its handshakes under way (std
+/// whenever `accept` runs, tokio and mio as connections arrive), and the queue has to
+/// hold what arrives in between.
+///
+/// Linux clamps a backlog to `net.core.somaxconn`, 4096 by default since 5.4 (128
+/// before), so asking for more gains nothing and asking for less is what loses
+/// clients: a connect that finds the queue full has its SYN dropped (a retransmit a
+/// second or more later) or, with SYN cookies, its final ACK, and such a client
+/// believes it is connected while the listener never sees it (with 128, 2 of 5 bursts
+/// of 1,000 tokio clients lost hundreds). 4096 lets 5,000 clients connect at once to a
+/// listener that drains the queue as it goes, and costs nothing until connections
+/// queue: the kernel allocates per queued connection. Over a Unix socket a full
+/// backlog is waited out by the client instead (see
+/// [`full_backlog_pause`](crate::full_backlog_pause)).
 ///
 /// ```
-/// assert_eq!(mpconn_net::DEFAULT_BACKLOG, 128);
+/// assert_eq!(mpconn_net::DEFAULT_BACKLOG, 4096);
 /// ```
-pub const DEFAULT_BACKLOG: i32 = 128;
+pub const DEFAULT_BACKLOG: i32 = 4096;
 
-/// The default bound on connections that are handshaking or waiting for `accept` in a
-/// listener that authenticates in the background (tokio).
+/// The default bound on clients a listener holds at once, handshaking or finished and
+/// waiting for `accept` (std, tokio), or handshaking (mio); past it, new clients wait
+/// in the kernel's listen queue.
 ///
 /// ```
 /// assert_eq!(mpconn_net::DEFAULT_PENDING_LIMIT, 256);
@@ -46,11 +57,10 @@ pub const DEFAULT_PENDING_LIMIT: usize = 256;
 /// Options for a listener: what CPython's `Listener(address, family, backlog, authkey)`
 /// takes, a handshake timeout CPython does not have, and a bound on clients waiting.
 ///
-/// Every adapter reads the same options with the same defaults. Where one does not
-/// apply to a runtime, its method says so: mio's listener has no handshake timeout (the
-/// event loop owns the clock) and accepts no more than it is asked to, so it has no
-/// pending limit either; the blocking listener authenticates in `accept`, so neither
-/// has it.
+/// Every adapter reads the same options with the same defaults, and applies every one
+/// of them: each listener runs the handshakes of many clients side by side (std in
+/// `accept`'s thread, tokio in the background, mio in the caller's event loop), each
+/// under its own handshake timeout, at most `pending_limit` at once.
 ///
 /// ```
 /// use std::time::Duration;
@@ -140,10 +150,12 @@ impl ListenerOptions {
         self
     }
 
-    /// How long a client has to finish the handshake before the listener gives up on it
-    /// and reports [`Error::Timeout`](crate::Error::Timeout) for it (default 20 s;
-    /// `None`: forever, as CPython). std and tokio apply it; a mio event loop owns its
-    /// clock and drops a client that is still handshaking when its own deadline passes.
+    /// How long each client has, from when it was accepted, to finish the handshake
+    /// before the listener gives up on it and reports
+    /// [`Error::Timeout`](crate::Error::Timeout) for it (default 20 s; `None`: forever,
+    /// as CPython). A client that stays silent or trickles its answer delays nobody
+    /// else meanwhile. In mio the event loop owns the clock: it wakes by the
+    /// connection's handshake deadline, and the connection's next call fails.
     ///
     /// ```
     /// let options = mpconn_net::ListenerOptions::new().handshake_timeout(None);
@@ -166,11 +178,12 @@ impl ListenerOptions {
         self
     }
 
-    /// At most this many accepted connections are handshaking or waiting for `accept`
-    /// at once; beyond it the accept loop waits and new clients queue in the kernel's
-    /// backlog (default [`DEFAULT_PENDING_LIMIT`], at least 1). Only tokio's listener,
-    /// which accepts and authenticates in the background, has such a queue; std and
-    /// mio accept one client per `accept` call.
+    /// At most this many accepted clients are handshaking, or finished and not yet
+    /// returned by `accept`, at once (default [`DEFAULT_PENDING_LIMIT`], at least 1);
+    /// beyond it new clients wait in the kernel's listen queue. It bounds the memory
+    /// and file descriptors that clients which never finish can take. In mio it counts
+    /// the connections handed out whose handshake still runs, and `accept` gives
+    /// `Ok(None)` at the limit until one ends.
     ///
     /// ```
     /// assert_eq!(mpconn_net::ListenerOptions::new().pending_limit(0).pending_limit, 1);
@@ -198,7 +211,9 @@ pub type Resolve = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Syn
 ///
 /// The same options with the same defaults in every adapter. The timeout bounds
 /// connecting and the handshake together in std and tokio; in mio, where the handshake
-/// runs in the caller's event loop, it bounds connecting only.
+/// runs in the caller's event loop, it bounds connecting only. The handshake timeout
+/// (20 s by default, which CPython does not have) bounds the handshake in every
+/// adapter, so that a client never waits forever by default.
 ///
 /// ```
 /// use std::time::Duration;
@@ -209,13 +224,15 @@ pub type Resolve = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Syn
 ///     .timeout(Some(Duration::from_secs(5)));
 /// assert_eq!(options.timeout, Some(Duration::from_secs(5)));
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ClientOptions {
     /// See [`authkey`](Self::authkey).
     pub authkey: Option<AuthKey>,
     /// See [`timeout`](Self::timeout).
     pub timeout: Option<Duration>,
+    /// See [`handshake_timeout`](Self::handshake_timeout).
+    pub handshake_timeout: Option<Duration>,
     /// See [`handshake_config`](Self::handshake_config).
     pub handshake_config: HandshakeConfig,
     /// See [`resolver`](Self::resolver); `None` is the system's.
@@ -227,20 +244,37 @@ impl fmt::Debug for ClientOptions {
         f.debug_struct("ClientOptions")
             .field("authkey", &self.authkey)
             .field("timeout", &self.timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
             .field("handshake_config", &self.handshake_config)
             .field("resolver", &self.resolver.as_ref().map(|_| "custom"))
             .finish()
     }
 }
 
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions::new()
+    }
+}
+
 impl ClientOptions {
-    /// No authkey, no timeout (CPython's defaults), the system's resolver.
+    /// No authkey and no timeout (CPython's defaults), a 20 s handshake timeout
+    /// ([`DEFAULT_HANDSHAKE_TIMEOUT`]), which CPython does not have, the system's
+    /// resolver.
     ///
     /// ```
-    /// assert_eq!(mpconn_net::ClientOptions::new().timeout, None);
+    /// let options = mpconn_net::ClientOptions::new();
+    /// assert_eq!(options.timeout, None);
+    /// assert_eq!(options.handshake_timeout, Some(mpconn_net::DEFAULT_HANDSHAKE_TIMEOUT));
     /// ```
     pub fn new() -> ClientOptions {
-        ClientOptions::default()
+        ClientOptions {
+            authkey: None,
+            timeout: None,
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            handshake_config: HandshakeConfig::default(),
+            resolver: None,
+        }
     }
 
     /// The authkey to prove (default: none, no handshake).
@@ -265,6 +299,24 @@ impl ClientOptions {
     /// ```
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How long the handshake may take once connected (default 20 s,
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`]; `None`: forever, as CPython). A CPython listener
+    /// without an authkey never sends a challenge and waits for a message while a
+    /// client with a key waits for the challenge: past this timeout that client fails
+    /// with [`Error::NoChallenge`](crate::Error::NoChallenge) when nothing at all
+    /// arrived, [`Error::Timeout`](crate::Error::Timeout) otherwise.
+    /// [`timeout`](Self::timeout), when shorter, still bounds the whole.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = mpconn_net::ClientOptions::new().handshake_timeout(Some(Duration::from_secs(2)));
+    /// assert_eq!(options.handshake_timeout, Some(Duration::from_secs(2)));
+    /// ```
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
         self
     }
 

@@ -14,6 +14,17 @@ use crate::stream::{retry_interrupted, Stream};
 use crate::wait::poll_fd;
 use crate::{Error, Result};
 
+/// What a [`Connection::handshake_step`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The socket to be readable.
+    Read,
+    /// The socket to be writable.
+    Write,
+    /// Nothing: the handshake succeeded.
+    Done,
+}
+
 /// One end of a connection (CPython's `multiprocessing.connection.Connection`).
 ///
 /// Messages are byte strings of any length, framed exactly as CPython frames them
@@ -50,24 +61,6 @@ impl Connection {
             core,
             timeout: None,
         }
-    }
-
-    /// A connection over `stream`, after the handshake of `role` when there is an
-    /// `authkey` (finished before `deadline`, if any), as CPython's `Listener.accept`
-    /// and `Client` run it.
-    pub(crate) fn open(
-        stream: Stream,
-        role: mpconn::Role,
-        authkey: Option<&mpconn::AuthKey>,
-        config: &mpconn::HandshakeConfig,
-        deadline: Option<Instant>,
-    ) -> Result<Connection> {
-        let core = mpconn_net::new_core(role, authkey.map(mpconn::AuthKey::as_bytes), config);
-        let mut connection = Connection::new(stream, core);
-        if authkey.is_some() {
-            connection.handshake(deadline)?;
-        }
-        Ok(connection)
     }
 
     /// Runs the core's handshake to the end, before `deadline` if there is one. On a
@@ -109,6 +102,61 @@ impl Connection {
                 mpconn_net::read_into(core, &mut stream.reader())
             })?;
         }
+    }
+
+    /// Runs the handshake as far as it goes without blocking, on a stream set
+    /// non-blocking ([`set_nonblocking`](Self::set_nonblocking)), and says what it
+    /// waits for: the one place a non-blocking driver (the listener's handshakes under
+    /// way) touches the core. On a failure the core's last words (`#FAILURE#`) are
+    /// offered to the socket once, as [`handshake`](Self::handshake) writes them.
+    pub(crate) fn handshake_step(&mut self) -> Result<Step> {
+        let step = self.try_handshake_step();
+        if step.is_err() && self.core.wants_write() {
+            let _ = mpconn_net::write_from(&mut self.core, &mut self.stream.writer());
+        }
+        step
+    }
+
+    fn try_handshake_step(&mut self) -> Result<Step> {
+        const DURING: During = During::Handshake;
+        let would_block = |e: &std::io::Error| e.kind() == std::io::ErrorKind::WouldBlock;
+        loop {
+            while self.core.wants_write() {
+                match retry_interrupted(|| {
+                    mpconn_net::write_from(&mut self.core, &mut self.stream.writer())
+                }) {
+                    Ok(_) => {}
+                    Err(e) if would_block(&e) => return Ok(Step::Write),
+                    Err(e) => return Err(Error::io(DURING, e)),
+                }
+            }
+            match self.core.state() {
+                State::Established => return Ok(Step::Done),
+                State::Failed(error) => return Err(error.clone().into()),
+                State::Handshaking => {}
+            }
+            match retry_interrupted(|| {
+                mpconn_net::read_into(&mut self.core, &mut self.stream.reader())
+            }) {
+                Ok(_) => {}
+                Err(e) if would_block(&e) => return Ok(Step::Read),
+                Err(e) => return Err(Error::io(DURING, e)),
+            }
+        }
+    }
+
+    /// Sets the stream non-blocking (for [`handshake_step`](Self::handshake_step)) or
+    /// back to blocking.
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        self.stream
+            .set_nonblocking(nonblocking)
+            .map_err(|e| Error::io(During::Handshake, e))
+    }
+
+    /// True while a client's handshake waits for the listener's challenge (see
+    /// [`mpconn::Connection::awaits_challenge`]).
+    pub(crate) fn awaits_challenge(&self) -> bool {
+        self.core.awaits_challenge()
     }
 
     /// Sends one message (CPython's `send_bytes`), after any queued ones.

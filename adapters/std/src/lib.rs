@@ -44,6 +44,7 @@
 mod client;
 mod connection;
 mod listener;
+mod pending;
 mod pipe;
 mod stream;
 mod wait;
@@ -64,8 +65,9 @@ pub use listener::{Incoming, Listener};
 pub use mpconn::Frame;
 pub use mpconn_net::address;
 pub use mpconn_net::{
-    protocol_error_kind, Address, AddressError, ClientOptions, During, Error, Family,
+    accept_error, protocol_error_kind, Address, AddressError, ClientOptions, During, Error, Family,
     HandshakeConfig, ListenerOptions, Result, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_PENDING_LIMIT,
 };
 pub use pipe::pipe;
 pub use wait::{wait, Waitable};

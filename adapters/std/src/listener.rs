@@ -2,21 +2,24 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mpconn::{AuthKey, HandshakeConfig};
 use mpconn_net::{Bound, During, ListenerOptions, Listening, SocketCleanup};
 
 use crate::address::Address;
 use crate::connection::Connection;
+use crate::pending::Pending;
 use crate::stream::{retry_interrupted, Stream};
 use crate::{Error, Result};
 
 /// A socket that accepts connections (CPython's `multiprocessing.connection.Listener`).
 ///
-/// With an authkey, [`accept`](Listener::accept) runs the handshake before returning
-/// the connection. A client that fails it, or stays silent past the handshake
-/// timeout, is an error for that `accept` only: the listener keeps serving.
+/// With an authkey, [`accept`](Listener::accept) returns a connection once its
+/// handshake succeeded, and runs the handshakes of all the clients waiting side by
+/// side, so that one that stays silent delays nobody else. A client that fails it, or
+/// stays silent past the handshake timeout, is an error for that `accept` only: the
+/// listener keeps serving.
 ///
 /// Dropping the listener closes it and removes its socket file (an abstract name has
 /// none), like [`close`](Listener::close).
@@ -45,23 +48,26 @@ pub struct Listener {
     handshake_timeout: Option<Duration>,
     handshake: HandshakeConfig,
     last_accepted: Option<Address>,
+    /// The clients accepted whose handshakes run, or ended, before `accept` returns.
+    pending: Pending,
     /// Removed on close: the socket file, and the private directory made for it.
     cleanup: SocketCleanup,
 }
 
 impl Listener {
-    /// Binds with the default [`ListenerOptions`] (a backlog of 128, a 20 s handshake
-    /// timeout) and `authkey`: on `address`, or on a fresh Unix socket in a private
-    /// temporary directory. See [`bind_with`](Self::bind_with) for the rest.
+    /// Binds with the default [`ListenerOptions`] (a backlog of
+    /// [`DEFAULT_BACKLOG`](crate::DEFAULT_BACKLOG), a 20 s handshake timeout) and
+    /// `authkey`: on `address`, or on a fresh Unix socket in a private temporary
+    /// directory. See [`bind_with`](Self::bind_with) for the rest.
     pub fn bind(address: Option<Address>, authkey: Option<&[u8]>) -> Result<Listener> {
         Listener::bind_with(address, &ListenerOptions::new().authkey(authkey))
     }
 
     /// Binds and listens on `address`, or on a fresh default address of the options'
     /// family (a `listener-XXXXXXXX` socket in a private 0700 temporary directory for
-    /// `AF_UNIX`, `localhost:0` for `AF_INET`), with `SO_REUSEADDR` as CPython. The
-    /// options' pending limit does not apply: clients wait in the kernel's backlog
-    /// until `accept`.
+    /// `AF_UNIX`, `localhost:0` for `AF_INET`), with `SO_REUSEADDR` as CPython. At most
+    /// the options' [`pending_limit`](ListenerOptions::pending_limit) clients are held
+    /// at once, handshaking or finished; the others wait in the kernel's backlog.
     ///
     /// ```
     /// use std::time::Duration;
@@ -71,7 +77,8 @@ impl Listener {
     ///     .family(Family::Inet) // no address: localhost, any free port
     ///     .backlog(16)
     ///     .authkey(Some(b"secret"))
-    ///     .handshake_timeout(Some(Duration::from_secs(5)));
+    ///     .handshake_timeout(Some(Duration::from_secs(5)))
+    ///     .pending_limit(16);
     /// let listener = Listener::bind_with(None, &options)?;
     /// assert_ne!(listener.address().to_string(), "localhost:0");
     /// # Ok::<(), mpconn_std::Error>(())
@@ -82,6 +89,10 @@ impl Listener {
             address,
             cleanup,
         } = mpconn_net::bind(address, options)?;
+        // Non-blocking: accept() polls it together with the pending handshakes.
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io(During::Bind, e).at(&address))?;
         Ok(Listener {
             socket: Some(listener),
             address,
@@ -89,44 +100,101 @@ impl Listener {
             handshake_timeout: options.handshake_timeout,
             handshake: options.handshake_config.clone(),
             last_accepted: None,
+            pending: Pending::new(options.pending_limit),
             cleanup,
         })
     }
 
-    /// Accepts the next connection and, with an authkey, runs the handshake on it.
+    /// Accepts the next connection and, with an authkey, returns it once its handshake
+    /// succeeded (CPython's `accept`).
     ///
-    /// A failed handshake ([`Error::is_authentication`]), a client that closes during
-    /// it, or one that outlasts the handshake timeout ([`Error::is_timeout`]) is an
-    /// error for this call only; the next `accept` serves the next client.
+    /// Handshakes run side by side: while one client stays silent or answers a byte at
+    /// a time, this call goes on accepting and authenticating others, in this thread
+    /// (a `poll(2)` loop), and returns the first to succeed. Each client has its own
+    /// handshake timeout from when it was accepted; at most
+    /// [`pending_limit`](ListenerOptions::pending_limit) are held at once.
+    ///
+    /// A client that fails the handshake ([`Error::is_authentication`]), closes during
+    /// it, or outlasts its timeout ([`Error::is_timeout`]) is the error of one call,
+    /// in the order the clients finished, as CPython raises `AuthenticationError`
+    /// from `accept`: [`Error::is_client_failure`] is true, and the next call goes on
+    /// at once with the clients still pending. Reporting them rather than skipping
+    /// them keeps them visible (a log line for each attacker) and `last_accepted`
+    /// tells who it was. The listening socket's own failure is [`Error::Accept`].
     pub fn accept(&mut self) -> Result<Connection> {
+        loop {
+            if let Some((peer, outcome)) = self.pending.next_finished() {
+                let outcome = outcome.map_err(|e| e.at(self.name_of(&peer)));
+                self.last_accepted = Some(peer);
+                return outcome;
+            }
+            // Once a handshake ended, its outcome goes back before any more clients
+            // are taken.
+            while self.pending.has_room() && !self.pending.has_finished() {
+                let (stream, peer) = match self.accept_one() {
+                    Ok(Some(accepted)) => accepted,
+                    Ok(None) => break,
+                    Err(error) => {
+                        // accept(2) fails until its cause passes (EMFILE: until some
+                        // descriptors close): the handshakes under way must still move
+                        // on, and expire, while the caller retries.
+                        self.pending
+                            .wait(None, false)
+                            .map_err(|e| e.at(&self.address))?;
+                        return Err(error);
+                    }
+                };
+                let core = mpconn_net::new_core(
+                    mpconn::Role::Server,
+                    self.authkey.as_ref().map(AuthKey::as_bytes),
+                    &self.handshake,
+                );
+                let connection = Connection::new(stream, core);
+                if self.authkey.is_none() {
+                    self.last_accepted = Some(peer);
+                    return Ok(connection);
+                }
+                self.pending.start(connection, peer, self.handshake_timeout);
+            }
+            if self.pending.has_finished() {
+                continue;
+            }
+            let socket = self.socket.as_ref().ok_or(Error::ListenerClosed)?.as_fd();
+            self.pending
+                .wait(Some(socket), true)
+                .map_err(|e| e.at(&self.address))?;
+        }
+    }
+
+    /// The address an error about `peer` names: its own, or the listener's for an
+    /// unnamed Unix client, which has no address to show.
+    fn name_of<'a>(&'a self, peer: &'a Address) -> &'a Address {
+        match peer.path() {
+            Some(path) if path.as_os_str().is_empty() => &self.address,
+            _ => peer,
+        }
+    }
+
+    /// The next client off the listen queue, if one waits. A client whose connection
+    /// failed in the queue is an error for it alone ([`mpconn_net::accept_error`]).
+    fn accept_one(&self) -> Result<Option<(Stream, Address)>> {
         let socket = self.socket.as_ref().ok_or(Error::ListenerClosed)?;
-        let failed = |e: io::Error| Error::io(During::Accept, e).at(&self.address);
-        let (stream, peer) = match socket {
+        let failed = |e: io::Error| mpconn_net::accept_error(e, &self.address);
+        let accepted = match socket {
             Listening::Tcp(listener) => {
-                let (stream, peer) = retry_interrupted(|| listener.accept()).map_err(failed)?;
-                mpconn_net::set_up_tcp(&stream).map_err(failed)?;
-                (Stream::Tcp(stream), Address::from(peer))
+                retry_interrupted(|| listener.accept()).and_then(|(stream, peer)| {
+                    mpconn_net::set_up_tcp(&stream)?;
+                    Ok((Stream::Tcp(stream), Address::from(peer)))
+                })
             }
-            Listening::Unix(listener) => {
-                let (stream, peer) = retry_interrupted(|| listener.accept()).map_err(failed)?;
-                (Stream::Unix(stream), Address::from(&peer))
-            }
+            Listening::Unix(listener) => retry_interrupted(|| listener.accept())
+                .map(|(stream, peer)| (Stream::Unix(stream), Address::from(&peer))),
         };
-        let deadline = self
-            .handshake_timeout
-            .and_then(|timeout| Instant::now().checked_add(timeout));
-        let opened = Connection::open(
-            stream,
-            mpconn::Role::Server,
-            self.authkey.as_ref(),
-            &self.handshake,
-            deadline,
-        );
-        // An unnamed Unix client has no address to show: name the listener's.
-        let unnamed = peer.path().is_some_and(|p| p.as_os_str().is_empty());
-        let opened = opened.map_err(|e| e.at(if unnamed { &self.address } else { &peer }));
-        self.last_accepted = Some(peer);
-        opened
+        match accepted {
+            Ok(accepted) => Ok(Some(accepted)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(failed(e)),
+        }
     }
 
     /// An endless iterator of [`accept`](Self::accept) results.
@@ -158,6 +226,16 @@ impl Listener {
     /// True once [`close`](Self::close) ran.
     pub fn is_closed(&self) -> bool {
         self.socket.is_none()
+    }
+
+    /// The connections whose handshakes are under way, for [`wait`](crate::wait).
+    pub(crate) fn handshake_fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.pending.fds()
+    }
+
+    /// True when [`accept`](Self::accept) has a finished handshake to return at once.
+    pub(crate) fn has_finished(&self) -> bool {
+        self.pending.has_finished()
     }
 
     pub(crate) fn socket_fd(&self) -> Result<BorrowedFd<'_>> {

@@ -46,6 +46,19 @@ impl Stream {
 }
 
 impl Stream {
+    /// Sets `O_NONBLOCK` on a socket, for the listener's handshakes under way (a pipe
+    /// is never driven without blocking).
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nonblocking(nonblocking),
+            Stream::Unix(s) => s.set_nonblocking(nonblocking),
+            Stream::PipeReader(_) | Stream::PipeWriter(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "pipes are driven blocking only",
+            )),
+        }
+    }
+
     /// The stream as a reader for [`mpconn_net::read_into`]. Through `dyn Read` the
     /// socket's own `read_buf` still runs, so a large payload is read into the spare
     /// capacity of its buffer without zeroing it first.

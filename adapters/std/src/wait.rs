@@ -12,11 +12,28 @@ use crate::connection::Connection;
 use crate::listener::Listener;
 use crate::Result;
 
-/// Something [`wait`] can wait on: a [`Connection`], a [`Listener`] (ready when
-/// [`accept`](Listener::accept) would not block), a socket, or a file descriptor.
+/// Something [`wait`] can wait on: a [`Connection`], a [`Listener`] (ready when a
+/// client connected or a handshake under way moved on: its
+/// [`accept`](Listener::accept) then makes progress, though, as CPython's, it may
+/// still wait for a handshake to finish), a socket, or a file descriptor.
 pub trait Waitable {
     /// The descriptor to watch for input.
     fn wait_fd(&self) -> Result<BorrowedFd<'_>>;
+
+    /// Every descriptor whose input makes it ready (default: [`wait_fd`](Self::wait_fd)
+    /// alone). A [`Listener`] adds the connections whose handshakes are under way:
+    /// their progress is what its next `accept` returns.
+    ///
+    /// ```
+    /// use mpconn_std::{Listener, Waitable};
+    ///
+    /// let listener = Listener::bind(None, Some(b"secret"))?;
+    /// assert_eq!(listener.wait_fds()?.len(), 1); // no handshake under way yet
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    fn wait_fds(&self) -> Result<Vec<BorrowedFd<'_>>> {
+        Ok(vec![self.wait_fd()?])
+    }
 
     /// True when it is ready without the OS's help: a connection holding received
     /// bytes that a `poll(2)` on its descriptor cannot see.
@@ -28,6 +45,10 @@ pub trait Waitable {
 impl<T: Waitable + ?Sized> Waitable for &T {
     fn wait_fd(&self) -> Result<BorrowedFd<'_>> {
         (**self).wait_fd()
+    }
+
+    fn wait_fds(&self) -> Result<Vec<BorrowedFd<'_>>> {
+        (**self).wait_fds()
     }
 
     fn ready_now(&self) -> bool {
@@ -48,6 +69,16 @@ impl Waitable for Connection {
 impl Waitable for Listener {
     fn wait_fd(&self) -> Result<BorrowedFd<'_>> {
         self.socket_fd()
+    }
+
+    fn wait_fds(&self) -> Result<Vec<BorrowedFd<'_>>> {
+        let mut fds = vec![self.socket_fd()?];
+        fds.extend(self.handshake_fds());
+        Ok(fds)
+    }
+
+    fn ready_now(&self) -> bool {
+        self.has_finished()
     }
 }
 
@@ -94,21 +125,24 @@ pub fn wait<W: Waitable>(objects: &[W], timeout: Option<Duration>) -> Result<Vec
     if !ready.is_empty() {
         return Ok(ready);
     }
-    let fds = objects
-        .iter()
-        .map(Waitable::wait_fd)
-        .collect::<Result<Vec<_>>>()?;
+    // Each descriptor, with the index of the object it stands for.
+    let mut fds = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        fds.extend(object.wait_fds()?.into_iter().map(|fd| (i, fd)));
+    }
     let mut polls: Vec<PollFd<'_>> = fds
         .iter()
-        .map(|fd| PollFd::new(fd, PollFlags::IN))
+        .map(|(_, fd)| PollFd::new(fd, PollFlags::IN))
         .collect();
     poll_all(&mut polls, timeout)?;
-    Ok(polls
+    let mut ready: Vec<usize> = polls
         .iter()
-        .enumerate()
-        .filter(|(_, p)| !p.revents().is_empty())
-        .map(|(i, _)| i)
-        .collect())
+        .zip(&fds)
+        .filter(|(p, _)| !p.revents().is_empty())
+        .map(|(_, (i, _))| *i)
+        .collect();
+    ready.dedup();
+    Ok(ready)
 }
 
 /// Waits up to `timeout` for `fd` to be readable (or closed, or in error).
@@ -119,7 +153,7 @@ pub(crate) fn poll_fd(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Resu
 }
 
 /// `poll(2)` until something is ready or the time is up, resuming after signals.
-fn poll_all(polls: &mut [PollFd<'_>], timeout: Option<Duration>) -> io::Result<()> {
+pub(crate) fn poll_all(polls: &mut [PollFd<'_>], timeout: Option<Duration>) -> io::Result<()> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let left = match (timeout, deadline) {

@@ -2,61 +2,20 @@
 //! CPython clients, `mpconn send` talking to CPython listeners, with and without an
 //! authkey, in bytes and in `--pickle` mode.
 //!
-//! The tool is a binary of `mpconn-std`, which these tests (of the root package) do
-//! not get built on their own: the first test to need it runs `cargo build` for it,
-//! into the same target directory.
+//! The tool is built by the first test that needs it ([`common::mpconn`]).
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
 use common::Python;
-use common::{check, Peer, Program};
+use common::{check, start, Peer, Program};
 
 const KEY: &str = "cli test key";
 
-/// Builds `mpconn` (with `--pickle` support) once, and returns its path.
-fn mpconn() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        // Cargo tells its test processes where it is; the test binary lives in
-        // <target>/<profile>/deps, the tool goes to <target>/<profile>.
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--quiet", "-p", "mpconn-std", "--bin", "mpconn"])
-            .args(["--features", "pickle"]);
-        if !cfg!(debug_assertions) {
-            build.arg("--release");
-        }
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("<target>/<profile>/deps/<test>");
-        build.env("CARGO_TARGET_DIR", profile_dir.parent().expect("<target>"));
-        if let Err(why) = Peer::start("cargo build mpconn".into(), build).finish() {
-            panic!("building the mpconn tool failed: {why}");
-        }
-        profile_dir.join("mpconn")
-    })
-}
-
 fn newest_python() -> Option<Python> {
     common::pythons().pop()
-}
-
-/// `mpconn args...` with the key in the environment (or none), output captured.
-fn start(args: &[&str], key: Option<&str>) -> Peer {
-    let mut command = Command::new(mpconn());
-    command.args(args).env_remove("MPCONN_AUTHKEY");
-    if let Some(key) = key {
-        command.env("MPCONN_AUTHKEY", key);
-    }
-    Peer::start(format!("mpconn {}", args.join(" ")), command)
 }
 
 /// A CPython client: a wrong key first (it must be refused), then the right one,

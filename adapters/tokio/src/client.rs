@@ -22,8 +22,8 @@ pub struct Client;
 
 impl Client {
     /// Connects and, with an authkey, runs the client's side of the handshake; `None`
-    /// means no handshake, as in CPython. No timeout: see
-    /// [`connect_with`](Self::connect_with) for one.
+    /// means no handshake, as in CPython. No connect timeout, and a 20 s handshake
+    /// timeout: see [`connect_with`](Self::connect_with).
     pub async fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {
         Client::connect_with(address, &ClientOptions::new().authkey(authkey)).await
     }
@@ -31,7 +31,9 @@ impl Client {
     /// Connects with `options` and authenticates. A host name is resolved on a blocking
     /// thread (or by the options' resolver, there too), IPv4 first, and every address is
     /// tried in turn; a full Unix backlog is waited out. The options' timeout bounds it
-    /// all, handshake included; past it, [`Error::Timeout`].
+    /// all, handshake included; past it, [`Error::Timeout`]. The handshake timeout
+    /// bounds the handshake: a listener that sends nothing in time is
+    /// [`Error::NoChallenge`] (it most likely has no authkey).
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), mpconn_tokio::Error> {
@@ -42,6 +44,7 @@ impl Client {
     /// let options = ClientOptions::new()
     ///     .authkey(Some(b"secret"))
     ///     .timeout(Some(Duration::from_secs(5)))
+    ///     .handshake_timeout(Some(Duration::from_secs(2)))
     ///     .handshake_config(HandshakeConfig::default().refuse_md5(true));
     /// let connection = Client::connect_with(&address, &options).await?;
     /// # Ok(()) }
@@ -65,6 +68,30 @@ impl Client {
                 .map_err(|_| timed_out(During::Connect))??,
         };
         let authkey = options.authkey.as_ref().map(AuthKey::as_bytes);
+        // The limit that runs out first, and the timeout that set it.
+        let handshake_limit = options
+            .handshake_timeout
+            .and_then(|after| Some((Instant::now().checked_add(after)?, after)));
+        let limit = match (deadline.zip(options.timeout), handshake_limit) {
+            (Some(total), Some(handshake)) => Some(total.min(handshake)),
+            (total, handshake) => total.or(handshake),
+        };
+        if let Some((limit, after)) = limit.filter(|_| authkey.is_some()) {
+            // A keyed listener speaks first, with its challenge: silence until the
+            // limit means it most likely has no key.
+            match tokio::time::timeout_at(limit, stream.readable()).await {
+                Ok(readable) => {
+                    readable.map_err(|e| Error::io(During::Handshake, e).at(address))?
+                }
+                Err(_) => {
+                    return Err(Error::NoChallenge {
+                        after,
+                        address: Some(address.clone()),
+                    })
+                }
+            }
+        }
+        let deadline = limit.map(|(limit, _)| limit);
         let handshake = Connection::client(stream, authkey, &options.handshake_config);
         let connection = match deadline {
             None => handshake.await,

@@ -72,6 +72,27 @@ impl FrameCodec {
         }
     }
 
+    /// The same codec for the stream of a client without an authkey: a first frame
+    /// that starts with `#CHALLENGE#` is [`Error::AuthkeyWanted`], not a message (see
+    /// [`mpconn::frame::Decoder::refusing_a_challenge`]).
+    /// [`Connection::into_framed`](crate::Connection::into_framed) hands this check on
+    /// when the first message is still to come.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use mpconn_tokio::{Error, FrameCodec};
+    /// use tokio_util::codec::Decoder;
+    ///
+    /// let mut codec = FrameCodec::new().refusing_a_challenge();
+    /// let mut wire = BytesMut::from(&b"\0\0\0\x23#CHALLENGE#{sha256}0123456789abcdef"[..]);
+    /// assert!(matches!(codec.decode(&mut wire), Err(Error::AuthkeyWanted { .. })));
+    /// ```
+    pub fn refusing_a_challenge(self) -> FrameCodec {
+        FrameCodec {
+            decoder: self.decoder.refusing_a_challenge(),
+        }
+    }
+
     /// Sets the limit for incoming messages from the next frame on (`None`: no limit).
     pub fn set_max_len(&mut self, max_len: Option<u64>) {
         self.decoder.set_max_len(max_len);

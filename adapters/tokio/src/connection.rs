@@ -532,7 +532,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if self.receiver.is_mid_message() || self.sender.is_out_of_step() {
             return Err(Box::new(self));
         }
-        let mut parts = FramedParts::new::<&[u8]>(self.io, FrameCodec::new());
+        // A keyless client's first message is still to be checked for a challenge.
+        let codec = match self.receiver.refuses_a_challenge() {
+            true => FrameCodec::new().refusing_a_challenge(),
+            false => FrameCodec::new(),
+        };
+        let mut parts = FramedParts::new::<&[u8]>(self.io, codec);
         parts.read_buf = BytesMut::from(self.receiver.buffered_input());
         parts.write_buf = BytesMut::from(self.sender.pending_output());
         Ok(Framed::from_parts(parts))

@@ -60,7 +60,7 @@ async fn accept_loop(
             Err(error) => {
                 let incoming = Incoming {
                     peer: None,
-                    result: Err(Error::io(During::Accept, error).at(&address)),
+                    result: Err(mpconn_net::accept_error(error, &address)),
                     _permit: permit,
                 };
                 if sender.send(incoming).is_err() {

@@ -18,6 +18,13 @@ mpconn_net::socket_enum! {
     }
 }
 
+impl Stream {
+    /// Waits until there is something to read (or the peer closed).
+    pub(crate) async fn readable(&self) -> io::Result<()> {
+        each_socket!(self, stream => stream.readable().await)
+    }
+}
+
 impl AsyncRead for Stream {
     fn poll_read(
         self: Pin<&mut Self>,

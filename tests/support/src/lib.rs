@@ -1,11 +1,13 @@
 //! Shared by the tests and benchmarks of every mpconn crate, so that no crate keeps its
 //! own copy: finding the real CPython interpreters ([`mod@python`]), running them as peers
 //! whose output is read line by line ([`peer`]), and deterministic random number
-//! generators for the handshake's nonces ([`rng`]).
+//! generators for the handshake's nonces ([`rng`]), and attackers, bursts of clients
+//! and the kernel's listen-queue counter for the stall tests ([`attack`]).
 //!
 //! It depends on no mpconn crate, so the core's own unit tests can use it too.
 
 pub mod async_peer;
+pub mod attack;
 pub mod peer;
 pub mod python;
 pub mod rng;

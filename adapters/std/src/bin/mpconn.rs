@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mpconn_std::{
-    Address, Client, ClientOptions, Connection, During, Family, Listener, ListenerOptions,
-};
+use mpconn_std::{Address, Client, ClientOptions, Connection, Family, Listener, ListenerOptions};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 const USAGE: &str = "\
 mpconn: Python's multiprocessing.connection from the command line
@@ -25,6 +25,9 @@ USAGE:
         per line. A failed handshake is reported on stderr and serving goes on.
     mpconn send ADDRESS MESSAGE... [OPTIONS]
         Connect, send each MESSAGE and, with --echo, print each reply.
+
+    SIGINT, SIGTERM and SIGHUP make `listen` remove its socket file (and the private
+    directory of a default address) and exit with status 128 + the signal's number.
 
 ADDRESS:
     host:port, [IPv6]:port, a Unix socket path, or @name (a Linux abstract name)
@@ -41,7 +44,8 @@ OPTIONS:
     --clients N             listen: exit after serving N clients (those that passed
                             the handshake), removing the socket file
     --timeout SECONDS       listen: handshake timeout (default 20); send: limit on
-                            connecting, the handshake and each reply (default none)
+                            connecting, the handshake and each reply (default none,
+                            and 20 for the handshake). More than 0.
     -h, --help              show this help
 
 Messages are shown as text: printable ASCII and UTF-8 as is, a backslash as \\\\,
@@ -116,6 +120,13 @@ fn parse(args: impl Iterator<Item = OsString>) -> Outcome<Options> {
                             t.to_string_lossy()
                         ))
                     })?;
+                if seconds.is_zero() {
+                    return Err(Failure::Usage(
+                        "--timeout 0: every handshake would fail at once; give a number of \
+                         seconds above 0"
+                            .into(),
+                    ));
+                }
                 options.timeout = Some(seconds);
             }
             other => return Err(Failure::Usage(format!("unknown option {other}"))),
@@ -233,7 +244,13 @@ fn listen(options: Options) -> Outcome {
                 .timeout
                 .unwrap_or(mpconn_std::DEFAULT_HANDSHAKE_TIMEOUT),
         ));
+    // Registered before binding, so that a signal from the moment the socket file
+    // exists is already caught (and waits for the thread below).
+    let signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| run_error(format!("installing the signal handlers: {e}")))?;
+    let default_address = address.is_none();
     let mut listener = Listener::bind_with(address, &listener_options).map_err(run_error)?;
+    exit_on_signal(signals, left_on_disk(listener.address(), default_address));
     print_line(&listener.address().to_string())?;
     let codec = Codec {
         pickle: options.pickle,
@@ -253,23 +270,57 @@ fn listen(options: Options) -> Outcome {
                 serve(&mut conn, &codec, options.echo, &peer)?;
                 served += 1;
             }
-            Err(e) => {
-                eprintln!("mpconn: {peer}: {e}");
-                if matches!(
-                    e,
-                    mpconn_std::Error::Io {
-                        during: Some(During::Accept),
-                        ..
-                    }
-                ) {
-                    // accept(2) itself failed (out of descriptors?): do not spin.
-                    std::thread::sleep(Duration::from_millis(100));
-                }
+            Err(e) if e.is_client_failure() => eprintln!("mpconn: {peer}: {e}"),
+            Err(e @ mpconn_std::Error::Accept { .. }) => {
+                eprintln!("mpconn: {e}");
+                // accept(2) itself failed (out of descriptors?): do not spin while it
+                // lasts. A client's failure never gets here: the next one is served
+                // at once.
+                std::thread::sleep(ACCEPT_ERROR_PAUSE);
             }
+            Err(e) => return Err(run_error(e)),
         }
     }
     listener.close();
     Ok(())
+}
+
+/// How long `listen` rests after its own `accept(2)` failed.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// What a listener leaves on disk while it runs: its socket file, and for a default
+/// address the private directory made for it (innermost first).
+fn left_on_disk(address: &Address, default_address: bool) -> Vec<PathBuf> {
+    let Address::Unix(path) = address else {
+        return Vec::new(); // TCP and abstract names have no file
+    };
+    let mut paths = vec![path.clone()];
+    if default_address {
+        paths.extend(path.parent().map(PathBuf::from));
+    }
+    paths
+}
+
+/// On the first of `signals`, removes `paths` (a file, then directories) and exits
+/// with 128 + the signal's number, the status a shell reports for a process killed by
+/// it. CPython's `Listener` removes its socket file on SIGINT (`KeyboardInterrupt`
+/// unwinds through its `close`); a socket file left behind would make the next bind
+/// of that path fail with "address in use".
+///
+/// The handling is signal-hook's (a self-pipe read by this thread), not code of ours:
+/// it is async-signal-safe, and it catches the signals even where they were inherited
+/// as ignored, as SIGINT is by a background job of a non-interactive shell. The
+/// process exits from this thread while the main thread may be blocked in `accept`
+/// or a receive; the kernel closes the sockets.
+fn exit_on_signal(mut signals: Signals, paths: Vec<PathBuf>) {
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            for path in &paths {
+                let _ = std::fs::remove_file(path).or_else(|_| std::fs::remove_dir(path));
+            }
+            std::process::exit(128 + signal);
+        }
+    });
 }
 
 /// Prints (and echoes) every message of one client until it leaves. The client's
@@ -319,7 +370,12 @@ fn send(options: Options) -> Outcome {
     for message in &encoded {
         conn.send_bytes(message).map_err(run_error)?;
         if options.echo {
-            let reply = conn.recv_bytes(None).map_err(run_error)?;
+            let reply = conn.recv_bytes(None).map_err(|e| match e {
+                mpconn_std::Error::AuthkeyWanted { .. } => run_error(format!(
+                    "{e}: give its key in MPCONN_AUTHKEY or --authkey-file"
+                )),
+                e => run_error(e),
+            })?;
             print_line(&codec.show(&reply))?;
         }
     }
