@@ -16,8 +16,6 @@ mod digest;
 mod handshake;
 #[path = "../fuzz/src/memory.rs"]
 mod memory;
-#[path = "../fuzz/src/rng.rs"]
-mod rng;
 
 use std::path::Path;
 
