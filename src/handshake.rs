@@ -502,7 +502,6 @@ mod tests {
     use crate::frame::Frame;
     use mpconn_test_support::Counter;
 
-
     fn run(
         server: &mut Handshake,
         client: &mut Handshake,

@@ -96,7 +96,6 @@ fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
 /// reply being built, rounding in `Vec` growth.
 const SLACK: usize = 1024;
 
-
 /// Feeds every piece to the decoder, dropping each frame at once (the caller's job).
 fn decode_and_drop(decoder: &mut Decoder, input: &[&[u8]]) -> Result<usize, Error> {
     let mut frames = 0;

@@ -41,7 +41,6 @@ fn pattern(size: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-
 /// One connection's worth of behaviour; core_peer.py knows each by `name()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Case {

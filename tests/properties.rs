@@ -12,7 +12,6 @@ use mpconn::{AuthFailure, Connection, Digest, Error, HandshakeConfig, Receiver, 
 // Seeded: a conversation replays with the same nonces.
 use mpconn_test_support::{pieces, SplitMix};
 
-
 /// What a decoder made of a stream: the payloads, and the error that stopped it.
 fn decode_pieces(decoder: &mut Decoder, input: &[&[u8]]) -> (Vec<Vec<u8>>, Option<Error>) {
     let mut frames = Vec::new();
