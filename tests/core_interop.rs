@@ -441,22 +441,13 @@ fn rust_server_against_cpython_client(major: u32, minor: u32) {
     let port = listener.local_addr().expect("local address").port();
     let mut command = python.script("core_peer.py");
     command.args(["client", "127.0.0.1", &port.to_string()]);
-    command.args(cases.iter().map(|case| case.name()));
-    let mut peer = Reaped(Some(command.spawn().expect("start CPython")));
-    let mut rng = SplitMix::from_clock();
-    let seed = rng.seed();
-    let outcome = cases.iter().try_for_each(|&case| {
-        let socket = accept(&listener, &mut peer)?;
-        run_case(case, Role::Server, socket, &python, &mut rng)
-            .map_err(|failure| format!("case {}: {failure}", case.name()))
-    });
-    conclude(
+    every_case(
         &python,
         "Rust server, CPython client",
+        Role::Server,
         &cases,
-        seed,
-        outcome,
-        peer,
+        command,
+        |_, peer| accept(&listener, peer),
     );
 }
 
@@ -470,23 +461,37 @@ fn rust_client_against_cpython_listener(major: u32, minor: u32) {
     let dir = TempDir::new(&format!("{major}{minor}"));
     let mut command = python.script("core_peer.py");
     command.arg("server").arg(&dir.0);
+    every_case(
+        &python,
+        "Rust client, CPython listener",
+        Role::Client,
+        &cases,
+        command,
+        |index, peer| connect(&dir.0.join(format!("{index}.sock")), peer),
+    );
+}
+
+/// Starts CPython's side (`command`, told the cases), runs every case with the Rust
+/// side in `role` over the socket `socket` opens for the case of that index, and
+/// concludes.
+fn every_case<S: Read + Write>(
+    python: &Python,
+    what: &str,
+    role: Role,
+    cases: &[Case],
+    mut command: std::process::Command,
+    mut socket: impl FnMut(usize, &mut Reaped) -> Result<S, String>,
+) {
     command.args(cases.iter().map(|case| case.name()));
     let mut peer = Reaped(Some(command.spawn().expect("start CPython")));
     let mut rng = SplitMix::from_clock();
     let seed = rng.seed();
     let outcome = cases.iter().enumerate().try_for_each(|(index, &case)| {
-        let socket = connect(&dir.0.join(format!("{index}.sock")), &mut peer)?;
-        run_case(case, Role::Client, socket, &python, &mut rng)
+        let socket = socket(index, &mut peer)?;
+        run_case(case, role, socket, python, &mut rng)
             .map_err(|failure| format!("case {}: {failure}", case.name()))
     });
-    conclude(
-        &python,
-        "Rust client, CPython listener",
-        &cases,
-        seed,
-        outcome,
-        peer,
-    );
+    conclude(python, what, cases, seed, outcome, peer);
 }
 
 macro_rules! interop_tests {
