@@ -35,6 +35,15 @@ async fn recv_from_a_peer_that_writes_and_closes(writes: &[&[u8]]) -> Result<Vec
     connection.recv_bytes(None).await
 }
 
+/// `recv_bytes` from a peer that writes `writes` and closes inside the message fails
+/// with `UnexpectedEof`, counting the `received` bytes.
+async fn assert_unexpected_eof_after(writes: &[&[u8]], received: u64) {
+    match recv_from_a_peer_that_writes_and_closes(writes).await {
+        Err(Error::Protocol(mpconn::Error::UnexpectedEof { received: n })) if n == received => {}
+        other => panic!("expected UnexpectedEof {{ received: {received} }}, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn peer_closing_between_messages_is_eof() {
     within(async {
@@ -50,25 +59,21 @@ async fn peer_closing_between_messages_is_eof() {
 
 #[tokio::test]
 async fn peer_closing_inside_a_message_is_unexpected_eof_not_eof() {
-    within(async {
-        match recv_from_a_peer_that_writes_and_closes(&[b"\x00\x00\x00\x10only part"]).await {
-            Err(Error::Protocol(mpconn::Error::UnexpectedEof { received: 13 })) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    })
+    within(assert_unexpected_eof_after(
+        &[b"\x00\x00\x00\x10only part"],
+        13,
+    ))
     .await
 }
 
 #[tokio::test]
 async fn peer_closing_inside_a_large_message_counts_every_byte_that_arrived() {
-    within(async {
-        // Large enough to be read straight onto the core's buffer.
-        let header = (1u32 << 20).to_be_bytes();
-        match recv_from_a_peer_that_writes_and_closes(&[&header, &[7; 300_000]]).await {
-            Err(Error::Protocol(mpconn::Error::UnexpectedEof { received: 300_004 })) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    })
+    // Large enough to be read straight onto the core's buffer.
+    let header = (1u32 << 20).to_be_bytes();
+    within(assert_unexpected_eof_after(
+        &[&header, &[7; 300_000]],
+        300_004,
+    ))
     .await
 }
 
