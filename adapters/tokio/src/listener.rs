@@ -21,6 +21,8 @@ struct Settings {
     authkey: Option<AuthKey>,
     handshake: HandshakeConfig,
     timeout: Option<Duration>,
+    /// The listener's, which a report about an unnamed Unix client names.
+    address: Address,
 }
 
 /// One accepted connection, authenticated or not, on its way to [`Listener::accept`].
@@ -95,12 +97,7 @@ async fn handshake_one(
                 })
             }),
     };
-    // An unnamed Unix client has no address to show: the handshake's errors say whose.
-    let named = peer.path().is_none_or(|p| !p.as_os_str().is_empty());
-    let result = match result {
-        Err(error) if named => Err(error.at(&peer)),
-        other => other,
-    };
+    let result = mpconn_net::handshake_outcome(result, &peer, &settings.address);
     // A closed listener no longer wants it; the connection just closes.
     let _ = sender.send(Incoming {
         peer: Some(peer),
@@ -211,6 +208,7 @@ impl Listener {
             authkey: options.authkey.clone(),
             handshake: options.handshake_config.clone(),
             timeout: options.handshake_timeout,
+            address: bound.clone(),
         });
         let (sender, incoming) = mpsc::unbounded_channel();
         let permits = Arc::new(Semaphore::new(options.pending_limit));
