@@ -2,13 +2,15 @@
 //! own copy: finding the real CPython interpreters ([`mod@python`]), running them as peers
 //! whose output is read line by line ([`peer`]), and deterministic random number
 //! generators for the handshake's nonces ([`rng`]), [`pieces`] for feeding input the
-//! way reads of any size would deliver it, and attackers, bursts of clients and the
-//! kernel's listen-queue counter for the stall tests ([`attack`]).
+//! way reads of any size would deliver it, attackers, bursts of clients and the
+//! kernel's listen-queue counter for the stall tests ([`attack`]), and a collector of
+//! tracing events ([`events`]).
 //!
 //! It depends on no mpconn crate, so the core's own unit tests can use it too.
 
 pub mod async_peer;
 pub mod attack;
+pub mod events;
 pub mod peer;
 pub mod python;
 pub mod rng;
