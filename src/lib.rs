@@ -64,6 +64,8 @@ pub mod digest;
 pub mod error;
 pub mod frame;
 pub mod handshake;
+#[cfg(feature = "pickle")]
+pub mod pickle;
 
 pub use connection::Connection;
 pub use digest::Digest;
