@@ -55,6 +55,7 @@ def state_of(x):
 def same(a, b):
     """Iterative deep comparison; returns None or a description of the difference."""
     pairs = {}  # id(a sub-object) -> id(its counterpart): sharing and cycles
+    back = {}  # and the other way
     alive = []  # keeps the state dicts made here alive, so that no id is reused
     todo = [(a, b, 'obj')]
     while todo:
@@ -78,11 +79,12 @@ def same(a, b):
             if x != y:
                 return '%s: %r vs %r' % (path, x, y)
             continue
-        if id(x) in pairs:
-            if pairs[id(x)] != id(y):
+        if id(x) in pairs or id(y) in back:
+            if pairs.get(id(x)) != id(y) or back.get(id(y)) != id(x):
                 return '%s: shared or recursive in one, not in the other' % path
             continue
         pairs[id(x)] = id(y)
+        back[id(y)] = id(x)
         if isinstance(x, BaseException):
             todo.append((x.args, y.args, path + '.args'))
             todo.append((state_of(x), state_of(y), path + '.__dict__'))
