@@ -44,14 +44,16 @@ pub mod known;
 mod load;
 pub(crate) mod opcode;
 mod repr;
-//TMP mod serde;
+mod serde_codec;
 mod value;
 
 pub use dump::{dump_into, dumps, dumps_with, Protocol};
 pub use error::{At, Error, Limit};
 //TMP pub use literal::{parse_literal, LiteralError};
 pub use load::{load_prefix, loads, loads_with, Limits};
-//TMP pub use serde::{from_slice, from_slice_with, from_value, to_value, to_vec, to_vec_with, SerdeError};
+pub use serde_codec::{
+    from_slice, from_slice_with, from_value, to_value, to_vec, to_vec_with, SerdeError,
+};
 pub use value::{Call, Global, Object, Recursive, Value};
 
 #[cfg(test)]
