@@ -40,7 +40,7 @@
 mod dump;
 mod error;
 pub mod known;
-//TMP mod literal;
+mod literal;
 mod load;
 pub(crate) mod opcode;
 mod repr;
@@ -49,7 +49,7 @@ mod value;
 
 pub use dump::{dump_into, dumps, dumps_with, Protocol};
 pub use error::{At, Error, Limit};
-//TMP pub use literal::{parse_literal, LiteralError};
+pub use literal::{parse_literal, LiteralError};
 pub use load::{load_prefix, loads, loads_with, Limits};
 pub use serde_codec::{
     from_slice, from_slice_with, from_value, to_value, to_vec, to_vec_with, SerdeError,
