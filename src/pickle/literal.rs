@@ -271,6 +271,7 @@ impl<'a> Parser<'a> {
     }
 
     fn number(&mut self) -> Result<Value, LiteralError> {
+        let negative = self.peek() == Some(b'-');
         let first = self.real()?;
         // `a+bj` / `a-bj`: a complex as repr prints it.
         let save = self.pos;
@@ -281,6 +282,8 @@ impl<'a> Parser<'a> {
             if let Ok(Value::Complex(0.0, im)) = self.real() {
                 let re = match &first {
                     Value::Float(x) => *x,
+                    // repr writes complex(-0.0, y) as (-0+yj): keep the sign.
+                    Value::Int(0) if negative => -0.0,
                     Value::Int(n) => *n as f64,
                     _ => return Err(self.error("the real part of a complex is too large")),
                 };
