@@ -138,6 +138,7 @@ const BATCH: usize = 1000;
 enum Task<'v> {
     Save(&'v Value),
     Op(u8),
+    /// After a call (`REDUCE`, `NEWOBJ`, ...): memoize its result.
     Memoize(&'v Value),
     /// After a tuple's items: `TUPLE*`, or, if writing the items memoized the tuple
     /// itself (a cycle through it), drop the items and `GET` that copy, as CPython does.
@@ -174,7 +175,18 @@ impl<'v> Pickler<'_, 'v> {
             match task {
                 Task::Save(value) => self.save(value, &mut tasks)?,
                 Task::Op(op) => self.out.push(op),
-                Task::Memoize(value) => self.memoize(value),
+                Task::Memoize(value) => {
+                    // A call whose arguments led back to its result (a cycle through
+                    // them) has memoized the result already, in a re-write: drop this
+                    // one and GET that, as CPython's save_reduce does.
+                    if let Some(index) = value.identity().and_then(|id| self.memo.get(&id)).copied()
+                    {
+                        self.out.push(POP);
+                        self.get(index);
+                    } else {
+                        self.memoize(value);
+                    }
+                }
                 Task::EndTuple(value, len) => {
                     if let Some(index) = value.identity().and_then(|id| self.memo.get(&id)).copied()
                     {

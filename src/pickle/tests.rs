@@ -716,3 +716,17 @@ fn protocol_numbers_and_headers() {
         b"I00\n."
     );
 }
+
+#[test]
+fn a_cycle_through_an_object_s_arguments_closes_as_cpython_closes_it() {
+    // o = A.__new__(A, [o]): NEWOBJ with a list in its args, then APPEND o to it.
+    let v = loads(b"\x80\x02cm\nA\n]q\x00\x85\x81q\x01h\x00h\x01a0h\x01.").unwrap();
+    let Value::Recursive(r) = &v else {
+        panic!("{v}")
+    };
+    assert_eq!(
+        r.value.as_object().unwrap().args()[0],
+        Value::list(vec![Value::BackRef(r.label)])
+    );
+    round_trips(&v);
+}
