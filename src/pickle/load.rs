@@ -104,7 +104,6 @@ pub fn load_prefix(data: &[u8], limits: &Limits) -> Result<(Value, usize), Error
         limits,
         items: 0,
         copied: 0,
-        protocol: 0,
     };
     let root = machine.run()?;
     let value = machine.convert(root)?;
@@ -243,8 +242,6 @@ struct Machine<'a, 'l> {
     items: usize,
     /// Items copied by normalized calls, against the input's length.
     copied: usize,
-    /// The `PROTO` seen (0 without one).
-    protocol: u8,
 }
 
 /// The most decimal digits an `INT`/`LONG` line may have: CPython's default
@@ -514,7 +511,6 @@ impl<'a> Machine<'a, '_> {
                             version,
                         });
                     }
-                    self.protocol = version;
                 }
                 FRAME => {
                     // Frames only batch reads; the whole input is here already.
@@ -838,16 +834,13 @@ impl<'a> Machine<'a, '_> {
         Ok(self.global(&module, &name))
     }
 
-    /// A global by Python 3's module name: below protocol 3, Python 2's names for
-    /// the same modules are read as CPython 3 reads them (`fix_imports`), so a value
-    /// says `builtins.set` whichever Python wrote it.
+    /// A global by Python 3's module name: Python 2's names for the same modules
+    /// (`__builtin__`, `exceptions`, `copy_reg`) are read as CPython 3 reads them
+    /// below protocol 3 (`fix_imports`), and at any protocol, so that a value says
+    /// `builtins.set` whichever Python wrote it and the pickler, which writes each
+    /// protocol's names, gives back the same value.
     fn global(&self, module: &str, name: &str) -> Value {
-        let module = if self.protocol < 3 {
-            canonical_module(module)
-        } else {
-            module
-        };
-        Value::global(module, name)
+        Value::global(canonical_module(module), name)
     }
 
     /// An `INT`/`LONG` line: decimal digits, an optional sign, spaces around.
