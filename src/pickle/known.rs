@@ -469,7 +469,7 @@ impl Value {
     /// ```
     /// # use mpconn::pickle::Value;
     /// let p = Value::namedtuple("__main__", "Point", vec![Value::Int(1)]);
-    /// assert_eq!(p.to_string(), "__main__.Point.__new__(__main__.Point, 1)");
+    /// assert_eq!(p.to_string(), "__main__.Point(1)");
     /// ```
     pub fn namedtuple(module: &str, name: &str, fields: Vec<Value>) -> Value {
         Value::object(Object::new(

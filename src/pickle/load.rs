@@ -32,7 +32,7 @@ use super::value::{canonical_module, Call, Object, Recursive, Value};
 /// use mpconn::pickle::{loads_with, Error, Limit, Limits};
 /// let limits = Limits { max_depth: 2, ..Limits::default() };
 /// assert!(loads_with(b"]]].", &limits).is_ok()); // [] [] []: three lists, stack only
-/// let err = loads_with(b"(((lllaa.", &limits).unwrap_err(); // [[[]]]
+/// let err = loads_with(b"(((lll.", &limits).unwrap_err(); // [[[]]]
 /// assert!(matches!(err, Error::LimitExceeded { limit: Limit::Depth, max: 2, .. }));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]

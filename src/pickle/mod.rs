@@ -29,7 +29,7 @@
 //! ```
 //! use mpconn::pickle::{self, Protocol, Value};
 //! // What CPython 3 sends for ("job", 7, {"args": [1.5, None]}) (protocol 3):
-//! let wire = b"\x80\x03X\x03\x00\x00\x00jobq\x00K\x07}q\x01X\x04\x00\x00\x00argsq\x02]q\x03(G?\xf8\x00\x00\x00\x00\x00\x00Nesu\x87q\x04.";
+//! let wire = b"\x80\x03X\x03\x00\x00\x00jobq\x00K\x07}q\x01X\x04\x00\x00\x00argsq\x02]q\x03(G?\xf8\x00\x00\x00\x00\x00\x00Nes\x87q\x04.";
 //! let value = pickle::loads(wire).unwrap();
 //! assert_eq!(value.to_string(), "('job', 7, {'args': [1.5, None]})");
 //! // And back, for a Python 2.7 peer:

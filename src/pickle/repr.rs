@@ -4,8 +4,10 @@
 //! repr that reads back: `1.0`, `1e+16`, `nan`, `-0.0`; strings with Python's choice
 //! of quotes and escapes). The few well-known objects print as their constructor
 //! call (`datetime.datetime(2024, 1, 2, 3, 4, 5)`, `Decimal('1.5')`,
-//! `UUID('...')`); any other object as the call that makes it, then what is applied
-//! to it: `module.Name(args).extend([...]).update({...}).__setstate__(state)`.
+//! `UUID('...')`, `OrderedDict({...})`); any other object as the call that makes it
+//! (`module.Name(args)`, whether by `REDUCE` or `NEWOBJ`, so that a namedtuple reads
+//! `__main__.Point(1, 2)`), then what is applied to it:
+//! `.extend([...])`, `.update({...})`, `.__setstate__(state)`.
 //! A cycle prints as Python prints it, `[...]` / `{...}` / `(...)` where the value
 //! refers back to itself.
 //!
@@ -20,7 +22,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
-use super::value::{Call, Value};
+use super::value::Value;
 
 /// Python's `repr(x)` of a float.
 pub(crate) fn float_repr(x: f64) -> String {
@@ -339,9 +341,6 @@ impl fmt::Display for Value {
                             stack.push(Piece::Items(args, 0, ""));
                         }
                         stack.push(Piece::Text("("));
-                        if o.call == Call::NewObj || o.call == Call::NewObjEx {
-                            stack.push(Piece::Text(".__new__"));
-                        }
                         stack.push(Piece::Callable(&o.callable));
                     }
                     Value::Recursive(r) => {

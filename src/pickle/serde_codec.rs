@@ -179,7 +179,7 @@ impl ser::Error for SerdeError {
 ///
 /// ```
 /// use mpconn::pickle::{loads, to_vec};
-/// let bytes = to_vec(&(1u8, "two", [3.5f64])).unwrap();
+/// let bytes = to_vec(&(1u8, "two", vec![3.5f64])).unwrap();
 /// assert_eq!(loads(&bytes).unwrap().to_string(), "(1, 'two', [3.5])");
 /// ```
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, SerdeError> {
@@ -1042,12 +1042,7 @@ impl<'de> de::Deserializer<'de> for &'de Value {
         visitor: V,
     ) -> Result<V::Value, SerdeError> {
         match unrecursive(self) {
-            Value::Complex(re, im) => {
-                let parts = [Value::Float(*re), Value::Float(*im)];
-                let parts: &[Value] = &parts;
-                // The parts are temporary: give the visitor owned floats.
-                visitor.visit_seq(OwnedSeq(parts.to_vec().into_iter(), 0))
-            }
+            Value::Complex(re, im) => visitor.visit_seq(Floats([*re, *im].into_iter(), 0)),
             other => other.deserialize_seq(visitor),
         }
     }
@@ -1143,16 +1138,16 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     }
 }
 
-/// A sequence of values made on the spot (a complex's two parts).
-struct OwnedSeq(alloc::vec::IntoIter<Value>, usize);
+/// A complex's two parts, as a sequence of floats.
+struct Floats(core::array::IntoIter<f64, 2>, usize);
 
-impl<'de> de::SeqAccess<'de> for OwnedSeq {
+impl<'de> de::SeqAccess<'de> for Floats {
     type Error = SerdeError;
     fn next_element_seed<T: de::DeserializeSeed<'de>>(
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, SerdeError> {
-        let Some(Value::Float(x)) = self.0.next() else {
+        let Some(x) = self.0.next() else {
             return Ok(None);
         };
         let index = self.1;
