@@ -13,7 +13,7 @@ static ALLOCATOR: memory::Counting = memory::Counting;
 
 /// What the decoder may hold at its peak, per input byte: the arena (a node and an
 /// id per opcode), the stack, the walk's bookkeeping and the value it builds.
-const BYTES_PER_INPUT_BYTE: usize = 160;
+const BYTES_PER_INPUT_BYTE: usize = 192;
 
 /// `depth` nested lists as CPython 3 writes `[[[...]]]` at protocol 2, without memo:
 /// `]` `depth` times, then `APPEND` `depth - 1` times.

@@ -15,7 +15,7 @@ use super::memory::Watermark;
 
 /// The most the decoder may hold at its peak, per input byte (see
 /// tests/pickle_deep.rs for what it measures on deep values).
-pub const BYTES_PER_INPUT_BYTE: usize = 160;
+pub const BYTES_PER_INPUT_BYTE: usize = 192;
 
 /// Runs the checks on one input; panics on a broken promise.
 pub fn check(data: &[u8]) {

@@ -106,6 +106,11 @@ pub fn load_prefix(data: &[u8], limits: &Limits) -> Result<(Value, usize), Error
         copied: 0,
     };
     let root = machine.run()?;
+    // What only the first pass needs goes before the second allocates.
+    machine.stack = Vec::new();
+    machine.marks = Vec::new();
+    machine.memo = Memo::default();
+    machine.nodes.shrink_to_fit();
     let value = machine.convert(root)?;
     Ok((value, machine.pos))
 }
