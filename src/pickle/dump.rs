@@ -318,7 +318,7 @@ impl<'v> Pickler<'_, 'v> {
                 }
             }
             Value::Int(n) => self.int(*n),
-            Value::BigInt(n) => self.big_int(n),
+            Value::BigInt(n) => self.big_int(n)?,
             Value::Float(x) => self.float(*x),
             Value::Complex(re, im) => {
                 self.global("builtins", "complex")?;
@@ -629,15 +629,24 @@ impl<'v> Pickler<'_, 'v> {
         }
     }
 
-    fn big_int(&mut self, n: &BigInt) {
+    fn big_int(&mut self, n: &BigInt) -> Result<(), Error> {
         if self.proto >= 2 {
             self.long1(n);
-        } else {
-            self.out.push(LONG);
-            let mut text = n.to_str_radix(10);
-            text.push_str("L\n");
-            self.out.extend_from_slice(text.as_bytes());
+            return Ok(());
         }
+        // Protocols 0 and 1 write ints in decimal, which CPython (3.11 and later)
+        // and our reader refuse past 4300 digits.
+        if n.bits() > 14_300 {
+            return Err(too_long());
+        }
+        let mut text = n.to_str_radix(10);
+        if text.trim_start_matches('-').len() > 4300 {
+            return Err(too_long());
+        }
+        self.out.push(LONG);
+        text.push_str("L\n");
+        self.out.extend_from_slice(text.as_bytes());
+        Ok(())
     }
 
     /// `LONG1`/`LONG4`: little-endian two's complement, as short as CPython's.
@@ -771,6 +780,12 @@ fn raw_unicode_escape(s: &str, out: &mut Vec<u8>) {
                 }
             }
         }
+    }
+}
+
+fn too_long() -> Error {
+    Error::Unpicklable {
+        reason: "an int of more than 4300 digits below protocol 2, where ints are decimal",
     }
 }
 

@@ -730,3 +730,22 @@ fn a_cycle_through_an_object_s_arguments_closes_as_cpython_closes_it() {
     );
     round_trips(&v);
 }
+
+#[test]
+fn an_int_of_more_than_4300_digits_needs_protocol_2() {
+    let v = Value::int(num_bigint::BigInt::from(10).pow(4300));
+    assert!(matches!(
+        dumps_with(&v, Protocol::V0),
+        Err(Error::Unpicklable { .. })
+    ));
+    assert!(matches!(
+        dumps_with(&v, Protocol::V1),
+        Err(Error::Unpicklable { .. })
+    ));
+    assert_eq!(loads(&dumps_with(&v, Protocol::V2).unwrap()).unwrap(), v);
+    let fits = Value::int(num_bigint::BigInt::from(10).pow(4299));
+    assert_eq!(
+        loads(&dumps_with(&fits, Protocol::V0).unwrap()).unwrap(),
+        fits
+    );
+}
