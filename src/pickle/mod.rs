@@ -56,5 +56,9 @@ pub use serde_codec::{
 };
 pub use value::{Call, Global, Object, Recursive, Value};
 
+/// The int type of [`Value::BigInt`], re-exported so that no direct dependency on
+/// `num-bigint` is needed.
+pub use num_bigint::BigInt;
+
 #[cfg(test)]
 mod tests;
