@@ -111,18 +111,7 @@ pub fn dumps_with(value: &Value, protocol: Protocol) -> Result<Vec<u8>, Error> {
 /// assert_eq!(out, b"prefix\x80\x03N.");
 /// ```
 pub fn dump_into(value: &Value, protocol: Protocol, out: &mut Vec<u8>) -> Result<(), Error> {
-    let mut pickler = Pickler {
-        out,
-        proto: protocol.version(),
-        memo: BTreeMap::new(),
-        must_memo: BTreeSet::new(),
-        labels: BTreeMap::new(),
-        rewriting: BTreeSet::new(),
-        memo_all: false,
-    };
-    if pickler.proto >= 2 {
-        pickler.out.extend_from_slice(&[PROTO, pickler.proto]);
-    }
+    let mut pickler = Pickler::new(out, protocol);
     pickler.run(value)?;
     pickler.out.push(STOP);
     Ok(())
@@ -152,9 +141,9 @@ enum Task<'v> {
     EndRewrite(u32),
 }
 
-struct Pickler<'o, 'v> {
-    out: &'o mut Vec<u8>,
-    proto: u8,
+pub(super) struct Pickler<'o, 'v> {
+    pub(super) out: &'o mut Vec<u8>,
+    pub(super) proto: u8,
     /// Memo index of each allocation written, by address.
     memo: BTreeMap<usize, u32>,
     /// Allocations that must be memoized although not shared: the values of
@@ -168,7 +157,24 @@ struct Pickler<'o, 'v> {
     memo_all: bool,
 }
 
-impl<'v> Pickler<'_, 'v> {
+impl<'o, 'v> Pickler<'o, 'v> {
+    /// A pickler appending to `out`, the `PROTO` header written.
+    pub(super) fn new(out: &'o mut Vec<u8>, protocol: Protocol) -> Pickler<'o, 'v> {
+        let proto = protocol.version();
+        if proto >= 2 {
+            out.extend_from_slice(&[PROTO, proto]);
+        }
+        Pickler {
+            out,
+            proto,
+            memo: BTreeMap::new(),
+            must_memo: BTreeSet::new(),
+            labels: BTreeMap::new(),
+            rewriting: BTreeSet::new(),
+            memo_all: false,
+        }
+    }
+
     fn run(&mut self, root: &'v Value) -> Result<(), Error> {
         let mut tasks: Vec<Task<'v>> = alloc::vec![Task::Save(root)];
         while let Some(task) = tasks.pop() {
@@ -339,17 +345,7 @@ impl<'v> Pickler<'_, 'v> {
                 self.memoize(value);
             }
             Value::Bytes(b) => {
-                if self.proto >= 3 {
-                    self.bytes(b);
-                } else if b.is_empty() {
-                    self.global("builtins", "bytes")?;
-                    self.empty_tuple();
-                    self.out.push(REDUCE);
-                } else {
-                    self.global("_codecs", "encode")?;
-                    self.latin1_pair(b, "latin1");
-                    self.out.push(REDUCE);
-                }
+                self.bytes_object(b)?;
                 self.memoize(value);
             }
             Value::ByteArray(b) => {
@@ -580,7 +576,24 @@ impl<'v> Pickler<'_, 'v> {
         Ok(())
     }
 
-    fn empty_tuple(&mut self) {
+    /// A `bytes` object: its own opcodes from protocol 3, `_codecs.encode(text,
+    /// 'latin1')` (or `bytes()`) below, which both Pythons read as bytes.
+    pub(super) fn bytes_object(&mut self, b: &[u8]) -> Result<(), Error> {
+        if self.proto >= 3 {
+            self.bytes(b);
+        } else if b.is_empty() {
+            self.global("builtins", "bytes")?;
+            self.empty_tuple();
+            self.out.push(REDUCE);
+        } else {
+            self.global("_codecs", "encode")?;
+            self.latin1_pair(b, "latin1");
+            self.out.push(REDUCE);
+        }
+        Ok(())
+    }
+
+    pub(super) fn empty_tuple(&mut self) {
         if self.proto >= 1 {
             self.out.push(EMPTY_TUPLE);
         } else {
@@ -599,7 +612,7 @@ impl<'v> Pickler<'_, 'v> {
         self.out.push(if self.proto >= 2 { TUPLE2 } else { TUPLE });
     }
 
-    fn int(&mut self, n: i64) {
+    pub(super) fn int(&mut self, n: i64) {
         if self.proto >= 1 {
             if (0..=0xff).contains(&n) {
                 self.out.extend_from_slice(&[BININT1, n as u8]);
@@ -629,7 +642,7 @@ impl<'v> Pickler<'_, 'v> {
         }
     }
 
-    fn big_int(&mut self, n: &BigInt) -> Result<(), Error> {
+    pub(super) fn big_int(&mut self, n: &BigInt) -> Result<(), Error> {
         if self.proto >= 2 {
             self.long1(n);
             return Ok(());
@@ -671,7 +684,7 @@ impl<'v> Pickler<'_, 'v> {
         self.out.extend_from_slice(&bytes);
     }
 
-    fn float(&mut self, x: f64) {
+    pub(super) fn float(&mut self, x: f64) {
         if self.proto >= 1 {
             self.out.push(BINFLOAT);
             self.out.extend_from_slice(&x.to_be_bytes());
@@ -682,7 +695,7 @@ impl<'v> Pickler<'_, 'v> {
         }
     }
 
-    fn str(&mut self, s: &str) {
+    pub(super) fn str(&mut self, s: &str) {
         if self.proto == 0 {
             self.out.push(UNICODE);
             raw_unicode_escape(s, self.out);
@@ -702,7 +715,7 @@ impl<'v> Pickler<'_, 'v> {
         }
     }
 
-    fn bytes(&mut self, b: &[u8]) {
+    pub(super) fn bytes(&mut self, b: &[u8]) {
         if b.len() < 256 {
             self.out.extend_from_slice(&[SHORT_BINBYTES, b.len() as u8]);
         } else if let Ok(n) = u32::try_from(b.len()) {
@@ -734,7 +747,7 @@ impl<'v> Pickler<'_, 'v> {
         Ok((module, &g.name))
     }
 
-    fn global(&mut self, module: &str, name: &str) -> Result<(), Error> {
+    pub(super) fn global(&mut self, module: &str, name: &str) -> Result<(), Error> {
         self.global_of(&Global::new(module, name))
     }
 

@@ -36,11 +36,13 @@ use core::fmt;
 use ::serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use ::serde::ser::{self, Serialize};
 use ::serde::Deserialize;
+use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 
-use super::dump::{dumps_with, Protocol};
+use super::dump::{Pickler, Protocol};
 use super::error::Error;
 use super::load::{loads_with, Limits};
+use super::opcode::*;
 use super::value::{Call, Value};
 
 /// What can go wrong between serde types and pickles.
@@ -196,7 +198,13 @@ pub fn to_vec_with<T: Serialize + ?Sized>(
     value: &T,
     protocol: Protocol,
 ) -> Result<Vec<u8>, SerdeError> {
-    Ok(dumps_with(&to_value(value)?, protocol)?)
+    // Straight to opcodes, no Value in between: serde's data model has no sharing
+    // to memoize.
+    let mut out = Vec::new();
+    let mut pickler = Pickler::new(&mut out, protocol);
+    value.serialize(&mut Stream { p: &mut pickler })?;
+    pickler.out.push(STOP);
+    Ok(out)
 }
 
 /// A `Serialize` value as a [`Value`].
@@ -564,6 +572,431 @@ impl ser::SerializeStructVariant for MapBuilder {
     }
 }
 
+// ---- Serialize: Rust straight to a pickle ------------------------------------------
+
+/// The serializer of [`to_vec_with`]: each serde call writes its opcodes.
+struct Stream<'a, 'o> {
+    p: &'a mut Pickler<'o, 'static>,
+}
+
+impl Stream<'_, '_> {
+    fn big(&mut self, n: BigInt) -> Result<(), SerdeError> {
+        match n.to_i64() {
+            Some(small) => self.p.int(small),
+            None => self.p.big_int(&n)?,
+        }
+        Ok(())
+    }
+
+    fn dict_start(&mut self) {
+        if self.p.proto >= 1 {
+            self.p.out.push(EMPTY_DICT);
+        } else {
+            self.p.out.extend_from_slice(&[MARK, DICT]);
+        }
+    }
+
+    /// `{variant: ...}`: the dict and its key; the caller writes the content and
+    /// then `SETITEM`.
+    fn variant(&mut self, variant: &str) {
+        self.dict_start();
+        self.p.str(variant);
+    }
+}
+
+/// A list, or a dict's entries, being written: `MARK` at each batch's start, the
+/// batch's `APPENDS`/`SETITEMS` after 1,000 items or at the end (protocol 0: one
+/// `APPEND`/`SETITEM` an item).
+struct Batch<'s, 'a, 'o> {
+    s: &'s mut Stream<'a, 'o>,
+    in_batch: usize,
+    index: usize,
+    /// Opcodes that close the whole: `SETITEM` of an enum variant's dict.
+    close: &'static [u8],
+    kind: BatchKind,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum BatchKind {
+    List,
+    Dict,
+    Tuple(usize),
+}
+
+impl<'s, 'a, 'o> Batch<'s, 'a, 'o> {
+    fn list(s: &'s mut Stream<'a, 'o>, close: &'static [u8]) -> Self {
+        if s.p.proto >= 1 {
+            s.p.out.push(EMPTY_LIST);
+        } else {
+            s.p.out.extend_from_slice(&[MARK, LIST]);
+        }
+        Batch {
+            s,
+            in_batch: 0,
+            index: 0,
+            close,
+            kind: BatchKind::List,
+        }
+    }
+
+    fn dict(s: &'s mut Stream<'a, 'o>, close: &'static [u8]) -> Self {
+        s.dict_start();
+        Batch {
+            s,
+            in_batch: 0,
+            index: 0,
+            close,
+            kind: BatchKind::Dict,
+        }
+    }
+
+    fn tuple(s: &'s mut Stream<'a, 'o>, len: usize, close: &'static [u8]) -> Self {
+        if len == 0 || s.p.proto < 2 || len > 3 {
+            s.p.out.push(MARK);
+        }
+        Batch {
+            s,
+            in_batch: 0,
+            index: 0,
+            close,
+            kind: BatchKind::Tuple(len),
+        }
+    }
+
+    fn before_item(&mut self) {
+        if self.kind != BatchKind::List && self.kind != BatchKind::Dict {
+            return;
+        }
+        if self.s.p.proto >= 1 && self.in_batch == 0 {
+            self.s.p.out.push(MARK);
+        }
+    }
+
+    fn after_item(&mut self) {
+        let (one, many) = match self.kind {
+            BatchKind::List => (APPEND, APPENDS),
+            BatchKind::Dict => (SETITEM, SETITEMS),
+            BatchKind::Tuple(_) => return,
+        };
+        if self.s.p.proto == 0 {
+            self.s.p.out.push(one);
+            return;
+        }
+        self.in_batch += 1;
+        if self.in_batch == 1000 {
+            self.s.p.out.push(many);
+            self.in_batch = 0;
+        }
+    }
+
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
+        self.before_item();
+        let index = self.index;
+        self.index += 1;
+        value
+            .serialize(&mut *self.s)
+            .map_err(|e| e.within(Step::Index(index)))?;
+        self.after_item();
+        Ok(())
+    }
+
+    fn key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerdeError> {
+        self.before_item();
+        key.serialize(&mut *self.s)
+    }
+
+    fn value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
+        let index = self.index;
+        self.index += 1;
+        value
+            .serialize(&mut *self.s)
+            .map_err(|e| e.within(Step::Index(index)))?;
+        self.after_item();
+        Ok(())
+    }
+
+    fn field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), SerdeError> {
+        self.before_item();
+        self.s.p.str(key);
+        value
+            .serialize(&mut *self.s)
+            .map_err(|e| e.within(Step::Key(&Value::str(key))))?;
+        self.after_item();
+        Ok(())
+    }
+
+    fn end(self) -> Result<(), SerdeError> {
+        let out = &mut *self.s.p.out;
+        match self.kind {
+            BatchKind::List if self.in_batch > 0 => out.push(APPENDS),
+            BatchKind::Dict if self.in_batch > 0 => out.push(SETITEMS),
+            BatchKind::Tuple(0) if self.s.p.proto >= 1 => {
+                // MARK TUPLE of nothing is (); EMPTY_TUPLE is shorter.
+                out.pop();
+                out.push(EMPTY_TUPLE);
+            }
+            BatchKind::Tuple(n @ 1..=3) if self.s.p.proto >= 2 => out.push(TUPLE1 + n as u8 - 1),
+            BatchKind::Tuple(_) => out.push(TUPLE),
+            _ => {}
+        }
+        out.extend_from_slice(self.close);
+        Ok(())
+    }
+}
+
+impl<'s, 'a, 'o> ser::Serializer for &'s mut Stream<'a, 'o> {
+    type Ok = ();
+    type Error = SerdeError;
+    type SerializeSeq = Batch<'s, 'a, 'o>;
+    type SerializeTuple = Batch<'s, 'a, 'o>;
+    type SerializeTupleStruct = Batch<'s, 'a, 'o>;
+    type SerializeTupleVariant = Batch<'s, 'a, 'o>;
+    type SerializeMap = Batch<'s, 'a, 'o>;
+    type SerializeStruct = Batch<'s, 'a, 'o>;
+    type SerializeStructVariant = Batch<'s, 'a, 'o>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), SerdeError> {
+        if self.p.proto >= 2 {
+            self.p.out.push(if v { NEWTRUE } else { NEWFALSE });
+        } else {
+            self.p
+                .out
+                .extend_from_slice(if v { b"I01\n" } else { b"I00\n" });
+        }
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), SerdeError> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), SerdeError> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), SerdeError> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), SerdeError> {
+        self.p.int(v);
+        Ok(())
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), SerdeError> {
+        self.big(v.into())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), SerdeError> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), SerdeError> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), SerdeError> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), SerdeError> {
+        match i64::try_from(v) {
+            Ok(v) => self.serialize_i64(v),
+            Err(_) => self.big(v.into()),
+        }
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), SerdeError> {
+        self.big(v.into())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), SerdeError> {
+        self.serialize_f64(v.into())
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), SerdeError> {
+        self.p.float(v);
+        Ok(())
+    }
+    fn serialize_char(self, v: char) -> Result<(), SerdeError> {
+        let mut buf = [0; 4];
+        self.p.str(v.encode_utf8(&mut buf));
+        Ok(())
+    }
+    fn serialize_str(self, v: &str) -> Result<(), SerdeError> {
+        self.p.str(v);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), SerdeError> {
+        Ok(self.p.bytes_object(v)?)
+    }
+    fn serialize_none(self) -> Result<(), SerdeError> {
+        self.p.out.push(NONE);
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), SerdeError> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), SerdeError> {
+        self.serialize_none()
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), SerdeError> {
+        self.serialize_none()
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), SerdeError> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), SerdeError> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), SerdeError> {
+        self.variant(variant);
+        value
+            .serialize(&mut *self)
+            .map_err(|e| e.within(Step::Key(&Value::str(variant))))?;
+        self.p.out.push(SETITEM);
+        Ok(())
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
+        Ok(Batch::list(self, &[]))
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
+        Ok(Batch::tuple(self, len, &[]))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        len: usize,
+    ) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
+        Ok(Batch::tuple(self, len, &[]))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
+        self.variant(variant);
+        Ok(Batch::tuple(self, len, &[SETITEM]))
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
+        Ok(Batch::dict(self, &[]))
+    }
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _len: usize,
+    ) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
+        Ok(Batch::dict(self, &[]))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
+        self.variant(variant);
+        Ok(Batch::dict(self, &[SETITEM]))
+    }
+}
+
+impl ser::SerializeSeq for Batch<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerdeError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), SerdeError> {
+        Batch::end(self)
+    }
+}
+
+impl ser::SerializeTuple for Batch<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerdeError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), SerdeError> {
+        Batch::end(self)
+    }
+}
+
+impl ser::SerializeTupleStruct for Batch<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerdeError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), SerdeError> {
+        Batch::end(self)
+    }
+}
+
+impl ser::SerializeTupleVariant for Batch<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerdeError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), SerdeError> {
+        Batch::end(self)
+    }
+}
+
+impl ser::SerializeMap for Batch<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerdeError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerdeError> {
+        self.key(key)
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
+        self.value(value)
+    }
+    fn end(self) -> Result<(), SerdeError> {
+        Batch::end(self)
+    }
+}
+
+impl ser::SerializeStruct for Batch<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerdeError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), SerdeError> {
+        self.field(key, value)
+    }
+    fn end(self) -> Result<(), SerdeError> {
+        Batch::end(self)
+    }
+}
+
+impl ser::SerializeStructVariant for Batch<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerdeError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), SerdeError> {
+        self.field(key, value)
+    }
+    fn end(self) -> Result<(), SerdeError> {
+        Batch::end(self)
+    }
+}
+
 impl Serialize for Value {
     /// A value as the serde data model has it: Python's types as in the module's
     /// mapping, an object as a map of its `BUILD` state (or a sequence of its
@@ -700,7 +1133,7 @@ impl<'de> Deserialize<'de> for Value {
 // ---- Deserialize: Value to Rust --------------------------------------------------
 
 /// What a missing variant content or map value reads as.
-static NONE: Value = Value::None;
+static NONE_VALUE: Value = Value::None;
 
 /// The arguments of a namedtuple-shaped object, or an object's state dict, for a
 /// struct or a map.
@@ -801,7 +1234,7 @@ impl<'de> de::MapAccess<'de> for Map<'de> {
         &mut self,
         seed: V,
     ) -> Result<V::Value, SerdeError> {
-        let value = self.value.take().unwrap_or(&NONE);
+        let value = self.value.take().unwrap_or(&NONE_VALUE);
         let key = self.key.take();
         seed.deserialize(value).map_err(|e| match key {
             Some(k) => e.within(Step::Key(k)),
@@ -848,7 +1281,7 @@ impl<'de> de::VariantAccess<'de> for Enum<'de> {
         self,
         seed: T,
     ) -> Result<T::Value, SerdeError> {
-        seed.deserialize(self.content.unwrap_or(&NONE))
+        seed.deserialize(self.content.unwrap_or(&NONE_VALUE))
             .map_err(|e| e.within(Step::Key(self.variant)))
     }
     fn tuple_variant<V: Visitor<'de>>(
@@ -856,7 +1289,7 @@ impl<'de> de::VariantAccess<'de> for Enum<'de> {
         _len: usize,
         visitor: V,
     ) -> Result<V::Value, SerdeError> {
-        let content = self.content.unwrap_or(&NONE);
+        let content = self.content.unwrap_or(&NONE_VALUE);
         de::Deserializer::deserialize_seq(content, visitor)
             .map_err(|e| e.within(Step::Key(self.variant)))
     }
@@ -865,7 +1298,7 @@ impl<'de> de::VariantAccess<'de> for Enum<'de> {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, SerdeError> {
-        let content = self.content.unwrap_or(&NONE);
+        let content = self.content.unwrap_or(&NONE_VALUE);
         de::Deserializer::deserialize_map(content, visitor)
             .map_err(|e| e.within(Step::Key(self.variant)))
     }
@@ -1227,6 +1660,34 @@ mod tests {
         for p in 0..=5 {
             let bytes = to_vec_with(&job(), Protocol::new(p).unwrap()).unwrap();
             assert_eq!(from_slice::<Job>(&bytes).unwrap(), job());
+        }
+    }
+
+    #[test]
+    fn writing_straight_to_opcodes_gives_the_value_that_to_value_gives() {
+        let many: Vec<u32> = (0..2500).collect();
+        let map: BTreeMap<u32, ()> = (0..1500).map(|i| (i, ())).collect();
+        for p in 0..=5 {
+            let p = Protocol::new(p).unwrap();
+            let direct = super::super::loads(&to_vec_with(&job(), p).unwrap()).unwrap();
+            assert_eq!(direct, to_value(&job()).unwrap(), "{p:?}");
+            let direct = super::super::loads(
+                &to_vec_with(&(many.clone(), &map, (), (1,), (1, 2, 3, 4)), p).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(
+                direct,
+                to_value(&(many.clone(), &map, (), (1,), (1, 2, 3, 4))).unwrap(),
+                "{p:?}"
+            );
+            let kinds = [
+                Kind::Sized(1),
+                Kind::Pair(1, 2),
+                Kind::Plain,
+                Kind::Named { a: false },
+            ];
+            let direct = super::super::loads(&to_vec_with(&kinds, p).unwrap()).unwrap();
+            assert_eq!(direct, to_value(&kinds).unwrap(), "{p:?}");
         }
     }
 
