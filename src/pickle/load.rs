@@ -117,6 +117,14 @@ pub fn load_prefix(data: &[u8], limits: &Limits) -> Result<(Value, usize), Error
 
 type Id = u32;
 
+/// What [`Machine::extend_target`] does with the items.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Extend {
+    Append,
+    SetItems,
+    AddItems,
+}
+
 /// One object the pickle made.
 enum Node {
     /// A finished value without children in the arena (scalars, strings, globals).
@@ -443,31 +451,64 @@ impl<'a> Machine<'a, '_> {
             .map_err(|_| self.bad("the memo index is no number"))
     }
 
-    /// Items onto the list, set, dict-like or object on top of the stack.
-    fn append(&mut self, items: Vec<Id>) -> Result<(), Error> {
-        let target = self.top()?;
-        self.count(items.len())?;
-        match &mut self.nodes[target as usize] {
-            Node::List(v) => v.extend(items),
-            Node::Object(o) => o.items.extend(items),
-            _ => return Err(self.wrong(target, "a list to append to")),
+    /// Moves `stack[from..]` into the container just below them (`APPEND(S)`,
+    /// `SETITEM(S)`, `ADDITEMS`), without a copy of the items in between.
+    fn extend_target(&mut self, from: usize, how: Extend) -> Result<(), Error> {
+        if from == 0 || from - 1 < self.fence() || from > self.stack.len() {
+            return Err(Error::StackUnderflow { at: self.at });
         }
+        let target = self.stack[from - 1];
+        let n = self.stack.len() - from;
+        if how == Extend::SetItems && n % 2 != 0 {
+            return Err(self.bad("an odd number of items for the dict's keys and values"));
+        }
+        self.count(n)?;
+        let items = &self.stack[from..];
+        let fits = match (&mut self.nodes[target as usize], how) {
+            (Node::List(v), Extend::Append) | (Node::Set(v), Extend::AddItems) => {
+                v.extend_from_slice(items);
+                true
+            }
+            (Node::Object(o), Extend::Append) => {
+                o.items.extend_from_slice(items);
+                true
+            }
+            (Node::Dict(e), Extend::SetItems) => {
+                e.extend(items.chunks_exact(2).map(|kv| (kv[0], kv[1])));
+                true
+            }
+            (Node::Object(o), Extend::SetItems) => {
+                o.entries
+                    .extend(items.chunks_exact(2).map(|kv| (kv[0], kv[1])));
+                true
+            }
+            _ => false,
+        };
+        if !fits {
+            return Err(self.wrong(
+                target,
+                match how {
+                    Extend::Append => "a list to append to",
+                    Extend::SetItems => "a dict to set items in",
+                    Extend::AddItems => "a set to add to",
+                },
+            ));
+        }
+        self.stack.truncate(from);
         Ok(())
     }
 
-    fn set_items(&mut self, items: Vec<Id>) -> Result<(), Error> {
-        if items.len() % 2 != 0 {
-            return Err(self.bad("an odd number of items for the dict's keys and values"));
+    /// Where the items of the topmost mark start, the mark popped.
+    fn items_from_mark(&mut self) -> Result<usize, Error> {
+        self.marks.pop().ok_or(Error::NoMark { at: self.at })
+    }
+
+    /// Where the top `n` items start, if the frame holds them.
+    fn items_from_top(&self, n: usize) -> Result<usize, Error> {
+        if self.stack.len() < self.fence() + n {
+            return Err(Error::StackUnderflow { at: self.at });
         }
-        let target = self.top()?;
-        self.count(items.len())?;
-        let pairs = items.chunks_exact(2).map(|kv| (kv[0], kv[1]));
-        match &mut self.nodes[target as usize] {
-            Node::Dict(e) => e.extend(pairs),
-            Node::Object(o) => o.entries.extend(pairs),
-            _ => return Err(self.wrong(target, "a dict to set items in")),
-        }
-        Ok(())
+        Ok(self.stack.len() - n)
     }
 
     fn tuple_of(&mut self, items: Vec<Id>) -> Result<(), Error> {
@@ -682,30 +723,24 @@ impl<'a> Machine<'a, '_> {
                     self.push_node(Node::FrozenSet(items))?;
                 }
                 APPEND => {
-                    let item = self.pop()?;
-                    self.append(alloc::vec![item])?;
+                    let from = self.items_from_top(1)?;
+                    self.extend_target(from, Extend::Append)?;
                 }
                 APPENDS => {
-                    let items = self.pop_mark()?;
-                    self.append(items)?;
+                    let from = self.items_from_mark()?;
+                    self.extend_target(from, Extend::Append)?;
                 }
                 SETITEM => {
-                    let value = self.pop()?;
-                    let key = self.pop()?;
-                    self.set_items(alloc::vec![key, value])?;
+                    let from = self.items_from_top(2)?;
+                    self.extend_target(from, Extend::SetItems)?;
                 }
                 SETITEMS => {
-                    let items = self.pop_mark()?;
-                    self.set_items(items)?;
+                    let from = self.items_from_mark()?;
+                    self.extend_target(from, Extend::SetItems)?;
                 }
                 ADDITEMS => {
-                    let items = self.pop_mark()?;
-                    let target = self.top()?;
-                    self.count(items.len())?;
-                    match &mut self.nodes[target as usize] {
-                        Node::Set(v) => v.extend(items),
-                        _ => return Err(self.wrong(target, "a set to add to")),
-                    }
+                    let from = self.items_from_mark()?;
+                    self.extend_target(from, Extend::AddItems)?;
                 }
                 GET => {
                     let index = self.text_index()?;
@@ -996,6 +1031,16 @@ impl<'a> Machine<'a, '_> {
         values.resize_with(n, || Value::None);
         let mut labels: BTreeMap<Id, u32> = BTreeMap::new();
         let mut path: Vec<(Id, usize)> = Vec::new();
+        // How many times each node is an item of another (or the result).
+        let mut refs: Vec<u32> = alloc::vec![0; n];
+        refs[root as usize] = 1;
+        for node in &self.nodes {
+            let mut i = 0;
+            while let Some(c) = node.child(i) {
+                refs[c as usize] = refs[c as usize].saturating_add(1);
+                i += 1;
+            }
+        }
         let at = self.at;
         let max_depth = self.limits.max_depth;
 
@@ -1040,11 +1085,17 @@ impl<'a> Machine<'a, '_> {
                 continue;
             }
             path.pop();
-            let get = |c: Id| -> Value {
-                if status[c as usize] == DONE {
-                    values[c as usize].clone()
+            // A node's last reference takes its value; earlier ones share it.
+            let mut get = |c: Id| -> Value {
+                let i = c as usize;
+                if status[i] != DONE {
+                    return Value::BackRef(labels.get(&c).copied().unwrap_or(0));
+                }
+                refs[i] = refs[i].saturating_sub(1);
+                if refs[i] == 0 {
+                    values[i].take()
                 } else {
-                    Value::BackRef(labels.get(&c).copied().unwrap_or(0))
+                    values[i].clone()
                 }
             };
             let node = core::mem::replace(&mut self.nodes[id as usize], Node::Atom(Value::None));
@@ -1063,10 +1114,10 @@ impl<'a> Machine<'a, '_> {
                     callable: get(o.callable),
                     call: o.call,
                     args: get(o.args),
-                    kwargs: o.kwargs.map(get),
+                    kwargs: o.kwargs.map(&mut get),
                     items: o.items.iter().map(|&c| get(c)).collect(),
                     entries: o.entries.iter().map(|&(k, v)| (get(k), get(v))).collect(),
-                    state: o.state.map(get),
+                    state: o.state.map(&mut get),
                 })),
             };
             if let Some(&label) = labels.get(&id) {
@@ -1075,7 +1126,12 @@ impl<'a> Machine<'a, '_> {
             values[id as usize] = value;
             status[id as usize] = DONE;
         }
-        Ok(values[root as usize].take())
+        // The root's own reference; a root that is an item of itself is shared.
+        Ok(if refs[root as usize] <= 1 {
+            values[root as usize].take()
+        } else {
+            values[root as usize].clone()
+        })
     }
 }
 
