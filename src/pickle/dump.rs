@@ -264,6 +264,7 @@ impl<'o, 'v> Pickler<'o, 'v> {
         Ok(())
     }
 
+    #[inline]
     fn memoize(&mut self, value: &Value) {
         let Some(id) = value.identity() else { return };
         if !self.memo_all && !value.is_shared() && !self.must_memo.contains(&id) {
@@ -288,6 +289,7 @@ impl<'o, 'v> Pickler<'o, 'v> {
         }
     }
 
+    #[inline]
     fn get(&mut self, index: u32) {
         if self.proto >= 1 {
             if index < 256 {
@@ -612,6 +614,7 @@ impl<'o, 'v> Pickler<'o, 'v> {
         self.out.push(if self.proto >= 2 { TUPLE2 } else { TUPLE });
     }
 
+    #[inline]
     pub(super) fn int(&mut self, n: i64) {
         if self.proto >= 1 {
             if (0..=0xff).contains(&n) {
@@ -663,6 +666,7 @@ impl<'o, 'v> Pickler<'o, 'v> {
     }
 
     /// `LONG1`/`LONG4`: little-endian two's complement, as short as CPython's.
+    #[inline]
     fn long1(&mut self, n: &BigInt) {
         let bytes = if n.is_zero() {
             Vec::new()
@@ -684,6 +688,7 @@ impl<'o, 'v> Pickler<'o, 'v> {
         self.out.extend_from_slice(&bytes);
     }
 
+    #[inline]
     pub(super) fn float(&mut self, x: f64) {
         if self.proto >= 1 {
             self.out.push(BINFLOAT);
@@ -695,6 +700,7 @@ impl<'o, 'v> Pickler<'o, 'v> {
         }
     }
 
+    #[inline]
     pub(super) fn str(&mut self, s: &str) {
         if self.proto == 0 {
             self.out.push(UNICODE);
@@ -715,6 +721,7 @@ impl<'o, 'v> Pickler<'o, 'v> {
         }
     }
 
+    #[inline]
     pub(super) fn bytes(&mut self, b: &[u8]) {
         if b.len() < 256 {
             self.out.extend_from_slice(&[SHORT_BINBYTES, b.len() as u8]);

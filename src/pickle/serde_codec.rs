@@ -508,6 +508,7 @@ impl MapBuilder {
         }
     }
 
+    #[inline]
     fn field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
@@ -588,6 +589,7 @@ impl Stream<'_, '_> {
         Ok(())
     }
 
+    #[inline]
     fn dict_start(&mut self) {
         if self.p.proto >= 1 {
             self.p.out.push(EMPTY_DICT);
@@ -624,6 +626,7 @@ enum BatchKind {
 }
 
 impl<'s, 'a, 'o> Batch<'s, 'a, 'o> {
+    #[inline]
     fn list(s: &'s mut Stream<'a, 'o>, close: &'static [u8]) -> Self {
         if s.p.proto >= 1 {
             s.p.out.push(EMPTY_LIST);
@@ -639,6 +642,7 @@ impl<'s, 'a, 'o> Batch<'s, 'a, 'o> {
         }
     }
 
+    #[inline]
     fn dict(s: &'s mut Stream<'a, 'o>, close: &'static [u8]) -> Self {
         s.dict_start();
         Batch {
@@ -663,6 +667,7 @@ impl<'s, 'a, 'o> Batch<'s, 'a, 'o> {
         }
     }
 
+    #[inline]
     fn before_item(&mut self) {
         if self.kind != BatchKind::List && self.kind != BatchKind::Dict {
             return;
@@ -672,6 +677,7 @@ impl<'s, 'a, 'o> Batch<'s, 'a, 'o> {
         }
     }
 
+    #[inline]
     fn after_item(&mut self) {
         let (one, many) = match self.kind {
             BatchKind::List => (APPEND, APPENDS),
@@ -689,6 +695,7 @@ impl<'s, 'a, 'o> Batch<'s, 'a, 'o> {
         }
     }
 
+    #[inline]
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
         self.before_item();
         let index = self.index;
@@ -700,11 +707,13 @@ impl<'s, 'a, 'o> Batch<'s, 'a, 'o> {
         Ok(())
     }
 
+    #[inline]
     fn key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerdeError> {
         self.before_item();
         key.serialize(&mut *self.s)
     }
 
+    #[inline]
     fn value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
         let index = self.index;
         self.index += 1;
