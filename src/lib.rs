@@ -73,6 +73,8 @@ pub mod frame;
 pub mod handshake;
 pub mod receiver;
 pub mod sender;
+#[cfg(feature = "pickle")]
+pub mod pickle;
 
 pub use connection::Connection;
 pub use digest::Digest;
