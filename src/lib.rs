@@ -71,10 +71,10 @@ pub mod digest;
 pub mod error;
 pub mod frame;
 pub mod handshake;
-pub mod receiver;
-pub mod sender;
 #[cfg(feature = "pickle")]
 pub mod pickle;
+pub mod receiver;
+pub mod sender;
 
 pub use connection::Connection;
 pub use digest::Digest;

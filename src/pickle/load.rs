@@ -938,7 +938,18 @@ impl<'a> Machine<'a, '_> {
         let module = canonical_module(&global.module);
         let argv: Vec<Id> = self.tuple_items(args).to_vec();
         let arg = |i: usize| argv.get(i).and_then(|&id| self.atom(id));
-        let latin1 = |v: Option<&Value>| matches!(v, Some(Value::Str(e)) if matches!(&**e, "latin1" | "latin-1" | "latin_1" | "iso-8859-1" | "iso8859-1"));
+        // Python 2.7 names the encoding with its own str, which reads as bytes.
+        let latin1 = |v: Option<&Value>| {
+            let name: &[u8] = match v {
+                Some(Value::Str(e)) => e.as_bytes(),
+                Some(Value::Bytes(e)) => e,
+                _ => return false,
+            };
+            matches!(
+                name,
+                b"latin1" | b"latin-1" | b"latin_1" | b"iso-8859-1" | b"iso8859-1"
+            )
+        };
         let normalized: Option<Node> = match (module, global.name.as_str(), argv.len()) {
             ("builtins", "set" | "frozenset", 0) => Some(if global.name == "set" {
                 Node::Set(Vec::new())
