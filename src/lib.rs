@@ -71,6 +71,8 @@ pub mod digest;
 pub mod error;
 pub mod frame;
 pub mod handshake;
+#[cfg(feature = "pickle")]
+pub mod pickle;
 pub mod receiver;
 pub mod sender;
 

@@ -16,3 +16,4 @@ pub mod decoder;
 pub mod digest;
 pub mod handshake;
 pub mod memory;
+pub mod pickle;

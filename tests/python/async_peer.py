@@ -15,6 +15,8 @@
 # AuthenticationError). role, for a good case:
 #   echo   send b"python X.Y" first, then send back every message until EOF
 #   drive  send messages of SIZES, each checked against its echo, then close
+#   pickles  send each of OBJECTS with Connection.send (this version's default
+#          protocol) and recv() it back: the same type and repr, then close
 #
 # Prints "CASE index ok|auth-error|error detail" per case and "DONE" at the end. Every
 # wait is bounded: the whole process dies after ALARM seconds.
@@ -29,6 +31,24 @@ from multiprocessing.connection import Client, Listener
 ALARM = 60
 SIZES = [0, 1, 16384, 16385, 1 << 20]
 BLOCK = bytes(bytearray(range(251)))
+
+
+# The same objects, in the same order, as OBJECTS in tests/support/src/async_peer.rs
+# (Python 3's repr of each).
+OBJECTS = [
+    None,
+    True,
+    -7,
+    2 ** 100,
+    -0.0,
+    u"text \u00e9",
+    b"raw\x00bytes",
+    bytearray(b"ba\x00"),
+    [1, (2, u"a"), None],
+    {u"k": [1.5, None], u"n": set([1, 2])},
+    frozenset([3]),
+    {(1, 2): u"tuple key"},
+]
 
 
 def payload(n):
@@ -83,10 +103,21 @@ def drive(conn):
     return "ok"
 
 
+def pickles(conn):
+    for obj in OBJECTS:
+        conn.send(obj)
+        back = conn.recv()
+        if type(back) is not type(obj) or back != obj or repr(back) != repr(obj):
+            return "error %r came back as %r" % (obj, back)
+    return "ok"
+
+
 def session(conn, role):
     try:
         if role == "echo":
             return echo(conn)
+        if role == "pickles":
+            return pickles(conn)
         return drive(conn)
     finally:
         conn.close()

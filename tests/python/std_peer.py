@@ -36,7 +36,8 @@ SIZES = [0, 16384, 16385, 1 << 20]
 BLOCK = bytes(bytearray(range(251)))
 BATCH = 50
 
-# The same values, in the same order, are in tests/std_interop.rs (objects()).
+# The same values, in the same order, are in adapters/std/tests/interop.rs (OBJECTS,
+# as Python literals).
 OBJECTS = [
     None,
     True,
@@ -50,6 +51,12 @@ OBJECTS = [
     [1, u"two", None],
     (1, u"a", 2.5),
     {u"k": [1, 2.5, None], u"n": 3},
+    2 ** 100,
+    -(2 ** 64),
+    {1, 2, 3},
+    frozenset([u"a"]),
+    bytearray(b"ba\x00"),
+    {(1, 2): u"tuple key"},
 ]
 
 

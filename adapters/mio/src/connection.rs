@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
 use mpconn::{Frame, HandshakeConfig, Role};
+#[cfg(feature = "pickle")]
+use mpconn_net::pickle::{self, Limits, Protocol, Value};
 use mpconn_net::{handshake_outcome, new_core, read_into, write_direct, write_from, During};
 
 use crate::pending::Slot;
@@ -418,6 +420,157 @@ impl Connection {
     /// connection out of step with its peer.
     pub fn get_mut(&mut self) -> &mut Stream {
         &mut self.io
+    }
+}
+
+/// CPython's `send(obj)` / `recv()`: one message, one pickle, encoded and decoded by
+/// [`mpconn_net::pickle`] (the core's codec), over [`send_bytes`](Self::send_bytes) and
+/// [`recv_message`](Self::recv_message), with their readiness contract: a send writes
+/// what the socket takes and queues the rest, a receive is `Ok(None)` until a whole
+/// message is there. A failed pickle is [`Error::Pickle`]; the connection stays in step.
+#[cfg(feature = "pickle")]
+impl Connection {
+    /// Pickles `value` with protocol 3, which every CPython 3 reads, and sends it.
+    ///
+    /// ```
+    /// use mpconn_mio::Connection;
+    ///
+    /// let (a, b) = mio::net::UnixStream::pair()?;
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send(&("spam", 42, vec![1.5, 2.5]))?;
+    /// let got: Option<(String, i64, Vec<f64>)> = b.recv()?;
+    /// assert_eq!(got, Some(("spam".to_string(), 42, vec![1.5, 2.5])));
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send<T: pickle::Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.send_with(value, Protocol::default())
+    }
+
+    /// Pickles `value` with `protocol` (`Protocol::V2` for Python 2.7) and sends it.
+    ///
+    /// ```
+    /// use mpconn_mio::{pickle::Protocol, Connection};
+    ///
+    /// let (a, b) = mio::net::UnixStream::pair()?;
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send_with(&(1, 2), Protocol::V2)?;
+    /// let message = b.recv_bytes(None)?.expect("one whole message");
+    /// assert_eq!(message, b"\x80\x02K\x01K\x02\x86.");
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_with<T: pickle::Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        protocol: Protocol,
+    ) -> Result<(), Error> {
+        let message = pickle::dump(value, protocol)?;
+        self.send_bytes(&message)
+    }
+
+    /// Pickles a dynamic [`Value`] (objects, sets, tuples, sharing as they are) with
+    /// protocol 3 and sends it.
+    ///
+    /// ```
+    /// use mpconn_mio::{pickle::parse_literal, Connection};
+    ///
+    /// let (a, b) = mio::net::UnixStream::pair()?;
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send_value(&parse_literal("{'a': (1, 2), 3: {1, 2}}")?)?;
+    /// let shown = b.recv_value()?.map(|value| value.to_string());
+    /// assert_eq!(shown.as_deref(), Some("{'a': (1, 2), 3: {1, 2}}"));
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_value(&mut self, value: &Value) -> Result<(), Error> {
+        self.send_value_with(value, Protocol::default())
+    }
+
+    /// Pickles a dynamic [`Value`] with `protocol` and sends it.
+    ///
+    /// ```
+    /// use mpconn_mio::{pickle::{Protocol, Value}, Connection};
+    ///
+    /// let (a, b) = mio::net::UnixStream::pair()?;
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send_value_with(&Value::bytes(b"py2"), Protocol::V2)?;
+    /// assert_eq!(b.recv_value()?, Some(Value::bytes(b"py2")));
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_value_with(&mut self, value: &Value, protocol: Protocol) -> Result<(), Error> {
+        let message = pickle::dump_value(value, protocol)?;
+        self.send_bytes(&message)
+    }
+
+    /// The next whole message unpickled into `T` (CPython's `recv`), within the
+    /// default [`Limits`]; `Ok(None)` when the socket has nothing more for now.
+    ///
+    /// ```
+    /// use mpconn_mio::Connection;
+    ///
+    /// let (a, b) = mio::net::UnixStream::pair()?;
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// assert_eq!(b.recv::<u64>()?, None); // nothing yet
+    /// a.send(&u64::MAX)?;
+    /// assert_eq!(b.recv::<u64>()?, Some(u64::MAX));
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv<T: pickle::DeserializeOwned>(&mut self) -> Result<Option<T>, Error> {
+        self.recv_with(&Limits::default())
+    }
+
+    /// The next whole message unpickled into `T` within `limits` (depth, items, memo).
+    ///
+    /// ```
+    /// use mpconn_mio::{pickle::Limits, Connection};
+    ///
+    /// let (a, b) = mio::net::UnixStream::pair()?;
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send(&vec![vec![vec![1u8]]])?;
+    /// let shallow = Limits { max_depth: 2, ..Limits::default() };
+    /// let err = b.recv_with::<Vec<Vec<Vec<u8>>>>(&shallow);
+    /// assert!(matches!(err, Err(mpconn_mio::Error::Pickle { .. })));
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv_with<T: pickle::DeserializeOwned>(
+        &mut self,
+        limits: &Limits,
+    ) -> Result<Option<T>, Error> {
+        let message = self.recv_message(None)?;
+        message.map(|m| pickle::load(&m, limits)).transpose()
+    }
+
+    /// The next whole message unpickled as a dynamic [`Value`], keeping what serde's
+    /// data model would blur: tuple vs list, sets, dict order, big ints, objects as
+    /// data (never executed).
+    ///
+    /// ```
+    /// use mpconn_mio::Connection;
+    ///
+    /// let (a, b) = mio::net::UnixStream::pair()?;
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send(&(1u8, "two"))?;
+    /// let shown = b.recv_value()?.map(|value| value.to_string());
+    /// assert_eq!(shown.as_deref(), Some("(1, 'two')"));
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv_value(&mut self) -> Result<Option<Value>, Error> {
+        self.recv_value_with(&Limits::default())
+    }
+
+    /// The next whole message unpickled as a dynamic [`Value`] within `limits`.
+    ///
+    /// ```
+    /// use mpconn_mio::{pickle::Limits, Connection};
+    ///
+    /// let (a, b) = mio::net::UnixStream::pair()?;
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send(&vec![0u16; 100])?;
+    /// let small = Limits { max_items: 10, ..Limits::default() };
+    /// assert!(b.recv_value_with(&small).is_err());
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv_value_with(&mut self, limits: &Limits) -> Result<Option<Value>, Error> {
+        let message = self.recv_message(None)?;
+        message.map(|m| pickle::load_value(&m, limits)).transpose()
     }
 }
 

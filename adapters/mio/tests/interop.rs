@@ -1,6 +1,7 @@
 //! The mio adapter against real CPython 2.7, 3.11 and 3.13: the `echo_loop` example
 //! serving CPython clients (TCP, the default Unix socket, an abstract name), and the mio
-//! Client calling CPython listeners, with the right and the wrong key both ways.
+//! Client calling CPython listeners, with the right and the wrong key both ways, and
+//! pickled objects to and fro (`recv_value` / `send_value`).
 
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
 #[path = "../examples/echo_loop.rs"]
@@ -13,8 +14,11 @@ use std::time::{Duration, Instant};
 
 use echo_loop::{EchoLoop, Note};
 use mpconn_mio::mio::{Events, Interest, Poll, Token};
+use mpconn_mio::pickle::{parse_literal, Protocol, Value};
 use mpconn_mio::{Address, Client, Connection, Error, Listener};
-use mpconn_test_support::async_peer::{self, greeting, hex, payload, KEY, SIZES, WRONG_KEY};
+use mpconn_test_support::async_peer::{
+    self, greeting, hex, payload, KEY, OBJECTS, SIZES, WRONG_KEY,
+};
 use mpconn_test_support::Python;
 
 /// How long any one message may take to arrive.
@@ -114,11 +118,25 @@ fn cpython_clients_are_served_by_the_mio_echo_loop_and_wrong_keys_are_refused() 
 
 /// Waits (never blocking in the connection itself) until one whole message is in.
 fn next_message(poll: &mut Poll, connection: &mut Connection) -> Result<Vec<u8>, Error> {
+    next(poll, connection, |c| c.recv_bytes(None))
+}
+
+/// Waits until one whole message is in, unpickled as a dynamic value.
+fn next_value(poll: &mut Poll, connection: &mut Connection) -> Result<Value, Error> {
+    next(poll, connection, Connection::recv_value)
+}
+
+/// Flushes and polls until `receive` has something.
+fn next<T>(
+    poll: &mut Poll,
+    connection: &mut Connection,
+    mut receive: impl FnMut(&mut Connection) -> Result<Option<T>, Error>,
+) -> Result<T, Error> {
     let deadline = Instant::now() + MESSAGE_LIMIT;
     let mut events = Events::with_capacity(8);
     loop {
         connection.flush()?;
-        if let Some(message) = connection.recv_bytes(None)? {
+        if let Some(message) = receive(connection)? {
             return Ok(message);
         }
         let left = deadline
@@ -152,6 +170,44 @@ fn drive(connection: Connection, python: &Python) {
         assert!(echo == payload(n), "{label}: the {n}-byte echo differs");
     }
     // Dropping the connection closes it; the peer's EOFError ends its loop.
+}
+
+/// The Rust side of a session with a peer in the "pickles" role: each object read with
+/// `recv_value` as what it is, and sent back with `send_value` in a protocol that
+/// version reads (2 for Python 2.7).
+fn echo_pickles(connection: Connection, python: &Python) {
+    let label = python.label();
+    let protocol = match python.version.0 {
+        2 => Protocol::V2,
+        _ => Protocol::default(),
+    };
+    let (mut poll, mut connection) = registered(connection);
+    for text in OBJECTS {
+        let expected = parse_literal(text).unwrap();
+        let got = next_value(&mut poll, &mut connection).unwrap();
+        assert_eq!(got, expected, "{label}: {got} for {text}");
+        connection.send_value_with(&got, protocol).unwrap();
+    }
+    while connection.wants_write() {
+        let mut events = Events::with_capacity(8);
+        poll.poll(&mut events, Some(MESSAGE_LIMIT)).unwrap();
+        connection.flush().unwrap();
+    }
+}
+
+#[test]
+fn cpython_objects_round_trip_through_the_mio_client() {
+    for python in async_peer::pythons() {
+        let listeners = format!("tcp=tcp:{key},unix=unix:{key}", key = hex(KEY));
+        let cases = "tcp:good:pickles,unix:good:pickles";
+        let mut peer = async_peer::spawn(&python, &["listen", &listeners, cases]);
+        let addresses = peer.addresses();
+        for name in ["tcp", "unix"] {
+            let address: Address = addresses[name].parse().unwrap();
+            echo_pickles(Client::connect(&address, Some(KEY)).unwrap(), &python);
+        }
+        peer.expect_cases(&["ok", "ok"]);
+    }
 }
 
 #[test]

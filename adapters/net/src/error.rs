@@ -193,10 +193,19 @@ pub enum Error {
     },
     /// An address that cannot be parsed or used here.
     Address(AddressError),
-    /// A value could not be pickled, or a message could not be unpickled into the type
-    /// asked for.
+    /// A value could not be pickled, or a received message could not be unpickled into
+    /// the type asked for (the connection stays usable: the message was whole).
     #[cfg(feature = "pickle")]
-    Pickle(serde_pickle::Error),
+    Pickle {
+        /// Which way: pickling a value to send, or unpickling a message (its length).
+        op: crate::pickle::PickleOp,
+        /// The Rust type given or asked for (`std::any::type_name`);
+        /// `mpconn::pickle::value::Value` for the dynamic methods.
+        type_name: &'static str,
+        /// The codec's error: where in the value and which Python type, or what in the
+        /// pickle.
+        source: mpconn::pickle::SerdeError,
+    },
 }
 
 /// What the adapters' functions return.
@@ -449,7 +458,11 @@ impl fmt::Display for Error {
             }
             Error::Address(e) => write!(f, "{e}"),
             #[cfg(feature = "pickle")]
-            Error::Pickle(e) => write!(f, "pickle: {e}"),
+            Error::Pickle {
+                op,
+                type_name,
+                source,
+            } => write!(f, "{op} {type_name}: {source}"),
         }
     }
 }
@@ -461,7 +474,7 @@ impl std::error::Error for Error {
             Error::Protocol(e) | Error::Handshake { source: e, .. } => Some(e),
             Error::Address(e) => Some(e),
             #[cfg(feature = "pickle")]
-            Error::Pickle(e) => Some(e),
+            Error::Pickle { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -493,13 +506,6 @@ impl From<mpconn::Error> for Error {
 impl From<AddressError> for Error {
     fn from(error: AddressError) -> Error {
         Error::Address(error)
-    }
-}
-
-#[cfg(feature = "pickle")]
-impl From<serde_pickle::Error> for Error {
-    fn from(error: serde_pickle::Error) -> Error {
-        Error::Pickle(error)
     }
 }
 
@@ -557,7 +563,12 @@ impl From<Error> for io::Error {
             Error::WrongDirection { .. } => io::ErrorKind::Unsupported,
             Error::ListenerClosed => io::ErrorKind::NotConnected,
             #[cfg(feature = "pickle")]
-            Error::Pickle(_) => io::ErrorKind::InvalidData,
+            Error::Pickle {
+                op: crate::pickle::PickleOp::Dump,
+                ..
+            } => io::ErrorKind::InvalidInput,
+            #[cfg(feature = "pickle")]
+            Error::Pickle { .. } => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, error)
     }

@@ -19,6 +19,9 @@
 //! - [`new_core`]: the core with the OS's random source; [`read_into`], [`write_from`]
 //!   and [`write_direct`], the one read and the one write of a driver over `std::io`
 //!   streams (std, mio).
+//! - `pickle` (the `pickle` feature, on by default): the encode and decode behind every
+//!   adapter's `send` / `recv` / `send_value` / `recv_value`, and their one error,
+//!   [`Error::Pickle`].
 //! - [`socket_enum!`] and [`each_socket!`]: the adapters' enums of a TCP and a Unix
 //!   socket of their runtime, declared alike.
 //!
@@ -41,6 +44,8 @@ mod bind;
 mod error;
 mod options;
 mod outcome;
+#[cfg(feature = "pickle")]
+pub mod pickle;
 mod socket;
 mod sockets;
 mod transfer;

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use mpconn::connection::State;
 use mpconn::Frame;
+#[cfg(feature = "pickle")]
+use mpconn_net::pickle::{self, Limits, Protocol, Value};
 use mpconn_net::During;
 
 use crate::stream::{retry_interrupted, Stream};
@@ -480,69 +482,124 @@ impl AsRawFd for Connection {
     }
 }
 
+/// CPython's `send(obj)` / `recv()`: one message, one pickle, encoded and decoded by
+/// [`mpconn_net::pickle`] (the core's codec), over [`send_bytes`](Self::send_bytes) and
+/// [`recv_message`](Self::recv_message). A failed pickle is [`Error::Pickle`]; the
+/// connection stays in step.
 #[cfg(feature = "pickle")]
 impl Connection {
-    /// Pickles `value` and sends it (CPython's `send`), with pickle protocol 3, which
-    /// every CPython 3 reads. For Python 2.7 use [`send_with`](Self::send_with) and
-    /// `SerOptions::new().proto_v2()`.
+    /// Pickles `value` with protocol 3, which every CPython 3 reads, and sends it.
     ///
     /// ```
-    /// # #[cfg(feature = "pickle")] {
     /// let (mut a, mut b) = mpconn_std::pipe(true)?;
     /// a.send(&("spam", 42, vec![1.5, 2.5]))?;
     /// let got: (String, i64, Vec<f64>) = b.recv()?;
     /// assert_eq!(got, ("spam".to_string(), 42, vec![1.5, 2.5]));
-    /// # }
     /// # Ok::<(), mpconn_std::Error>(())
     /// ```
-    pub fn send<T: serde::Serialize>(&mut self, value: &T) -> Result<()> {
-        self.send_with(value, serde_pickle::SerOptions::new())
+    pub fn send<T: pickle::Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        self.send_with(value, Protocol::default())
     }
 
-    /// Pickles `value` with the given options (the protocol, above all) and sends it.
-    pub fn send_with<T: serde::Serialize>(
+    /// Pickles `value` with `protocol` (`Protocol::V2` for Python 2.7) and sends it.
+    ///
+    /// ```
+    /// use mpconn_std::pickle::Protocol;
+    /// let (mut a, mut b) = mpconn_std::pipe(true)?;
+    /// a.send_with(&(1, 2), Protocol::V2)?;
+    /// assert_eq!(b.recv_bytes(None)?, b"\x80\x02K\x01K\x02\x86.");
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    pub fn send_with<T: pickle::Serialize + ?Sized>(
         &mut self,
         value: &T,
-        options: serde_pickle::SerOptions,
+        protocol: Protocol,
     ) -> Result<()> {
-        let pickle = serde_pickle::to_vec(value, options)?;
-        self.send_bytes(&pickle)
+        self.send_bytes(&pickle::dump(value, protocol)?)
     }
 
-    /// Pickles a dynamically typed [`serde_pickle::Value`] (which is not `Serialize`)
-    /// and sends it.
-    pub fn send_value(
-        &mut self,
-        value: &serde_pickle::Value,
-        options: serde_pickle::SerOptions,
-    ) -> Result<()> {
-        let pickle = serde_pickle::value_to_vec(value, options)?;
-        self.send_bytes(&pickle)
+    /// Pickles a dynamic [`Value`] (objects, sets, tuples, sharing as they are) with
+    /// protocol 3 and sends it.
+    ///
+    /// ```
+    /// use mpconn_std::pickle::{parse_literal, Value};
+    /// let (mut a, mut b) = mpconn_std::pipe(true)?;
+    /// a.send_value(&parse_literal("{'a': (1, 2), 3: {1, 2}}")?)?;
+    /// assert_eq!(b.recv_value()?.to_string(), "{'a': (1, 2), 3: {1, 2}}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_value(&mut self, value: &Value) -> Result<()> {
+        self.send_value_with(value, Protocol::default())
     }
 
-    /// Receives a message and unpickles it (CPython's `recv`). Pickles of any protocol
-    /// CPython writes (2 from Python 2.7, up to 5 from 3.8+) are read; see
-    /// [`recv_value`](Self::recv_value) to take whatever comes.
-    pub fn recv<T: serde::de::DeserializeOwned>(&mut self) -> Result<T> {
-        self.recv_with(serde_pickle::DeOptions::new())
+    /// Pickles a dynamic [`Value`] with `protocol` and sends it.
+    ///
+    /// ```
+    /// use mpconn_std::pickle::{Protocol, Value};
+    /// let (mut a, mut b) = mpconn_std::pipe(true)?;
+    /// a.send_value_with(&Value::bytes(b"py2"), Protocol::V2)?;
+    /// assert_eq!(b.recv_value()?, Value::bytes(b"py2"));
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    pub fn send_value_with(&mut self, value: &Value, protocol: Protocol) -> Result<()> {
+        self.send_bytes(&pickle::dump_value(value, protocol)?)
     }
 
-    /// Receives a message and unpickles it as a dynamically typed
-    /// [`serde_pickle::Value`], keeping what serde's data model would blur (a tuple
-    /// stays a [`Value::Tuple`](serde_pickle::Value::Tuple), not a list).
-    pub fn recv_value(&mut self, options: serde_pickle::DeOptions) -> Result<serde_pickle::Value> {
-        let message = self.recv_message(None)?;
-        Ok(serde_pickle::value_from_slice(&message, options)?)
+    /// Receives a message and unpickles it into `T` (CPython's `recv`), within the
+    /// default [`Limits`]: pickles of every protocol CPython writes (0-2 from Python
+    /// 2.7, up to 5 from 3.8+) are read.
+    ///
+    /// ```
+    /// let (mut a, mut b) = mpconn_std::pipe(true)?;
+    /// a.send(&Some(u64::MAX))?;
+    /// assert_eq!(b.recv::<Option<u64>>()?, Some(u64::MAX));
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    pub fn recv<T: pickle::DeserializeOwned>(&mut self) -> Result<T> {
+        self.recv_with(&Limits::default())
     }
 
-    /// Receives a message and unpickles it with the given options (for example
-    /// `decode_strings()` to read Python 2 `str` as text).
-    pub fn recv_with<T: serde::de::DeserializeOwned>(
-        &mut self,
-        options: serde_pickle::DeOptions,
-    ) -> Result<T> {
-        let message = self.recv_message(None)?;
-        Ok(serde_pickle::from_slice(&message, options)?)
+    /// Receives a message and unpickles it into `T` within `limits` (depth, size,
+    /// memo).
+    ///
+    /// ```
+    /// use mpconn_std::pickle::Limits;
+    /// let (mut a, mut b) = mpconn_std::pipe(true)?;
+    /// a.send(&vec![vec![vec![1u8]]])?;
+    /// let err = b.recv_with::<Vec<Vec<Vec<u8>>>>(&Limits { max_depth: 2, ..Limits::default() });
+    /// assert!(matches!(err, Err(mpconn_std::Error::Pickle { .. })));
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    pub fn recv_with<T: pickle::DeserializeOwned>(&mut self, limits: &Limits) -> Result<T> {
+        pickle::load(&self.recv_message(None)?, limits)
+    }
+
+    /// Receives a message and unpickles it as a dynamic [`Value`], keeping what
+    /// serde's data model would blur: tuple vs list, sets, dict order, big ints,
+    /// objects as data (never executed).
+    ///
+    /// ```
+    /// let (mut a, mut b) = mpconn_std::pipe(true)?;
+    /// a.send(&(1u8, "two"))?;
+    /// assert_eq!(b.recv_value()?.to_string(), "(1, 'two')");
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    pub fn recv_value(&mut self) -> Result<Value> {
+        self.recv_value_with(&Limits::default())
+    }
+
+    /// Receives a message and unpickles it as a dynamic [`Value`] within `limits`.
+    ///
+    /// ```
+    /// use mpconn_std::pickle::Limits;
+    /// let (mut a, mut b) = mpconn_std::pipe(true)?;
+    /// a.send(&vec![0u16; 100])?;
+    /// let small = Limits { max_items: 10, ..Limits::default() };
+    /// assert!(b.recv_value_with(&small).is_err());
+    /// # Ok::<(), mpconn_std::Error>(())
+    /// ```
+    pub fn recv_value_with(&mut self, limits: &Limits) -> Result<Value> {
+        pickle::load_value(&self.recv_message(None)?, limits)
     }
 }
 

@@ -15,9 +15,11 @@
 //! Addresses, options and errors are [`mpconn_net`]'s, shared with the tokio and mio
 //! adapters and re-exported here.
 //!
-//! With the `pickle` feature, `Connection::send` and `Connection::recv` exchange
-//! serde values with CPython's `Connection.send` / `recv` (None, bool, int, float,
-//! str, bytes, list, tuple, dict), through `serde-pickle`.
+//! With the `pickle` feature (on by default), [`Connection::send`] and
+//! [`Connection::recv`] exchange serde values with CPython's `Connection.send` /
+//! `recv`, and [`Connection::send_value`] / [`Connection::recv_value`] the dynamic
+//! [`pickle::Value`], which keeps what Python meant (tuples, sets, dict order, big
+//! ints, objects as data), through the core's own codec ([`mpconn::pickle`]).
 //!
 //! The crate also builds `mpconn`, a command-line listener and client
 //! (`mpconn listen`, `mpconn send`; see `mpconn --help`).
@@ -72,6 +74,8 @@ pub use mpconn_net::{
 pub use pipe::pipe;
 pub use wait::{wait, Waitable};
 
-/// The `serde-pickle` crate this one uses, for its options and `Value`.
+/// The core's pickle codec: [`Value`](pickle::Value), [`Protocol`](pickle::Protocol),
+/// [`Limits`](pickle::Limits), [`parse_literal`](pickle::parse_literal), the well-known
+/// types of [`known`](pickle::known), serde's `to_vec` / `from_slice`.
 #[cfg(feature = "pickle")]
-pub use serde_pickle;
+pub use mpconn::pickle;

@@ -183,41 +183,40 @@ fn send_with_a_wrong_key_fails_with_an_authentication_error() {
     );
 }
 
+/// What `--pickle` takes is what Python's `repr` prints: CPython shows each object
+/// with `repr` as it arrives, and `mpconn` shows CPython's echo the same way.
 #[test]
-fn pickle_mode_sends_json_as_pickles_and_shows_replies_as_json() {
+fn pickle_mode_sends_python_literals_and_shows_replies_as_python_repr() {
     let Some(python) = newest_python() else {
         return;
     };
     let (listener, address) = cpython_listener(&python, "pickle", None);
     let messages = [
-        r#"{"a": [1, 2.5, null], "b": {"$bytes": "x\\x00"}}"#,
-        r#""text""#,
-        r#"[true, false]"#,
+        "{'a': (1, 2), 3: {1, 2}}",
+        "12345678901234567890123",
+        r"b'x\x00'",
+        "[True, None, 2.5, -0.0, frozenset({1}), bytearray(b'z')]",
+        "'text \u{e9}'",
     ];
     let mut args = vec!["send", &address, "--pickle", "--echo"];
     args.extend(messages);
     let replies = start(&args, None).finish().unwrap();
     assert_eq!(replies, messages);
     let shown = listener.finish().unwrap();
-    assert_eq!(
-        shown,
-        [
-            address.as_str(),
-            "{'a': [1, 2.5, None], 'b': b'x\\x00'}",
-            "'text'",
-            "[True, False]",
-            "done"
-        ]
-    );
+    assert_eq!(shown[0], address);
+    assert_eq!(shown[1..messages.len() + 1], messages);
+    assert_eq!(shown[messages.len() + 1..], ["done"]);
 }
 
-/// Python 2.7 reads pickle protocol 2 at most: `--protocol 2` is for it.
+/// Python 2.7 reads pickle protocol 2 at most: `--protocol 2` is for it. Its str
+/// comes back as bytes, its long as an int.
 #[test]
 fn pickle_protocol_2_reaches_python_2_7() {
     let Some(python) = common::python(2, 7) else {
         return;
     };
     let (listener, address) = cpython_listener(&python, "pickle", None);
+    let message = "({'k': [1, 's']}, b'raw', 100000000000000000000)";
     let args = [
         "send",
         &address,
@@ -225,16 +224,30 @@ fn pickle_protocol_2_reaches_python_2_7() {
         "--protocol",
         "2",
         "--echo",
-        r#"{"k": [1, "s"]}"#,
+        message,
     ];
     let replies = start(&args, None).finish().unwrap();
-    assert_eq!(replies, [r#"{"k": [1, "s"]}"#]);
+    assert_eq!(replies, [message]);
     let shown = listener.finish().unwrap();
-    assert_eq!(shown[1], "{u'k': [1, u's']}");
+    assert_eq!(
+        shown[1],
+        "({u'k': [1, u's']}, 'raw', 100000000000000000000L)"
+    );
 }
 
 #[test]
-fn listen_in_pickle_mode_shows_cpython_objects_as_json() {
+fn a_protocol_above_5_is_refused() {
+    let (_, stderr, ok) = start(
+        &["send", "127.0.0.1:1", "--pickle", "--protocol", "6", "1"],
+        None,
+    )
+    .finish_with_stderr();
+    assert!(!ok);
+    assert!(stderr.contains("--protocol is 0 to 5"), "{stderr}");
+}
+
+#[test]
+fn listen_in_pickle_mode_shows_cpython_objects_as_python_repr() {
     let Some(python) = newest_python() else {
         return;
     };
@@ -248,8 +261,9 @@ import sys
 from multiprocessing.connection import Client
 host, port = sys.argv[1].rsplit(":", 1)
 c = Client((host, int(port)))
-c.send({"n": 1, 2: (3, b"\xff")})
+c.send({"n": 1, 2: (3, b"\xff"), "s": {1.5}})
 c.send(None)
+c.send(2 ** 80)
 c.close()
 "#;
     Peer::spawn(&python, Program::Code(code), &[&bound])
@@ -258,8 +272,53 @@ c.close()
     let shown = listener.finish().unwrap();
     assert_eq!(
         shown[1..],
-        [r#"{"2": [3, {"$bytes": "\\xff"}], "n": 1}"#, "null"]
+        [
+            r"{'n': 1, 2: (3, b'\xff'), 's': {1.5}}",
+            "None",
+            "1208925819614629174706176"
+        ]
     );
+}
+
+/// A list nested 100,000 deep (CPython loads it; a recursive unpickler overflows its
+/// stack and aborts the process) is one line saying why it cannot be shown, and the
+/// listener goes on to serve the next client.
+#[test]
+fn listen_in_pickle_mode_survives_a_list_nested_100_000_deep() {
+    let Some(python) = newest_python() else {
+        return;
+    };
+    let mut listener = start(
+        &["listen", "127.0.0.1:0", "--pickle", "--clients", "2"],
+        None,
+    );
+    let bound = listener.line().unwrap();
+    let code = r#"
+import sys
+from multiprocessing.connection import Client
+host, port = sys.argv[1].rsplit(":", 1)
+c = Client((host, int(port)))
+# pickle.dumps recurses, so the pickle is written by hand: [[[...]]], protocol 2.
+c.send_bytes(b"\x80\x02" + b"]" * 100000 + b"a" * 99999 + b".")
+c.close()
+c = Client((host, int(port)))
+c.send((1, 2))
+c.close()
+"#;
+    Peer::spawn(&python, Program::Code(code), &[&bound])
+        .finish()
+        .unwrap();
+    let (shown, stderr, ok) = listener.finish_with_stderr();
+    assert!(ok, "mpconn listen failed: {stderr}");
+    assert_eq!(shown.len(), 3, "{shown:?} {stderr}");
+    assert!(
+        shown[1].starts_with("(cannot unpickle: ")
+            && shown[1].contains("the nesting depth exceeds the limit of 1000")
+            && shown[1].ends_with("... (200002 bytes)"),
+        "{}",
+        shown[1]
+    );
+    assert_eq!(shown[2], "(1, 2)");
 }
 
 #[test]

@@ -14,11 +14,9 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::Python;
 use common::{accept, check, pattern, script, Failures, Peer, Program, LIMIT};
-use mpconn_std::serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
+use mpconn_std::pickle::{parse_literal, Protocol, Value};
 use mpconn_std::{Address, Client, ClientOptions, Connection, Listener, ListenerOptions};
 
 const SIZES: [usize; 4] = [0, 16384, 16385, 1 << 20];
@@ -32,39 +30,43 @@ enum Net {
     Abstract,
 }
 
-/// The values of `OBJECTS` in std_peer.py, in order, as serde-pickle reads them.
+/// `OBJECTS` in std_peer.py, in order, as Python's `repr` writes them.
+const OBJECTS: [&str; 18] = [
+    "None",
+    "True",
+    "False",
+    "0",
+    "-7",
+    "1099511627776",
+    "1.5",
+    "'text \u{e9}'",
+    "b'raw\\x00bytes'",
+    "[1, 'two', None]",
+    "(1, 'a', 2.5)",
+    "{'k': [1, 2.5, None], 'n': 3}",
+    "1267650600228229401496703205376",
+    "-18446744073709551616",
+    "{1, 2, 3}",
+    "frozenset({'a'})",
+    "bytearray(b'ba\\x00')",
+    "{(1, 2): 'tuple key'}",
+];
+
+/// The values of `OBJECTS`, as our unpickler must read them from every CPython.
 fn objects() -> Vec<Value> {
-    let s = |text: &str| Value::String(text.to_string());
-    let dict = BTreeMap::from([
-        (
-            HashableValue::String("k".into()),
-            Value::List(vec![Value::I64(1), Value::F64(2.5), Value::None]),
-        ),
-        (HashableValue::String("n".into()), Value::I64(3)),
-    ]);
-    vec![
-        Value::None,
-        Value::Bool(true),
-        Value::Bool(false),
-        Value::I64(0),
-        Value::I64(-7),
-        Value::I64(1 << 40),
-        Value::F64(1.5),
-        s("text \u{e9}"),
-        Value::Bytes(b"raw\x00bytes".to_vec()),
-        Value::List(vec![Value::I64(1), s("two"), Value::None]),
-        Value::Tuple(vec![Value::I64(1), s("a"), Value::F64(2.5)]),
-        Value::Dict(dict),
-    ]
+    OBJECTS
+        .iter()
+        .map(|text| parse_literal(text).unwrap_or_else(|e| panic!("{text}: {e}")))
+        .collect()
 }
 
 /// The pickle protocols we answer with: Python 2.7 reads up to 2; Python 3 gets 3
-/// (serde-pickle's default) and 2.
-fn protocols(python: &Python) -> Vec<SerOptions> {
+/// (our default) and 2.
+fn protocols(python: &Python) -> Vec<Protocol> {
     if python.version.0 == 2 {
-        vec![SerOptions::new().proto_v2()]
+        vec![Protocol::V2]
     } else {
-        vec![SerOptions::new(), SerOptions::new().proto_v2()]
+        vec![Protocol::V3, Protocol::V2]
     }
 }
 
@@ -87,24 +89,24 @@ fn serve_suite(conn: &mut Connection, python: &Python) -> Result<(), String> {
     }
     for expected in objects() {
         let got = conn
-            .recv_value(DeOptions::new())
-            .map_err(|e| format!("unpickling {expected:?}: {e}"))?;
+            .recv_value()
+            .map_err(|e| format!("unpickling {expected}: {e}"))?;
         check(got == expected, || {
-            format!("expected {expected:?}, got {got:?}")
+            format!("expected {expected}, got {got}")
         })?;
-        for options in protocols(python) {
-            conn.send_value(&expected, options)
-                .map_err(|e| format!("pickling {expected:?}: {e}"))?;
+        for protocol in protocols(python) {
+            conn.send_value_with(&expected, protocol)
+                .map_err(|e| format!("pickling {expected}: {e}"))?;
         }
     }
     if python.has_long_frames() {
         // CPython 3.8+ also sends each object as a protocol 5 pickle (send_bytes).
         for expected in objects() {
             let got = conn
-                .recv_value(DeOptions::new())
-                .map_err(|e| format!("unpickling protocol 5 {expected:?}: {e}"))?;
+                .recv_value()
+                .map_err(|e| format!("unpickling protocol 5 {expected}: {e}"))?;
             check(got == expected, || {
-                format!("protocol 5: expected {expected:?}, got {got:?}")
+                format!("protocol 5: expected {expected}, got {got}")
             })?;
         }
     }

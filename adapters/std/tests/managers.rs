@@ -4,13 +4,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{Python, Reaped};
-use mpconn_std::serde_pickle::{DeOptions, SerOptions, Value};
+use mpconn_std::pickle::{Protocol, Value};
 use mpconn_std::{Address, Client, ClientOptions, Connection};
 
 const KEY: &[u8] = b"managers key";
@@ -59,32 +58,29 @@ fn connect(address: &Address, key: &[u8]) -> mpconn_std::Result<Connection> {
 
 /// `managers.dispatch(conn, None, method)`: the reply's kind and result.
 fn dispatch(python: &Python, conn: &mut Connection, method: &str) -> (String, Value) {
-    let request = Value::Tuple(vec![
+    let request = Value::tuple(vec![
         Value::None,
-        Value::String(method.to_string()),
-        Value::Tuple(vec![]),
-        Value::Dict(BTreeMap::new()),
+        Value::str(method),
+        Value::tuple(vec![]),
+        Value::dict(vec![]),
     ]);
-    // Python 2.7 reads pickles up to protocol 2 and writes its str as bytes.
-    let (out, into) = if python.version < (3, 0) {
-        (
-            SerOptions::new().proto_v2(),
-            DeOptions::new().decode_strings(),
-        )
-    } else {
-        (SerOptions::new(), DeOptions::new())
+    // Python 2.7 reads pickles up to protocol 2, and writes its str as bytes.
+    let protocol = match python.version < (3, 0) {
+        true => Protocol::V2,
+        false => Protocol::default(),
     };
     conn.set_timeout(Some(LIMIT)).expect("timeout");
-    conn.send_value(&request, out).expect("send the request");
-    match conn.recv_value(into).expect("receive the reply") {
-        Value::Tuple(mut reply) if reply.len() == 2 => {
-            let result = reply.pop().expect("two items");
-            match reply.pop() {
-                Some(Value::String(kind)) => (kind, result),
-                other => panic!("{}: reply kind {other:?}", python.label()),
-            }
+    conn.send_value_with(&request, protocol)
+        .expect("send the request");
+    let reply = conn.recv_value().expect("receive the reply");
+    match reply.as_items() {
+        Some([Value::Str(kind), result]) if matches!(reply, Value::Tuple(_)) => {
+            (kind.to_string(), result.clone())
         }
-        other => panic!("{}: unexpected reply {other:?}", python.label()),
+        Some([Value::Bytes(kind), result]) if matches!(reply, Value::Tuple(_)) => {
+            (String::from_utf8_lossy(kind).into_owned(), result.clone())
+        }
+        _ => panic!("{}: unexpected reply {reply}", python.label()),
     }
 }
 
@@ -96,7 +92,7 @@ fn rust_client_calls_a_cpython_manager_server() {
         };
         let (server, address) = start_manager(&python);
         // A manager serves one request per connection, as `managers.dispatch` uses it.
-        for (method, expected) in [("number_of_objects", Value::I64(0)), ("dummy", Value::None)] {
+        for (method, expected) in [("number_of_objects", Value::Int(0)), ("dummy", Value::None)] {
             let mut conn = connect(&address, KEY).expect("connect with the right key");
             assert_eq!(
                 dispatch(&python, &mut conn, method),

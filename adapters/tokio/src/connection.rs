@@ -10,6 +10,8 @@ use std::task::{ready, Context, Poll};
 use bytes::BytesMut;
 use mpconn::connection::State;
 use mpconn::{DirectSend, Frame, HandshakeConfig, Misuse, Receiver, RecvBuf, Role, Sender};
+#[cfg(feature = "pickle")]
+use mpconn_net::pickle::{self, Limits, Protocol, Value};
 use mpconn_net::{new_core, During};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 use tokio_util::codec::{Framed, FramedParts};
@@ -652,6 +654,169 @@ impl<W: AsyncWrite + Unpin> SendHalf<W> {
         self.flush().await?;
         self.io.shutdown().await?;
         Ok(())
+    }
+}
+
+/// CPython's `send(obj)` / `recv()`: one message, one pickle, encoded and decoded by
+/// [`mpconn_net::pickle`] (the core's codec), over [`send_bytes`](Self::send_bytes) and
+/// [`recv_message`](Self::recv_message), and as cancel safe as they are. A failed
+/// pickle is [`Error::Pickle`]; the connection stays in step.
+#[cfg(feature = "pickle")]
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Pickles `value` with protocol 3, which every CPython 3 reads, and sends it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// let (a, b) = tokio::io::duplex(1024);
+    /// let (mut a, mut b) = (
+    ///     mpconn_tokio::Connection::established(a),
+    ///     mpconn_tokio::Connection::established(b),
+    /// );
+    /// a.send(&("spam", 42, vec![1.5, 2.5])).await?;
+    /// let got: (String, i64, Vec<f64>) = b.recv().await?;
+    /// assert_eq!(got, ("spam".to_string(), 42, vec![1.5, 2.5]));
+    /// # Ok(()) }
+    /// ```
+    pub async fn send<T: pickle::Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.send_with(value, Protocol::default()).await
+    }
+
+    /// Pickles `value` with `protocol` (`Protocol::V2` for Python 2.7) and sends it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// use mpconn_tokio::{pickle::Protocol, Connection};
+    /// let (a, b) = tokio::io::duplex(1024);
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send_with(&(1, 2), Protocol::V2).await?;
+    /// assert_eq!(b.recv_bytes(None).await?, b"\x80\x02K\x01K\x02\x86.");
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_with<T: pickle::Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        protocol: Protocol,
+    ) -> Result<(), Error> {
+        let message = pickle::dump(value, protocol)?;
+        self.send_bytes(&message).await
+    }
+
+    /// Pickles a dynamic [`Value`] (objects, sets, tuples, sharing as they are) with
+    /// protocol 3 and sends it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use mpconn_tokio::{pickle::parse_literal, Connection};
+    /// let (a, b) = tokio::io::duplex(1024);
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send_value(&parse_literal("{'a': (1, 2), 3: {1, 2}}")?).await?;
+    /// assert_eq!(b.recv_value().await?.to_string(), "{'a': (1, 2), 3: {1, 2}}");
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_value(&mut self, value: &Value) -> Result<(), Error> {
+        self.send_value_with(value, Protocol::default()).await
+    }
+
+    /// Pickles a dynamic [`Value`] with `protocol` and sends it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// use mpconn_tokio::{pickle::{Protocol, Value}, Connection};
+    /// let (a, b) = tokio::io::duplex(1024);
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send_value_with(&Value::bytes(b"py2"), Protocol::V2).await?;
+    /// assert_eq!(b.recv_value().await?, Value::bytes(b"py2"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_value_with(
+        &mut self,
+        value: &Value,
+        protocol: Protocol,
+    ) -> Result<(), Error> {
+        let message = pickle::dump_value(value, protocol)?;
+        self.send_bytes(&message).await
+    }
+
+    /// Receives a message and unpickles it into `T` (CPython's `recv`), within the
+    /// default [`Limits`]: pickles of every protocol CPython writes are read.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// let (a, b) = tokio::io::duplex(1024);
+    /// let (mut a, mut b) = (
+    ///     mpconn_tokio::Connection::established(a),
+    ///     mpconn_tokio::Connection::established(b),
+    /// );
+    /// a.send(&Some(u64::MAX)).await?;
+    /// assert_eq!(b.recv::<Option<u64>>().await?, Some(u64::MAX));
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv<T: pickle::DeserializeOwned>(&mut self) -> Result<T, Error> {
+        self.recv_with(&Limits::default()).await
+    }
+
+    /// Receives a message and unpickles it into `T` within `limits` (depth, items,
+    /// memo).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// use mpconn_tokio::{pickle::Limits, Connection};
+    /// let (a, b) = tokio::io::duplex(1024);
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send(&vec![vec![vec![1u8]]]).await?;
+    /// let shallow = Limits { max_depth: 2, ..Limits::default() };
+    /// let err = b.recv_with::<Vec<Vec<Vec<u8>>>>(&shallow).await;
+    /// assert!(matches!(err, Err(mpconn_tokio::Error::Pickle { .. })));
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_with<T: pickle::DeserializeOwned>(
+        &mut self,
+        limits: &Limits,
+    ) -> Result<T, Error> {
+        pickle::load(&self.recv_message(None).await?, limits)
+    }
+
+    /// Receives a message and unpickles it as a dynamic [`Value`], keeping what
+    /// serde's data model would blur: tuple vs list, sets, dict order, big ints,
+    /// objects as data (never executed).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// let (a, b) = tokio::io::duplex(1024);
+    /// let (mut a, mut b) = (
+    ///     mpconn_tokio::Connection::established(a),
+    ///     mpconn_tokio::Connection::established(b),
+    /// );
+    /// a.send(&(1u8, "two")).await?;
+    /// assert_eq!(b.recv_value().await?.to_string(), "(1, 'two')");
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_value(&mut self) -> Result<Value, Error> {
+        self.recv_value_with(&Limits::default()).await
+    }
+
+    /// Receives a message and unpickles it as a dynamic [`Value`] within `limits`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// use mpconn_tokio::{pickle::Limits, Connection};
+    /// let (a, b) = tokio::io::duplex(1024);
+    /// let (mut a, mut b) = (Connection::established(a), Connection::established(b));
+    /// a.send(&vec![0u16; 100]).await?;
+    /// let small = Limits { max_items: 10, ..Limits::default() };
+    /// assert!(b.recv_value_with(&small).await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_value_with(&mut self, limits: &Limits) -> Result<Value, Error> {
+        pickle::load_value(&self.recv_message(None).await?, limits)
     }
 }
 

@@ -54,6 +54,11 @@ pub use client::Client;
 pub use codec::FrameCodec;
 pub use connection::{Connection, RecvHalf, SendHalf};
 pub use listener::Listener;
+/// The core's pickle codec: [`Value`](pickle::Value), [`Protocol`](pickle::Protocol),
+/// [`Limits`](pickle::Limits), [`parse_literal`](pickle::parse_literal), the well-known
+/// types of [`known`](pickle::known), serde's `to_vec` / `from_slice`.
+#[cfg(feature = "pickle")]
+pub use mpconn::pickle;
 pub use mpconn::Frame;
 pub use mpconn_net::{
     Address, AddressError, ClientOptions, During, Error, Family, HandshakeConfig, ListenerOptions,

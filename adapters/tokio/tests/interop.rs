@@ -1,5 +1,6 @@
 //! The tokio adapter against real CPython 2.7, 3.11 and 3.13: Listener and Client both
-//! ways with the right and the wrong key, and `Framed` over TCP and Unix sockets.
+//! ways with the right and the wrong key, `Framed` over TCP and Unix sockets, and
+//! pickled objects both ways (`recv_value` / `send_value`).
 //!
 //! One Python process per (version, direction); async_peer.py runs the cases in order
 //! and reports each one, and the Rust side checks its own view of every case too.
@@ -7,8 +8,11 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use mpconn_test_support::async_peer::{self, greeting, hex, payload, KEY, SIZES, WRONG_KEY};
+use mpconn_test_support::async_peer::{
+    self, greeting, hex, payload, KEY, OBJECTS, SIZES, WRONG_KEY,
+};
 use mpconn_test_support::Python;
+use mpconn_tokio::pickle::{parse_literal, Protocol};
 use mpconn_tokio::{Address, Client, Connection, FrameCodec, HandshakeConfig, Listener};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
@@ -34,6 +38,52 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(mut connection: Connection<S>,
         assert!(echo == payload(n), "{label}: the {n}-byte echo differs");
     }
     connection.close().await.unwrap();
+}
+
+/// The Rust side of a session with a peer in the "pickles" role: each object read with
+/// `recv_value` as what it is, and sent back with `send_value` in a protocol that
+/// version reads (2 for Python 2.7).
+async fn echo_pickles<S: AsyncRead + AsyncWrite + Unpin>(
+    mut connection: Connection<S>,
+    python: &Python,
+) {
+    let label = python.label();
+    let protocol = match python.version.0 {
+        2 => Protocol::V2,
+        _ => Protocol::default(),
+    };
+    for text in OBJECTS {
+        let expected = parse_literal(text).unwrap();
+        let got = connection.recv_value().await.unwrap();
+        assert_eq!(got, expected, "{label}: {got} for {text}");
+        connection.send_value_with(&got, protocol).await.unwrap();
+    }
+    connection.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpython_objects_round_trip_through_the_tokio_listener_and_client() {
+    within(async {
+        for python in async_peer::pythons() {
+            // CPython's clients send to our listener...
+            let mut tcp = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), Some(KEY))
+                .await
+                .unwrap();
+            let targets = format!("tcp={}", tcp.address());
+            let cases = format!("tcp:{}:good:pickles", hex(KEY));
+            let peer = async_peer::spawn(&python, &["connect", &targets, &cases]);
+            echo_pickles(tcp.accept().await.unwrap(), &python).await;
+            peer.expect_cases(&["ok"]);
+
+            // ... and CPython's listeners to our client.
+            let listeners = format!("unix=unix:{}", hex(KEY));
+            let mut peer = async_peer::spawn(&python, &["listen", &listeners, "unix:good:pickles"]);
+            let unix: Address = peer.addresses()["unix"].parse().unwrap();
+            echo_pickles(Client::connect(&unix, Some(KEY)).await.unwrap(), &python).await;
+            peer.expect_cases(&["ok"]);
+        }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,25 @@ pub const VERSIONS: [(u32, u32); 3] = [(2, 7), (3, 11), (3, 13)];
 /// concatenation limit and one past it, and 1 MiB.
 pub const SIZES: [usize; 5] = [0, 1, 16384, 16385, 1 << 20];
 
+/// What a peer in the "pickles" role sends with `Connection.send`, in order, as
+/// Python 3's `repr` writes each (`OBJECTS` in async_peer.py): the Rust side reads
+/// each with `recv_value`, checks it against `mpconn::pickle::parse_literal` of this,
+/// and sends it back with `send_value`.
+pub const OBJECTS: [&str; 12] = [
+    "None",
+    "True",
+    "-7",
+    "1267650600228229401496703205376",
+    "-0.0",
+    "'text \u{e9}'",
+    "b'raw\\x00bytes'",
+    "bytearray(b'ba\\x00')",
+    "[1, (2, 'a'), None]",
+    "{'k': [1.5, None], 'n': {1, 2}}",
+    "frozenset({3})",
+    "{(1, 2): 'tuple key'}",
+];
+
 /// The key both sides share, and one that differs from it.
 pub const KEY: &[u8] = b"async interop key";
 /// A key that is not [`KEY`].

@@ -34,10 +34,13 @@ ADDRESS:
 
 OPTIONS:
     --echo                  listen: send each message back; send: print each reply
-    --pickle                messages are given and shown as JSON and travel pickled
-                            (CPython's Connection.send / recv); bytes show as
-                            {\"$bytes\": \"...\"}
-    --protocol N            pickle protocol to send: 3 (default) or 2 (Python 2.7)
+    --pickle                messages travel pickled (CPython's Connection.send /
+                            recv): received ones are shown as Python's repr shows
+                            them, and MESSAGEs are Python literals: None, True,
+                            ints of any size, floats, 'str', b'bytes', tuples,
+                            lists, dicts, sets, as in {\"a\": (1, 2), 3: {1, 2}}
+    --protocol N            pickle protocol to send, 0 to 5: 3 (default, every
+                            CPython 3), 2 for Python 2.7
     --authkey-file PATH     read the authkey from PATH (one trailing newline is
                             dropped); otherwise from the environment variable
                             MPCONN_AUTHKEY. No key: no handshake, as in CPython.
@@ -68,7 +71,8 @@ fn run_error(what: impl std::fmt::Display) -> Failure {
 struct Options {
     echo: bool,
     pickle: bool,
-    protocol_v2: bool,
+    /// The pickle protocol to send, 0 to 5 (3 when not given).
+    protocol: Option<u8>,
     authkey_file: Option<PathBuf>,
     clients: Option<u64>,
     timeout: Option<Duration>,
@@ -94,11 +98,18 @@ fn parse(args: impl Iterator<Item = OsString>) -> Outcome<Options> {
             "--echo" => options.echo = true,
             "--pickle" => options.pickle = true,
             "--protocol" => {
-                options.protocol_v2 = match value("--protocol")?.to_str() {
-                    Some("2") => true,
-                    Some("3") => false,
-                    _ => return Err(Failure::Usage("--protocol is 2 or 3".into())),
-                }
+                let n = value("--protocol")?;
+                options.protocol = Some(
+                    n.to_str()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|n| *n <= 5)
+                        .ok_or_else(|| {
+                            Failure::Usage(format!(
+                                "--protocol is 0 to 5 (2 for Python 2.7), not {}",
+                                n.to_string_lossy()
+                            ))
+                        })?,
+                );
             }
             "--authkey-file" => options.authkey_file = Some(value("--authkey-file")?.into()),
             "--clients" => {
@@ -191,23 +202,27 @@ fn show_bytes(bytes: &[u8]) -> String {
     out
 }
 
-/// How messages are written to the wire and shown: raw bytes, or JSON <-> pickle.
-/// Without the `pickle` feature `--pickle` is refused while parsing, so both fields
-/// are then always false and unread.
+/// How messages are written to the wire and shown: raw bytes, or Python literals and
+/// `repr` <-> pickles. Without the `pickle` feature `--pickle` is refused while
+/// parsing, so the fields are then unread.
 #[cfg_attr(not(feature = "pickle"), allow(dead_code))]
 struct Codec {
     pickle: bool,
-    protocol_v2: bool,
+    protocol: u8,
 }
 
 impl Codec {
+    fn new(options: &Options) -> Codec {
+        Codec {
+            pickle: options.pickle,
+            protocol: options.protocol.unwrap_or(3),
+        }
+    }
+
     fn show(&self, message: &[u8]) -> String {
         #[cfg(feature = "pickle")]
         if self.pickle {
-            return match json::pickle_to_json(message) {
-                Ok(text) => text,
-                Err(e) => format!("(not a pickle: {e}) {}", show_bytes(message)),
-            };
+            return literal::show(message);
         }
         show_bytes(message)
     }
@@ -215,7 +230,7 @@ impl Codec {
     fn encode(&self, arg: &OsString) -> Outcome<Vec<u8>> {
         #[cfg(feature = "pickle")]
         if self.pickle {
-            return json::json_to_pickle(arg.as_bytes(), self.protocol_v2)
+            return literal::encode(arg, self.protocol)
                 .map_err(|e| Failure::Usage(format!("{}: {e}", arg.to_string_lossy())));
         }
         Ok(arg.as_bytes().to_vec())
@@ -252,10 +267,7 @@ fn listen(options: Options) -> Outcome {
     let mut listener = Listener::bind_with(address, &listener_options).map_err(run_error)?;
     exit_on_signal(signals, left_on_disk(listener.address(), default_address));
     print_line(&listener.address().to_string())?;
-    let codec = Codec {
-        pickle: options.pickle,
-        protocol_v2: options.protocol_v2,
-    };
+    let codec = Codec::new(&options);
     let mut served = 0;
     while options.clients.is_none_or(|limit| served < limit) {
         let accepted = listener.accept();
@@ -353,10 +365,7 @@ fn send(options: Options) -> Outcome {
         return Err(Failure::Usage("send needs an ADDRESS".into()));
     };
     let address = parse_address(address)?;
-    let codec = Codec {
-        pickle: options.pickle,
-        protocol_v2: options.protocol_v2,
-    };
+    let codec = Codec::new(&options);
     let encoded = messages
         .iter()
         .map(|m| codec.encode(m))
@@ -408,150 +417,40 @@ fn main() -> ExitCode {
     }
 }
 
-/// JSON on the command line, pickles on the wire.
+/// Python literals on the command line, pickles on the wire, Python's `repr` on
+/// stdout: what a user reads and types is what Python has.
 #[cfg(feature = "pickle")]
-mod json {
-    use std::collections::BTreeMap;
-    use std::fmt::Write;
+mod literal {
+    use std::ffi::OsString;
 
-    use mpconn_std::serde_pickle::{self, DeOptions, HashableValue, SerOptions, Value};
-    use serde_json::Value as Json;
+    use mpconn_std::pickle::{self, Protocol};
 
     use super::show_bytes;
 
-    /// The key that marks bytes in JSON: `{"$bytes": "raw\\x00"}`.
-    const BYTES_KEY: &str = "$bytes";
+    /// How many bytes of a message that is no pickle are shown after the error.
+    const SHOWN_OF_A_BAD_PICKLE: usize = 64;
 
-    pub fn json_to_pickle(text: &[u8], protocol_v2: bool) -> Result<Vec<u8>, String> {
-        let json: Json = serde_json::from_slice(text).map_err(|e| format!("not JSON: {e}"))?;
-        let options = if protocol_v2 {
-            SerOptions::new().proto_v2()
-        } else {
-            SerOptions::new()
-        };
-        serde_pickle::value_to_vec(&to_value(json)?, options).map_err(|e| e.to_string())
+    /// A MESSAGE argument (`{"a": (1, 2), 3: {1, 2}}`) pickled with `protocol`.
+    pub fn encode(arg: &OsString, protocol: u8) -> Result<Vec<u8>, String> {
+        let text = arg.to_str().ok_or("not UTF-8")?;
+        let value = pickle::parse_literal(text).map_err(|e| e.to_string())?;
+        let protocol = Protocol::new(protocol).expect("--protocol is checked to be 0 to 5");
+        pickle::dumps_with(&value, protocol).map_err(|e| e.to_string())
     }
 
-    fn to_value(json: Json) -> Result<Value, String> {
-        Ok(match json {
-            Json::Null => Value::None,
-            Json::Bool(b) => Value::Bool(b),
-            Json::Number(n) => match (n.as_i64(), n.as_f64()) {
-                (Some(i), _) => Value::I64(i),
-                (None, Some(f)) if !n.is_u64() => Value::F64(f),
-                _ => return Err(format!("integer {n} is out of the 64-bit range")),
-            },
-            Json::String(s) => Value::String(s),
-            Json::Array(items) => {
-                Value::List(items.into_iter().map(to_value).collect::<Result<_, _>>()?)
-            }
-            Json::Object(map) => {
-                if let (1, Some(Json::String(escaped))) = (map.len(), map.get(BYTES_KEY)) {
-                    return unescape(escaped).map(Value::Bytes);
-                }
-                let mut dict = BTreeMap::new();
-                for (key, value) in map {
-                    dict.insert(HashableValue::String(key), to_value(value)?);
-                }
-                Value::Dict(dict)
-            }
-        })
-    }
-
-    /// Reads back what [`show_bytes`] writes.
-    fn unescape(text: &str) -> Result<Vec<u8>, String> {
-        let mut out = Vec::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(i) = rest.find('\\') {
-            out.extend_from_slice(&rest.as_bytes()[..i]);
-            rest = &rest[i + 1..];
-            if let Some(tail) = rest.strip_prefix('\\') {
-                out.push(b'\\');
-                rest = tail;
-            } else if let Some(hex) = rest.strip_prefix('x').and_then(|r| r.get(..2)) {
-                let byte = u8::from_str_radix(hex, 16)
-                    .map_err(|_| format!("bad \\x escape in {text:?}"))?;
-                out.push(byte);
-                rest = &rest[3..];
-            } else {
-                return Err(format!("bad escape in {text:?}: use \\\\ or \\xNN"));
-            }
-        }
-        out.extend_from_slice(rest.as_bytes());
-        Ok(out)
-    }
-
-    pub fn pickle_to_json(message: &[u8]) -> Result<String, String> {
-        let value =
-            serde_pickle::value_from_slice(message, DeOptions::new()).map_err(|e| e.to_string())?;
-        let mut out = String::new();
-        write_json(&value, &mut out);
-        Ok(out)
-    }
-
-    fn write_str(s: &str, out: &mut String) {
-        out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
-    }
-
-    fn write_seq<'a>(items: impl Iterator<Item = &'a Value>, out: &mut String) {
-        out.push('[');
-        for (i, item) in items.enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            write_json(item, out);
-        }
-        out.push(']');
-    }
-
-    /// JSON as Python's `json.dumps` writes it: tuples and sets become arrays, keys
-    /// that are not strings become their JSON text, NaN and infinities stay bare.
-    fn write_json(value: &Value, out: &mut String) {
-        match value {
-            Value::None => out.push_str("null"),
-            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::I64(i) => write!(out, "{i}").expect("writing to a String"),
-            Value::Int(i) => write!(out, "{i}").expect("writing to a String"),
-            Value::F64(f) if f.is_nan() => out.push_str("NaN"),
-            Value::F64(f) if f.is_infinite() => {
-                out.push_str(if *f > 0.0 { "Infinity" } else { "-Infinity" })
-            }
-            Value::F64(f) => {
-                out.push_str(&serde_json::to_string(f).expect("a finite float serializes"))
-            }
-            Value::String(s) => write_str(s, out),
-            Value::Bytes(b) => {
-                out.push_str("{\"$bytes\": ");
-                write_str(&show_bytes(b), out);
-                out.push('}');
-            }
-            Value::List(items) | Value::Tuple(items) => write_seq(items.iter(), out),
-            Value::Set(items) | Value::FrozenSet(items) => {
-                let items: Vec<Value> = items
-                    .iter()
-                    .cloned()
-                    .map(HashableValue::into_value)
-                    .collect();
-                write_seq(items.iter(), out)
-            }
-            Value::Dict(map) => {
-                out.push('{');
-                for (i, (key, value)) in map.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    match key {
-                        HashableValue::String(s) => write_str(s, out),
-                        other => {
-                            let mut text = String::new();
-                            write_json(&other.clone().into_value(), &mut text);
-                            write_str(&text, out);
-                        }
-                    }
-                    out.push_str(": ");
-                    write_json(value, out);
-                }
-                out.push('}');
+    /// A received pickle as Python's `repr` shows it, on one line; one that cannot be
+    /// unpickled (garbage, or deeper than the default limits) as the error and the
+    /// first bytes, so that the listener shows it and carries on.
+    pub fn show(message: &[u8]) -> String {
+        match pickle::loads(message) {
+            Ok(value) => value.to_string(),
+            Err(e) => {
+                let shown = &message[..message.len().min(SHOWN_OF_A_BAD_PICKLE)];
+                let more = match message.len() > shown.len() {
+                    true => format!("... ({} bytes)", message.len()),
+                    false => String::new(),
+                };
+                format!("(cannot unpickle: {e}) {}{more}", show_bytes(shown))
             }
         }
     }
@@ -561,22 +460,40 @@ mod json {
         use super::*;
 
         #[test]
-        fn json_round_trips_through_a_pickle() {
+        fn literals_come_back_as_python_shows_them_at_every_protocol() {
             for text in [
-                r#"null"#,
-                r#"[1, -2, 2.5, "s", true, null]"#,
-                r#"{"a": [1, {"b": {"$bytes": "x\\x00\\\\"}}]}"#,
+                "None",
+                "[1, -2, 2.5, 's', True, None]",
+                "{'a': (1, 2), 3: {1, 2}}",
+                "(b'x\\x00\\\\', bytearray(b'y'), frozenset({1}))",
+                "[12345678901234567890123, -1180591620717411303424, nan, -0.0, -inf]",
             ] {
-                for v2 in [false, true] {
-                    let pickle = json_to_pickle(text.as_bytes(), v2).unwrap();
-                    assert_eq!(pickle_to_json(&pickle).unwrap(), text);
+                for protocol in 0..=5 {
+                    let pickle = encode(&OsString::from(text), protocol).unwrap();
+                    assert_eq!(show(&pickle), text, "protocol {protocol}");
                 }
             }
         }
 
         #[test]
-        fn integers_beyond_64_bits_are_refused() {
-            assert!(json_to_pickle(b"18446744073709551615", false).is_err());
+        fn a_list_nested_100_000_deep_is_an_error_line() {
+            let mut pickle = b"\x80\x02".to_vec();
+            pickle.extend(std::iter::repeat_n(b']', 100_000));
+            pickle.extend(std::iter::repeat_n(b'a', 99_999));
+            pickle.push(b'.');
+            let shown = show(&pickle);
+            assert!(shown.starts_with("(cannot unpickle: "), "{shown}");
+            assert!(
+                shown.contains("nesting depth exceeds the limit of 1000"),
+                "{shown}"
+            );
+            assert!(shown.ends_with("... (200002 bytes)"), "{shown}");
+        }
+
+        #[test]
+        fn text_that_is_no_literal_is_refused() {
+            assert!(encode(&OsString::from("{'a': }"), 3).is_err());
+            assert!(encode(&OsString::from("os.system('x')"), 3).is_err());
         }
     }
 }
