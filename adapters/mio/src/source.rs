@@ -32,33 +32,28 @@ pub(crate) trait Delegate {
 /// `impl Source` for each listed [`Delegate`] (the orphan rule rules out a blanket impl).
 macro_rules! delegate_source {
     ($($ty:ty),+ $(,)?) => {$(
-        impl ::mio::event::Source for $ty {
-            fn register(
-                &mut self,
-                registry: &::mio::Registry,
-                token: ::mio::Token,
-                interests: ::mio::Interest,
-            ) -> ::std::io::Result<()> {
-                $crate::source::Delegate::inner(self)?.register(registry, token, interests)?;
-                $crate::source::Delegate::registered(self, registry, token, interests)
-            }
+        impl Source for $ty {
+            delegate_source!(@registering register);
+            delegate_source!(@registering reregister);
 
-            fn reregister(
-                &mut self,
-                registry: &::mio::Registry,
-                token: ::mio::Token,
-                interests: ::mio::Interest,
-            ) -> ::std::io::Result<()> {
-                $crate::source::Delegate::inner(self)?.reregister(registry, token, interests)?;
-                $crate::source::Delegate::registered(self, registry, token, interests)
-            }
-
-            fn deregister(&mut self, registry: &::mio::Registry) -> ::std::io::Result<()> {
-                $crate::source::Delegate::deregistering(self);
-                $crate::source::Delegate::inner(self)?.deregister(registry)
+            fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+                Delegate::deregistering(self);
+                Delegate::inner(self)?.deregister(registry)
             }
         }
     )+};
+    // `register` and `reregister` are the same but for the inner method they call.
+    (@registering $method:ident) => {
+        fn $method(
+            &mut self,
+            registry: &Registry,
+            token: Token,
+            interests: Interest,
+        ) -> io::Result<()> {
+            Delegate::inner(self)?.$method(registry, token, interests)?;
+            Delegate::registered(self, registry, token, interests)
+        }
+    };
 }
 
 delegate_source!(
