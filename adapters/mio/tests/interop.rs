@@ -5,13 +5,12 @@
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
 #[path = "../examples/echo_loop.rs"]
 mod echo_loop;
+mod echo_thread;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use echo_loop::{EchoLoop, Note};
+use echo_loop::Note;
+use echo_thread::EchoThread;
 use mpconn_mio::mio::{Events, Interest, Poll, Token};
 use mpconn_mio::{Address, Client, Connection, Error, Listener};
 use mpconn_test_support::async_peer::{self, greeting, hex, payload, KEY, SIZES, WRONG_KEY};
@@ -23,42 +22,22 @@ const MESSAGE_LIMIT: Duration = Duration::from_secs(30);
 /// An echo loop in a thread of its own, until `stop`; returns what it noted.
 struct Server {
     address: Address,
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<Vec<Note>>,
+    thread: EchoThread,
 }
 
 impl Server {
     fn start(address: Option<Address>) -> Server {
         let listener = Listener::bind(address, Some(KEY)).unwrap();
-        let address = listener.address().clone();
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::spawn({
-            let stop = stop.clone();
-            move || {
-                let mut server = EchoLoop::new(listener, Duration::from_secs(20)).unwrap();
-                let mut notes = Vec::new();
-                server
-                    .run_until(
-                        Duration::from_millis(20),
-                        || stop.load(Ordering::Relaxed),
-                        |note| notes.push(note),
-                    )
-                    .unwrap();
-                notes
-            }
-        });
         Server {
-            address,
-            stop,
-            thread,
+            address: listener.address().clone(),
+            thread: EchoThread::start(listener),
         }
     }
 
     /// Stops the loop; returns (handshakes that passed, clients dropped for a failed
     /// authentication, clients dropped for anything else).
     fn stop(self) -> (usize, usize, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        let notes = self.thread.join().unwrap();
+        let notes = self.thread.stop();
         let mut established = 0;
         let mut refused = 0;
         let mut other = Vec::new();
