@@ -19,7 +19,7 @@ use mpconn_mio::{Address, Client, ClientOptions, Error, Listener, ListenerOption
 use mpconn_test_support::attack::{
     assert_burst_served, assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
 };
-use mpconn_test_support::{attack, python, Peer, Program};
+use mpconn_test_support::{attack, python};
 
 const KEY: &str = "stall test key";
 
@@ -102,12 +102,7 @@ fn honest_cpython_client_is_served_at_once_while_5_attackers_reopen_their_connec
     let listener = keyed_listener(ListenerOptions::new().handshake_timeout(Some(timeout)));
     let address = listener.address().to_string();
     let server = Server::start(listener, timeout);
-    let attack = Attack::start(&address, 50, 50, 5, Duration::from_millis(50)).unwrap();
-    let waited = Instant::now();
-    while attack.opened() < 110 && waited.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(attack.opened() >= 110, "the attackers did not re-open");
+    let attack = Attack::reopened(&address);
     let took = honest_cpython_client(&python, &address, Some(KEY)).unwrap();
     assert_served_in_under_a_second("mio Listener, re-opening attackers", took);
     let (_, dropped) = server.counts();
@@ -156,12 +151,7 @@ fn a_burst_of_5000_simultaneous_connects_is_served_whole_with_default_options() 
 #[test]
 fn keyed_client_against_a_keyless_cpython_listener_fails_within_its_handshake_timeout() {
     let Some(python) = python(3, 13) else { return };
-    let mut listener = Peer::spawn(
-        &python,
-        Program::Code(attack::KEYLESS_CPYTHON_LISTENER),
-        &[],
-    );
-    let port: u16 = listener.line().unwrap().parse().unwrap();
+    let (listener, port) = attack::keyless_cpython_listener(&python);
     let mut connection = Client::connect_with(
         &Address::tcp("127.0.0.1", port),
         &ClientOptions::new()
