@@ -2,16 +2,16 @@
 //! serving CPython clients (TCP, the default Unix socket, an abstract name), and the mio
 //! Client calling CPython listeners, with the right and the wrong key both ways.
 
+mod common;
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
 #[path = "../examples/echo_loop.rs"]
 mod echo_loop;
-mod echo_thread;
 
 use std::time::{Duration, Instant};
 
+use common::{registered, EchoThread};
 use echo_loop::Note;
-use echo_thread::EchoThread;
-use mpconn_mio::mio::{Events, Interest, Poll, Token};
+use mpconn_mio::mio::{Events, Poll};
 use mpconn_mio::{Address, Client, Connection, Error, Listener};
 use mpconn_test_support::async_peer::{self, greeting, hex, payload, KEY, SIZES, WRONG_KEY};
 use mpconn_test_support::Python;
@@ -105,18 +105,6 @@ fn next_message(poll: &mut Poll, connection: &mut Connection) -> Result<Vec<u8>,
             .expect("no message in time");
         poll.poll(&mut events, Some(left))?;
     }
-}
-
-fn registered(mut connection: Connection) -> (Poll, Connection) {
-    let poll = Poll::new().unwrap();
-    poll.registry()
-        .register(
-            &mut connection,
-            Token(0),
-            Interest::READABLE | Interest::WRITABLE,
-        )
-        .unwrap();
-    (poll, connection)
 }
 
 /// The Rust side of a session with a peer in the "echo" role.

@@ -2,15 +2,15 @@
 //! of mixed sizes (0 B to 1 MiB) while reading the echoes, all through one thread.
 //! Every message must come back whole and in order, to the client that sent it.
 
+mod common;
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
 #[path = "../examples/echo_loop.rs"]
 mod echo_loop;
-mod echo_thread;
 
 use std::time::Duration;
 
+use common::EchoThread;
 use echo_loop::Note;
-use echo_thread::EchoThread;
 use mpconn_tokio::{Address, Client, Error};
 
 const KEY: &[u8] = b"fifty clients";

@@ -1,12 +1,15 @@
-//! The `echo_loop` example serving in a thread of its own, for the tests that need a
-//! running server (`interop`, `loop`). Each test declares `mod echo_loop` and this.
+//! What the tests that run the `echo_loop` example share (`interop`, `loop`, `stall`):
+//! the loop serving in a thread of its own, and a client registered with a `Poll` of
+//! its own. Each test declares `mod echo_loop` and this, and uses what it needs.
+#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use mpconn_mio::Listener;
+use mpconn_mio::mio::{Interest, Poll, Token};
+use mpconn_mio::{Connection, Listener};
 
 use crate::echo_loop::{EchoLoop, Note};
 
@@ -42,4 +45,17 @@ impl EchoThread {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().unwrap()
     }
+}
+
+/// `connection` registered for reading and writing with a new `Poll`, as `Token(0)`.
+pub fn registered(mut connection: Connection) -> (Poll, Connection) {
+    let poll = Poll::new().unwrap();
+    poll.registry()
+        .register(
+            &mut connection,
+            Token(0),
+            Interest::READABLE | Interest::WRITABLE,
+        )
+        .unwrap();
+    (poll, connection)
 }
