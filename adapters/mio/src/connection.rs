@@ -5,13 +5,13 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
-use mio::{Interest, Registry, Token};
 use mpconn::{Frame, HandshakeConfig, Role};
 #[cfg(feature = "pickle")]
 use mpconn_net::pickle::{self, Limits, Protocol, Value};
 use mpconn_net::{handshake_outcome, new_core, read_into, write_direct, write_from, During};
 
 use crate::pending::Slot;
+use crate::source::Delegate;
 use crate::{Address, Error, Stream};
 
 /// Who a listener accepted, until the handshake's outcome is reported.
@@ -574,26 +574,8 @@ impl Connection {
     }
 }
 
-impl Source for Connection {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.io.register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.io.reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        self.io.deregister(registry)
+impl Delegate for Connection {
+    fn inner(&mut self) -> io::Result<&mut dyn Source> {
+        Ok(&mut self.io)
     }
 }

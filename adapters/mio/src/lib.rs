@@ -24,6 +24,7 @@ pub mod connection;
 mod listener;
 mod pending;
 mod socket;
+mod source;
 pub mod stream;
 
 /// The adapter's error: [`mpconn_net::Error`], the same in every adapter.

@@ -11,6 +11,7 @@ use mpconn_net::{Bound, During, SocketCleanup};
 
 use crate::pending::Gate;
 use crate::socket::RawListener;
+use crate::source::Delegate;
 use crate::{Address, Connection, Error, ListenerOptions};
 
 /// A non-blocking `multiprocessing.connection.Listener` for your own `mio` event loop.
@@ -171,37 +172,14 @@ impl Drop for Listener {
     }
 }
 
-impl Source for Listener {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.raw_mut()?.register(registry, token, interests)?;
-        self.remember(registry, token, interests)
+impl Delegate for Listener {
+    fn inner(&mut self) -> io::Result<&mut dyn Source> {
+        Ok(self.raw_mut()?)
     }
 
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.raw_mut()?.reregister(registry, token, interests)?;
-        self.remember(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        self.gate.unregistered();
-        self.raw_mut()?.deregister(registry)
-    }
-}
-
-impl Listener {
     /// Tells the pending gate where the listening socket is registered, so that a
     /// freed place can renew it.
-    fn remember(
+    fn registered(
         &mut self,
         registry: &Registry,
         token: Token,
@@ -211,6 +189,12 @@ impl Listener {
         self.gate.registered(registry, fd, token, interests)
     }
 
+    fn deregistering(&mut self) {
+        self.gate.unregistered();
+    }
+}
+
+impl Listener {
     fn raw_mut(&mut self) -> io::Result<&mut RawListener> {
         self.raw
             .as_mut()

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use mio::{Interest, Registry, Token};
 use mpconn_net::{each_socket, Connected, During, Error, Listening};
 
+use crate::source::Delegate;
 use crate::{Address, ClientOptions, Stream};
 
 mpconn_net::socket_enum! {
@@ -44,27 +44,9 @@ impl RawListener {
     }
 }
 
-impl Source for RawListener {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        each_socket!(self, listener => listener.register(registry, token, interests))
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        each_socket!(self, listener => listener.reregister(registry, token, interests))
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        each_socket!(self, listener => listener.deregister(registry))
+impl Delegate for RawListener {
+    fn inner(&mut self) -> io::Result<&mut dyn Source> {
+        Ok(each_socket!(self, listener => listener))
     }
 }
 

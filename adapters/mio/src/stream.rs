@@ -4,8 +4,9 @@ use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 
 use mio::event::Source;
 use mio::net::{TcpStream, UnixStream};
-use mio::{Interest, Registry, Token};
 use mpconn_net::each_socket;
+
+use crate::source::Delegate;
 
 mpconn_net::socket_enum! {
     /// A connected, non-blocking TCP or Unix stream socket: what
@@ -41,26 +42,8 @@ impl Write for Stream {
     }
 }
 
-impl Source for Stream {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        each_socket!(self, stream => stream.register(registry, token, interests))
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        each_socket!(self, stream => stream.reregister(registry, token, interests))
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        each_socket!(self, stream => stream.deregister(registry))
+impl Delegate for Stream {
+    fn inner(&mut self) -> io::Result<&mut dyn Source> {
+        Ok(each_socket!(self, stream => stream))
     }
 }

@@ -3,17 +3,16 @@
 //! Client calling CPython listeners, with the right and the wrong key both ways, and
 //! pickled objects to and fro (`recv_value` / `send_value`).
 
+mod common;
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
 #[path = "../examples/echo_loop.rs"]
 mod echo_loop;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use echo_loop::{EchoLoop, Note};
-use mpconn_mio::mio::{Events, Interest, Poll, Token};
+use common::{registered, EchoThread};
+use echo_loop::Note;
+use mpconn_mio::mio::{Events, Poll};
 use mpconn_mio::pickle::{parse_literal, Protocol, Value};
 use mpconn_mio::{Address, Client, Connection, Error, Listener};
 use mpconn_test_support::async_peer::{
@@ -27,42 +26,22 @@ const MESSAGE_LIMIT: Duration = Duration::from_secs(30);
 /// An echo loop in a thread of its own, until `stop`; returns what it noted.
 struct Server {
     address: Address,
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<Vec<Note>>,
+    thread: EchoThread,
 }
 
 impl Server {
     fn start(address: Option<Address>) -> Server {
         let listener = Listener::bind(address, Some(KEY)).unwrap();
-        let address = listener.address().clone();
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::spawn({
-            let stop = stop.clone();
-            move || {
-                let mut server = EchoLoop::new(listener, Duration::from_secs(20)).unwrap();
-                let mut notes = Vec::new();
-                server
-                    .run_until(
-                        Duration::from_millis(20),
-                        || stop.load(Ordering::Relaxed),
-                        |note| notes.push(note),
-                    )
-                    .unwrap();
-                notes
-            }
-        });
         Server {
-            address,
-            stop,
-            thread,
+            address: listener.address().clone(),
+            thread: EchoThread::start(listener),
         }
     }
 
     /// Stops the loop; returns (handshakes that passed, clients dropped for a failed
     /// authentication, clients dropped for anything else).
     fn stop(self) -> (usize, usize, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        let notes = self.thread.join().unwrap();
+        let notes = self.thread.stop();
         let mut established = 0;
         let mut refused = 0;
         let mut other = Vec::new();
@@ -144,18 +123,6 @@ fn next<T>(
             .expect("no message in time");
         poll.poll(&mut events, Some(left))?;
     }
-}
-
-fn registered(mut connection: Connection) -> (Poll, Connection) {
-    let poll = Poll::new().unwrap();
-    poll.registry()
-        .register(
-            &mut connection,
-            Token(0),
-            Interest::READABLE | Interest::WRITABLE,
-        )
-        .unwrap();
-    (poll, connection)
 }
 
 /// The Rust side of a session with a peer in the "echo" role.

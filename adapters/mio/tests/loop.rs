@@ -2,15 +2,15 @@
 //! of mixed sizes (0 B to 1 MiB) while reading the echoes, all through one thread.
 //! Every message must come back whole and in order, to the client that sent it.
 
+mod common;
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
 #[path = "../examples/echo_loop.rs"]
 mod echo_loop;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use echo_loop::{EchoLoop, Note};
+use common::EchoThread;
+use echo_loop::Note;
 use mpconn_tokio::{Address, Client, Error};
 
 const KEY: &[u8] = b"fifty clients";
@@ -69,22 +69,7 @@ fn fifty_clients_interleaving_mixed_sizes_get_every_message_back_whole_and_in_or
         mpconn_mio::Listener::bind(Some(mpconn_mio::Address::tcp("127.0.0.1", 0)), Some(KEY))
             .unwrap();
     let address = listener.address().clone();
-    let stop = Arc::new(AtomicBool::new(false));
-    let server = std::thread::spawn({
-        let stop = stop.clone();
-        move || {
-            let mut server = EchoLoop::new(listener, Duration::from_secs(20)).unwrap();
-            let mut notes = Vec::new();
-            server
-                .run_until(
-                    Duration::from_millis(20),
-                    || stop.load(Ordering::Relaxed),
-                    |note| notes.push(note),
-                )
-                .unwrap();
-            notes
-        }
-    });
+    let server = EchoThread::start(listener);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -106,8 +91,7 @@ fn fifty_clients_interleaving_mixed_sizes_get_every_message_back_whole_and_in_or
         .expect("the clients did not finish in time");
     });
 
-    stop.store(true, Ordering::Relaxed);
-    let notes = server.join().unwrap();
+    let notes = server.stop();
     let established = notes
         .iter()
         .filter(|note| matches!(note, Note::Established(_)))

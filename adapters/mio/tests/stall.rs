@@ -4,6 +4,7 @@
 //! back without losing them, bursts of simultaneous connects are served whole with the
 //! default options, and a keyed client gives up on a keyless listener with a reason.
 
+mod common;
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
 #[path = "../examples/echo_loop.rs"]
 mod echo_loop;
@@ -13,13 +14,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::registered;
 use echo_loop::{EchoLoop, Note};
-use mpconn_mio::mio::{Events, Interest, Poll, Token};
+use mpconn_mio::mio::Events;
 use mpconn_mio::{Address, Client, ClientOptions, Error, Listener, ListenerOptions};
 use mpconn_test_support::attack::{
     assert_burst_served, assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
 };
-use mpconn_test_support::{attack, python, Peer, Program};
+use mpconn_test_support::{attack, python};
 
 const KEY: &str = "stall test key";
 
@@ -102,12 +104,7 @@ fn honest_cpython_client_is_served_at_once_while_5_attackers_reopen_their_connec
     let listener = keyed_listener(ListenerOptions::new().handshake_timeout(Some(timeout)));
     let address = listener.address().to_string();
     let server = Server::start(listener, timeout);
-    let attack = Attack::start(&address, 50, 50, 5, Duration::from_millis(50)).unwrap();
-    let waited = Instant::now();
-    while attack.opened() < 110 && waited.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(attack.opened() >= 110, "the attackers did not re-open");
+    let attack = Attack::reopened(&address);
     let took = honest_cpython_client(&python, &address, Some(KEY)).unwrap();
     assert_served_in_under_a_second("mio Listener, re-opening attackers", took);
     let (_, dropped) = server.counts();
@@ -156,27 +153,16 @@ fn a_burst_of_5000_simultaneous_connects_is_served_whole_with_default_options() 
 #[test]
 fn keyed_client_against_a_keyless_cpython_listener_fails_within_its_handshake_timeout() {
     let Some(python) = python(3, 13) else { return };
-    let mut listener = Peer::spawn(
-        &python,
-        Program::Code(attack::KEYLESS_CPYTHON_LISTENER),
-        &[],
-    );
-    let port: u16 = listener.line().unwrap().parse().unwrap();
-    let mut connection = Client::connect_with(
-        &Address::tcp("127.0.0.1", port),
-        &ClientOptions::new()
-            .authkey(Some(KEY.as_bytes()))
-            .handshake_timeout(Some(Duration::from_secs(1))),
-    )
-    .unwrap();
-    let mut poll = Poll::new().unwrap();
-    poll.registry()
-        .register(
-            &mut connection,
-            Token(0),
-            Interest::READABLE | Interest::WRITABLE,
+    let (listener, port) = attack::keyless_cpython_listener(&python);
+    let (mut poll, mut connection) = registered(
+        Client::connect_with(
+            &Address::tcp("127.0.0.1", port),
+            &ClientOptions::new()
+                .authkey(Some(KEY.as_bytes()))
+                .handshake_timeout(Some(Duration::from_secs(1))),
         )
-        .unwrap();
+        .unwrap(),
+    );
     let mut events = Events::with_capacity(8);
     // Bounded: the deadline is 1 s away, and each turn waits until it at most.
     let error = (0..1000)
@@ -202,15 +188,8 @@ fn keyless_client_takes_a_keyed_listeners_challenge_for_no_reply() {
     let listener = keyed_listener(ListenerOptions::new());
     let address = listener.address().clone();
     let server = Server::start(listener, Duration::from_secs(5));
-    let mut connection = mpconn_mio::Client::connect(&address, None).unwrap();
-    let mut poll = Poll::new().unwrap();
-    poll.registry()
-        .register(
-            &mut connection,
-            Token(0),
-            Interest::READABLE | Interest::WRITABLE,
-        )
-        .unwrap();
+    let (mut poll, mut connection) =
+        registered(mpconn_mio::Client::connect(&address, None).unwrap());
     connection.send_bytes(b"hi").unwrap();
     let mut events = Events::with_capacity(8);
     // Bounded: each turn waits 100 ms at most, and the challenge comes at once.

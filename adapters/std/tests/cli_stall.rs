@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{mpconn, start, Peer, Program};
+use common::{mpconn, start, Peer};
 use mpconn_test_support::attack::{
     assert_burst_served, assert_failed_handshakes_leave_fds_and_rss_flat,
     assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
@@ -50,12 +50,7 @@ fn honest_cpython_client_is_served_at_once_while_5_attackers_reopen_their_connec
     ];
     let mut listener = start(&args, Some(KEY));
     let address = listener.line().unwrap();
-    let attack = Attack::start(&address, 50, 50, 5, Duration::from_millis(50)).unwrap();
-    let waited = Instant::now();
-    while attack.opened() < 110 && waited.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(attack.opened() >= 110, "the attackers did not re-open");
+    let attack = Attack::reopened(&address);
     let took = honest_cpython_client(&python, &address, Some(KEY)).unwrap();
     assert_served_in_under_a_second("mpconn listen, re-opening attackers", took);
     drop(attack);
@@ -104,12 +99,8 @@ fn failed_handshakes_leave_descriptors_and_memory_flat() {
 #[test]
 fn keyed_send_to_a_keyless_cpython_listener_fails_within_its_timeout() {
     let Some(python) = python(3, 13) else { return };
-    let mut listener = Peer::spawn(
-        &python,
-        Program::Code(attack::KEYLESS_CPYTHON_LISTENER),
-        &[],
-    );
-    let address = format!("127.0.0.1:{}", listener.line().unwrap());
+    let (listener, port) = attack::keyless_cpython_listener(&python);
+    let address = format!("127.0.0.1:{port}");
     let args = ["send", &address, "hi", "--echo", "--timeout", "1"];
     let (stdout, stderr, ok) = start(&args, Some(KEY)).finish_with_stderr();
     assert!(!ok && stdout.is_empty(), "{stdout:?}");

@@ -12,7 +12,7 @@ use mpconn_std::{Address, Client, ClientOptions, Error, Listener, ListenerOption
 use mpconn_test_support::attack::{
     assert_burst_served, assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
 };
-use mpconn_test_support::{attack, python, Peer, Program};
+use mpconn_test_support::{attack, python};
 
 const KEY: &str = "stall test key";
 
@@ -72,14 +72,9 @@ fn honest_cpython_client_is_served_at_once_while_5_attackers_reopen_their_connec
     let listener = keyed_listener(Duration::from_millis(200));
     let address = listener.address().to_string();
     let server = echo_server(listener, 1);
-    let attack = Attack::start(&address, 50, 50, 5, Duration::from_millis(50)).unwrap();
     // The 100 slow ones have timed out and the re-openers come back: at least 5 more
     // connections than the first 105.
-    let waited = std::time::Instant::now();
-    while attack.opened() < 110 && waited.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(attack.opened() >= 110, "the attackers did not re-open");
+    let attack = Attack::reopened(&address);
     let took = honest_cpython_client(&python, &address, Some(KEY)).unwrap();
     assert_served_in_under_a_second("std Listener, re-opening attackers", took);
     let failed = server.join().unwrap();
@@ -99,12 +94,7 @@ fn a_burst_of_1000_simultaneous_connects_is_served_whole_with_default_options() 
 #[test]
 fn keyed_client_against_a_keyless_cpython_listener_fails_within_its_handshake_timeout() {
     let Some(python) = python(3, 13) else { return };
-    let mut listener = Peer::spawn(
-        &python,
-        Program::Code(attack::KEYLESS_CPYTHON_LISTENER),
-        &[],
-    );
-    let port: u16 = listener.line().unwrap().parse().unwrap();
+    let (listener, port) = attack::keyless_cpython_listener(&python);
     let error = Client::connect_with(
         &Address::tcp("127.0.0.1", port),
         &ClientOptions::new()

@@ -3,12 +3,12 @@
 //! CPython client, bursts of simultaneous connects are served whole with the default
 //! options, and a keyed client gives up on a keyless listener with a reason.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mpconn_test_support::attack::{
     assert_burst_served, assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
 };
-use mpconn_test_support::{attack, python, Peer, Program};
+use mpconn_test_support::{attack, python};
 use mpconn_tokio::{Address, Client, ClientOptions, Error, Listener, ListenerOptions};
 use tokio::task::JoinHandle;
 
@@ -80,12 +80,7 @@ async fn honest_cpython_client_is_served_at_once_while_5_attackers_reopen_their_
     let address = listener.address().to_string();
     let server = echo_server(listener, 1);
     let took = blocking(move || {
-        let attack = Attack::start(&address, 50, 50, 5, Duration::from_millis(50)).unwrap();
-        let waited = Instant::now();
-        while attack.opened() < 110 && waited.elapsed() < Duration::from_secs(20) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(attack.opened() >= 110, "the attackers did not re-open");
+        let attack = Attack::reopened(&address);
         let took = honest_cpython_client(&python, &address, Some(KEY));
         drop(attack);
         took
@@ -121,16 +116,7 @@ async fn a_burst_of_5000_simultaneous_connects_is_served_whole_with_default_opti
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyed_client_against_a_keyless_cpython_listener_fails_within_its_handshake_timeout() {
     let Some(python) = python(3, 13) else { return };
-    let (listener, port) = blocking(move || {
-        let mut listener = Peer::spawn(
-            &python,
-            Program::Code(attack::KEYLESS_CPYTHON_LISTENER),
-            &[],
-        );
-        let port: u16 = listener.line().unwrap().parse().unwrap();
-        (listener, port)
-    })
-    .await;
+    let (listener, port) = blocking(move || attack::keyless_cpython_listener(&python)).await;
     let error = Client::connect_with(
         &Address::tcp("127.0.0.1", port),
         &ClientOptions::new()

@@ -162,10 +162,32 @@ impl Attack {
         Ok(attack)
     }
 
+    /// 50 silent and 50 slowloris clients (a byte every 50 ms) and 5 re-openers,
+    /// returned once the re-openers have come back: the listener (whose handshake
+    /// timeout must be short) dropped the first ones and at least 110 connections were
+    /// opened in all. Panics if that takes over 20 s.
+    pub fn reopened(address: &str) -> Attack {
+        let attack = Attack::start(address, 50, 50, 5, Duration::from_millis(50)).unwrap();
+        let waited = Instant::now();
+        while attack.opened() < 110 && waited.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(attack.opened() >= 110, "the attackers did not re-open");
+        attack
+    }
+
     /// How many connections the attackers opened so far.
     pub fn opened(&self) -> usize {
         self.opened.load(Ordering::Relaxed)
     }
+}
+
+/// [`KEYLESS_CPYTHON_LISTENER`] under `python`, and the TCP port it listens on
+/// (127.0.0.1).
+pub fn keyless_cpython_listener(python: &Python) -> (Peer, u16) {
+    let mut listener = Peer::spawn(python, Program::Code(KEYLESS_CPYTHON_LISTENER), &[]);
+    let port = listener.line().unwrap().parse().unwrap();
+    (listener, port)
 }
 
 impl Drop for Attack {
