@@ -18,6 +18,7 @@
 //! Addresses, options and errors are [`mpconn_net`]'s, shared with the std and tokio
 //! adapters and re-exported here.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 pub mod connection;

@@ -1,6 +1,6 @@
 //! # mpconn-std: `multiprocessing.connection` for blocking Rust
 //!
-//! A Python user finds here what `multiprocessing.connection` offers (PROTOCOL.md
+//! A Python user finds here what `multiprocessing.connection` offers (docs/protocol.md
 //! section 3), with Rust conventions: [`Listener`] (with
 //! [`accept`](Listener::accept), [`address`](Listener::address),
 //! [`last_accepted`](Listener::last_accepted)), [`Client`], [`Connection`]
@@ -39,6 +39,7 @@
 //! # Ok::<(), mpconn_std::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 mod client;
