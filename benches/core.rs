@@ -17,6 +17,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mpconn::frame::{self, Decoder};
 use mpconn::{Connection, Digest, HandshakeConfig};
+// Deterministic nonces: a benchmark of the protocol, not of the OS's generator.
+use mpconn_test_support::SplitMix;
 
 const SIZES: [(&str, usize); 3] = [("64B", 64), ("4KiB", 4096), ("1MiB", 1 << 20)];
 
@@ -87,31 +89,8 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
-/// Deterministic bytes; a benchmark of the protocol, not of the OS's generator.
-struct Counter(u64);
-
-impl rand_core::TryRng for Counter {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1);
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let word = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for Counter {}
-
 /// Runs one handshake to completion between a server and a client in memory.
-fn handshake_once(config: &HandshakeConfig, rng: &mut Counter) {
+fn handshake_once(config: &HandshakeConfig, rng: &mut SplitMix) {
     let key = b"benchmark authkey";
     let mut server = Connection::server(Some(key), config, rng);
     let mut client = Connection::client(Some(key), config, rng);
@@ -135,7 +114,7 @@ fn handshake(c: &mut Criterion) {
     for (name, config) in configs {
         group.throughput(Throughput::Elements(1));
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
-            let mut rng = Counter(1);
+            let mut rng = SplitMix::new(1);
             b.iter(|| handshake_once(black_box(&config), &mut rng))
         });
     }

@@ -28,12 +28,18 @@
 // The tests' way of finding CPython interpreters (pyenv, then PATH).
 use mpconn_test_support as support;
 
+use mpconn::frame::Frame;
+
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::pin::pin;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -267,6 +273,145 @@ fn connect(address: &Path) -> io::Result<UnixStream> {
     UnixStream::connect(address)
 }
 
+// ---- the workloads, written once for every row ------------------------------------
+
+/// One connection as the message workloads use it, on either side. The workloads are
+/// written once, as async code over this; a blocking row's futures finish when first
+/// polled (see [`now`]), so the same code measures the blocking and the async rows.
+trait Link {
+    /// Sends one message now.
+    async fn send(&mut self, payload: &[u8]) -> io::Result<()>;
+    /// Queues one message of a batch.
+    async fn queue(&mut self, payload: &[u8]) -> io::Result<()>;
+    /// A batch is queued: the mpconn rows flush it; the raw rows leave the writing to
+    /// their 64 KiB `BufWriter`, as a sender written by hand would (`send` writes
+    /// everything).
+    async fn end_batch(&mut self) -> io::Result<()>;
+    /// The next message, lent until the next call: borrowed from the read buffer where
+    /// the row can, as the raw rows read into the buffer they reuse.
+    async fn recv(&mut self) -> io::Result<Frame<'_>>;
+}
+
+/// Runs a blocking row's workload: its futures never wait, so one poll finishes it.
+fn now<T>(future: impl Future<Output = T>) -> T {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(out) => out,
+        Poll::Pending => unreachable!("a blocking row's future waited"),
+    }
+}
+
+/// The measuring side of `ping-pong` and the streams, over a connection made for it.
+async fn measure_messages(workload: Workload, mut link: impl Link, secs: f64) -> io::Result<f64> {
+    if workload == Workload::PingPong64 {
+        let payload = [b'x'; SMALL];
+        let clock = Clock::start(secs);
+        let mut n = 0;
+        while clock.running() {
+            for _ in 0..64 {
+                link.send(&payload).await?;
+                link.recv().await?;
+            }
+            n += 64;
+        }
+        return Ok(clock.rate(n));
+    }
+    let (size, batch) = match workload {
+        Workload::Stream64 => (SMALL, 256),
+        _ => (BIG, 1),
+    };
+    let payload = vec![b'x'; size];
+    let clock = Clock::start(secs);
+    let mut sent = 0;
+    while clock.running() {
+        if batch == 1 {
+            link.send(&payload).await?;
+        } else {
+            for _ in 0..batch {
+                link.queue(&payload).await?;
+            }
+            link.end_batch().await?;
+        }
+        sent += batch;
+    }
+    // An empty message ends the stream; the receiver answers with its count.
+    link.send(b"").await?;
+    check_count(&link.recv().await?, sent)?;
+    let rate = clock.rate(sent);
+    Ok(if size == BIG { mb_per_s(rate) } else { rate })
+}
+
+/// The serving side of `ping-pong` (an echo) and the streams (a count until the empty
+/// message, sent back), over an accepted connection.
+async fn serve_messages(workload: Workload, mut link: impl Link) -> io::Result<()> {
+    if workload == Workload::PingPong64 {
+        // The echo is copied into a buffer reused for every message: a lent message
+        // cannot be sent on the connection it borrows.
+        let mut echo = Vec::new();
+        while let Ok(message) = link.recv().await {
+            echo.clear();
+            echo.extend_from_slice(&message);
+            link.send(&echo).await?;
+        }
+        return Ok(());
+    }
+    let mut count: u64 = 0;
+    while !link.recv().await?.is_empty() {
+        count += 1;
+    }
+    link.send(&count.to_be_bytes()).await?;
+    // Until the measuring side hangs up.
+    let _ = link.recv().await;
+    Ok(())
+}
+
+/// Authenticated connections, one after another, until `secs` have passed: per second.
+async fn one_at_a_time(
+    secs: f64,
+    mut handshake: impl AsyncFnMut() -> io::Result<()>,
+) -> io::Result<f64> {
+    let clock = Clock::start(secs);
+    let mut n = 0;
+    while clock.running() {
+        handshake().await?;
+        n += 1;
+    }
+    Ok(clock.rate(n))
+}
+
+/// `handshake` in `CONCURRENT` tokio tasks until `secs` have passed: the total per
+/// second (the async rows' `concurrently`).
+async fn in_tasks<F>(
+    secs: f64,
+    handshake: impl Fn() -> F + Clone + Send + 'static,
+) -> io::Result<f64>
+where
+    F: Future<Output = io::Result<()>> + Send + 'static,
+{
+    let clock = Arc::new(Clock::start(secs));
+    let tasks: Vec<_> = (0..CONCURRENT)
+        .map(|_| {
+            let (clock, handshake) = (clock.clone(), handshake.clone());
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while clock.running() {
+                    handshake().await?;
+                    n += 1;
+                }
+                Ok::<_, io::Error>(n)
+            })
+        })
+        .collect();
+    let mut n = 0;
+    for task in tasks {
+        n += task.await.map_err(io::Error::other)??;
+    }
+    Ok(clock.rate(n))
+}
+
 /// The limit: a Unix stream and the framing written by hand, the least any
 /// implementation of the protocol has to do.
 mod raw {
@@ -279,15 +424,21 @@ mod raw {
         scratch: &mut Vec<u8>,
         payload: &[u8],
     ) -> io::Result<()> {
-        let header = (payload.len() as u32).to_be_bytes();
+        let (first, second) = frame_writes(scratch, payload);
+        out.write_all(first)?;
+        out.write_all(second)
+    }
+
+    /// The bytes of one frame's writes (the second empty for a small payload): the
+    /// raw rows' one framing rule.
+    pub fn frame_writes<'a>(scratch: &'a mut Vec<u8>, payload: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+        scratch.clear();
+        scratch.extend_from_slice(&(payload.len() as u32).to_be_bytes());
         if payload.len() <= 16384 {
-            scratch.clear();
-            scratch.extend_from_slice(&header);
             scratch.extend_from_slice(payload);
-            out.write_all(scratch)
+            (scratch, &[])
         } else {
-            out.write_all(&header)?;
-            out.write_all(payload)
+            (scratch, payload)
         }
     }
 
@@ -308,16 +459,24 @@ mod raw {
     const CHALLENGE: usize = 11 + 8 + 40; // #CHALLENGE# {sha256} nonce
     const ANSWER: usize = 8 + 32; // {sha256} mac
     const WELCOME: usize = 9; // #WELCOME#
+    pub const HANDSHAKE: [usize; 6] = [CHALLENGE, ANSWER, WELCOME, CHALLENGE, ANSWER, WELCOME];
+
+    /// What the raw rows send as a handshake frame: its first `len` bytes.
+    pub const FILLER: [u8; CHALLENGE] = [b'#'; CHALLENGE];
+
+    /// Whether frame `i` of [`HANDSHAKE`] is ours to send: the server sends the even
+    /// frames, the client the odd ones.
+    pub fn sends(i: usize, server: bool) -> bool {
+        (i % 2 == 0) == server
+    }
 
     fn handshake(stream: UnixStream, server: bool) -> io::Result<()> {
         let mut input = BufReader::with_capacity(512, &stream);
         let mut output = &stream;
         let (mut scratch, mut buf) = (Vec::new(), Vec::new());
-        let frames = [CHALLENGE, ANSWER, WELCOME, CHALLENGE, ANSWER, WELCOME];
-        for (i, len) in frames.into_iter().enumerate() {
-            // The server sends the even frames, the client the odd ones.
-            if (i % 2 == 0) == server {
-                write_frame(&mut output, &mut scratch, &[b'#'; CHALLENGE][..len])?;
+        for (i, len) in HANDSHAKE.into_iter().enumerate() {
+            if sends(i, server) {
+                write_frame(&mut output, &mut scratch, &FILLER[..len])?;
             } else if read_frame(&mut input, &mut buf)? != len {
                 return Err(io::Error::other("raw handshake out of step"));
             }
@@ -325,59 +484,57 @@ mod raw {
         Ok(())
     }
 
+    /// A connection: read through a 64 KiB `BufReader`, batches through a 64 KiB
+    /// `BufWriter`, single messages written at once.
+    struct Framed<'a> {
+        input: BufReader<&'a UnixStream>,
+        output: BufWriter<&'a UnixStream>,
+        scratch: Vec<u8>,
+        buf: Vec<u8>,
+    }
+
+    impl<'a> Framed<'a> {
+        fn new(stream: &'a UnixStream) -> Framed<'a> {
+            Framed {
+                input: BufReader::with_capacity(64 * 1024, stream),
+                output: BufWriter::with_capacity(64 * 1024, stream),
+                scratch: Vec::new(),
+                buf: Vec::new(),
+            }
+        }
+    }
+
+    impl Link for Framed<'_> {
+        async fn send(&mut self, payload: &[u8]) -> io::Result<()> {
+            self.output.flush()?;
+            write_frame(self.output.get_mut(), &mut self.scratch, payload)
+        }
+
+        async fn queue(&mut self, payload: &[u8]) -> io::Result<()> {
+            write_frame(&mut self.output, &mut self.scratch, payload)
+        }
+
+        async fn end_batch(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+
+        async fn recv(&mut self) -> io::Result<Frame<'_>> {
+            let len = read_frame(&mut self.input, &mut self.buf)?;
+            Ok(Frame::Borrowed(&self.buf[..len]))
+        }
+    }
+
     pub fn measure(workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
-        let (mut scratch, mut buf) = (Vec::new(), Vec::new());
         match workload {
-            Workload::PingPong64 => {
-                let stream = connect(address)?;
-                let mut input = BufReader::with_capacity(64 * 1024, &stream);
-                let mut output = &stream;
-                let payload = [b'x'; SMALL];
-                let clock = Clock::start(secs);
-                let mut n = 0;
-                while clock.running() {
-                    for _ in 0..64 {
-                        write_frame(&mut output, &mut scratch, &payload)?;
-                        read_frame(&mut input, &mut buf)?;
-                    }
-                    n += 64;
-                }
-                Ok(clock.rate(n))
-            }
-            Workload::Stream64 | Workload::Stream1MiB => {
-                let stream = connect(address)?;
-                let (size, batch) = match workload {
-                    Workload::Stream64 => (SMALL, 256),
-                    _ => (BIG, 1),
-                };
-                let payload = vec![b'x'; size];
-                let mut output = BufWriter::with_capacity(64 * 1024, &stream);
-                let clock = Clock::start(secs);
-                let mut sent = 0;
-                while clock.running() {
-                    for _ in 0..batch {
-                        write_frame(&mut output, &mut scratch, &payload)?;
-                    }
-                    sent += batch;
-                }
-                write_frame(&mut output, &mut scratch, b"")?;
-                output.flush()?;
-                let len = read_frame(&mut &stream, &mut buf)?;
-                check_count(&buf[..len], sent)?;
-                let rate = clock.rate(sent);
-                Ok(if size == BIG { mb_per_s(rate) } else { rate })
-            }
-            Workload::Handshake => {
-                let clock = Clock::start(secs);
-                let mut n = 0;
-                while clock.running() {
-                    handshake(connect(address)?, false)?;
-                    n += 1;
-                }
-                Ok(clock.rate(n))
-            }
+            Workload::Handshake => now(one_at_a_time(secs, async || {
+                handshake(connect(address)?, false)
+            })),
             Workload::HandshakeC64 => {
                 concurrently(CONCURRENT, secs, || handshake(connect(address)?, false))
+            }
+            _ => {
+                let stream = connect(address)?;
+                now(measure_messages(workload, Framed::new(&stream), secs))
             }
         }
     }
@@ -404,32 +561,9 @@ mod raw {
                 });
                 Ok(())
             }
-            Workload::PingPong64 => {
+            _ => {
                 let (stream, _) = listener.accept()?;
-                let mut input = BufReader::with_capacity(64 * 1024, &stream);
-                let mut output = &stream;
-                let (mut scratch, mut buf) = (Vec::new(), Vec::new());
-                loop {
-                    let len = match read_frame(&mut input, &mut buf) {
-                        Ok(len) => len,
-                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-                        Err(e) => return Err(e),
-                    };
-                    write_frame(&mut output, &mut scratch, &buf[..len])?;
-                }
-            }
-            Workload::Stream64 | Workload::Stream1MiB => {
-                let (stream, _) = listener.accept()?;
-                let mut input = BufReader::with_capacity(64 * 1024, &stream);
-                let mut buf = Vec::new();
-                let mut count: u64 = 0;
-                while read_frame(&mut input, &mut buf)? != 0 {
-                    count += 1;
-                }
-                write_frame(&mut &stream, &mut Vec::new(), &count.to_be_bytes())?;
-                // Until the measuring side hangs up.
-                let _ = read_frame(&mut input, &mut buf);
-                Ok(())
+                now(serve_messages(workload, Framed::new(&stream)))
             }
         }
     }
@@ -440,29 +574,20 @@ mod raw {
 /// (an `epoll_wait` and a would-block read per message that has to be waited for),
 /// so the mpconn-tokio rows can be read against it.
 mod raw_tokio {
+    use super::raw::{frame_writes, sends, FILLER, HANDSHAKE};
     use super::*;
     use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    use tokio::net::unix::{ReadHalf, WriteHalf};
     use tokio::net::{UnixListener, UnixStream};
-
-    const CHALLENGE: usize = 11 + 8 + 40;
-    const ANSWER: usize = 8 + 32;
-    const WELCOME: usize = 9;
 
     async fn write_frame(
         out: &mut (impl AsyncWrite + Unpin),
         scratch: &mut Vec<u8>,
         payload: &[u8],
     ) -> io::Result<()> {
-        let header = (payload.len() as u32).to_be_bytes();
-        if payload.len() <= 16384 {
-            scratch.clear();
-            scratch.extend_from_slice(&header);
-            scratch.extend_from_slice(payload);
-            out.write_all(scratch).await
-        } else {
-            out.write_all(&header).await?;
-            out.write_all(payload).await
-        }
+        let (first, second) = frame_writes(scratch, payload);
+        out.write_all(first).await?;
+        out.write_all(second).await
     }
 
     async fn read_frame(
@@ -483,10 +608,9 @@ mod raw_tokio {
         let (read, mut write) = stream.split();
         let mut input = tokio::io::BufReader::with_capacity(512, read);
         let (mut scratch, mut buf) = (Vec::new(), Vec::new());
-        let frames = [CHALLENGE, ANSWER, WELCOME, CHALLENGE, ANSWER, WELCOME];
-        for (i, len) in frames.into_iter().enumerate() {
-            if (i % 2 == 0) == server {
-                write_frame(&mut write, &mut scratch, &[b'#'; CHALLENGE][..len]).await?;
+        for (i, len) in HANDSHAKE.into_iter().enumerate() {
+            if sends(i, server) {
+                write_frame(&mut write, &mut scratch, &FILLER[..len]).await?;
             } else if read_frame(&mut input, &mut buf).await? != len {
                 return Err(io::Error::other("raw handshake out of step"));
             }
@@ -494,82 +618,68 @@ mod raw_tokio {
         Ok(())
     }
 
+    /// A connection, as the blocking raw row's: 64 KiB read and write buffers over the
+    /// stream's two halves.
+    struct Framed<'a> {
+        input: tokio::io::BufReader<ReadHalf<'a>>,
+        output: tokio::io::BufWriter<WriteHalf<'a>>,
+        scratch: Vec<u8>,
+        buf: Vec<u8>,
+    }
+
+    impl<'a> Framed<'a> {
+        fn new(stream: &'a mut UnixStream) -> Framed<'a> {
+            let (read, write) = stream.split();
+            Framed {
+                input: tokio::io::BufReader::with_capacity(64 * 1024, read),
+                output: tokio::io::BufWriter::with_capacity(64 * 1024, write),
+                scratch: Vec::new(),
+                buf: Vec::new(),
+            }
+        }
+    }
+
+    impl Link for Framed<'_> {
+        async fn send(&mut self, payload: &[u8]) -> io::Result<()> {
+            self.output.flush().await?;
+            write_frame(self.output.get_mut(), &mut self.scratch, payload).await
+        }
+
+        async fn queue(&mut self, payload: &[u8]) -> io::Result<()> {
+            write_frame(&mut self.output, &mut self.scratch, payload).await
+        }
+
+        async fn end_batch(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+
+        async fn recv(&mut self) -> io::Result<Frame<'_>> {
+            let len = read_frame(&mut self.input, &mut self.buf).await?;
+            Ok(Frame::Borrowed(&self.buf[..len]))
+        }
+    }
+
     pub fn measure(workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
         let address = address.to_path_buf();
         tokio_rows::runtime(workload)?.block_on(async move {
-            let (mut scratch, mut buf) = (Vec::new(), Vec::new());
             match workload {
-                Workload::PingPong64 => {
-                    let mut stream = UnixStream::connect(&address).await?;
-                    let (read, mut write) = stream.split();
-                    let mut input = tokio::io::BufReader::with_capacity(64 * 1024, read);
-                    let payload = [b'x'; SMALL];
-                    let clock = Clock::start(secs);
-                    let mut n = 0;
-                    while clock.running() {
-                        for _ in 0..64 {
-                            write_frame(&mut write, &mut scratch, &payload).await?;
-                            read_frame(&mut input, &mut buf).await?;
-                        }
-                        n += 64;
-                    }
-                    Ok(clock.rate(n))
-                }
-                Workload::Stream64 | Workload::Stream1MiB => {
-                    let mut stream = UnixStream::connect(&address).await?;
-                    let (mut read, write) = stream.split();
-                    let (size, batch) = match workload {
-                        Workload::Stream64 => (SMALL, 256),
-                        _ => (BIG, 1),
-                    };
-                    let payload = vec![b'x'; size];
-                    let mut output = tokio::io::BufWriter::with_capacity(64 * 1024, write);
-                    let clock = Clock::start(secs);
-                    let mut sent = 0;
-                    while clock.running() {
-                        for _ in 0..batch {
-                            write_frame(&mut output, &mut scratch, &payload).await?;
-                        }
-                        sent += batch;
-                    }
-                    write_frame(&mut output, &mut scratch, b"").await?;
-                    output.flush().await?;
-                    let len = read_frame(&mut read, &mut buf).await?;
-                    check_count(&buf[..len], sent)?;
-                    let rate = clock.rate(sent);
-                    Ok(if size == BIG { mb_per_s(rate) } else { rate })
-                }
                 Workload::Handshake => {
-                    let clock = Clock::start(secs);
-                    let mut n = 0;
-                    while clock.running() {
-                        handshake(UnixStream::connect(&address).await?, false).await?;
-                        n += 1;
-                    }
-                    Ok(clock.rate(n))
+                    one_at_a_time(secs, async || {
+                        handshake(UnixStream::connect(&address).await?, false).await
+                    })
+                    .await
                 }
                 Workload::HandshakeC64 => {
-                    let clock = std::sync::Arc::new(Clock::start(secs));
-                    let address = std::sync::Arc::new(address);
-                    let clients: Vec<_> = (0..CONCURRENT)
-                        .map(|_| {
-                            let (clock, address) = (clock.clone(), address.clone());
-                            tokio::spawn(async move {
-                                let mut n = 0u64;
-                                while clock.running() {
-                                    let stream = UnixStream::connect(&*address).await?;
-                                    handshake(stream, false).await?;
-                                    n += 1;
-                                }
-                                Ok::<_, io::Error>(n)
-                            })
-                        })
-                        .collect();
-                    let mut n = 0;
-                    for client in clients {
-                        n += client.await.map_err(io::Error::other)??;
-                    }
-                    Ok(clock.rate(n))
+                    let address = Arc::new(address);
+                    in_tasks(secs, move || {
+                        let address = address.clone();
+                        async move { handshake(UnixStream::connect(&*address).await?, false).await }
+                    })
+                    .await
+                }
+                _ => {
+                    let mut stream = UnixStream::connect(&address).await?;
+                    measure_messages(workload, Framed::new(&mut stream), secs).await
                 }
             }
         })
@@ -580,7 +690,6 @@ mod raw_tokio {
         tokio_rows::runtime(workload)?.block_on(async move {
             let listener = UnixListener::bind(&address)?;
             ready()?;
-            let (mut scratch, mut buf) = (Vec::new(), Vec::new());
             match workload {
                 Workload::Handshake | Workload::HandshakeC64 => loop {
                     // A task a client, as mpconn-tokio's listener does.
@@ -588,27 +697,9 @@ mod raw_tokio {
                         tokio::spawn(handshake(stream, true));
                     }
                 },
-                Workload::PingPong64 => {
+                _ => {
                     let (mut stream, _) = listener.accept().await?;
-                    let (read, mut write) = stream.split();
-                    let mut input = tokio::io::BufReader::with_capacity(64 * 1024, read);
-                    while let Ok(len) = read_frame(&mut input, &mut buf).await {
-                        write_frame(&mut write, &mut scratch, &buf[..len]).await?;
-                    }
-                    Ok(())
-                }
-                Workload::Stream64 | Workload::Stream1MiB => {
-                    let (mut stream, _) = listener.accept().await?;
-                    let (read, mut write) = stream.split();
-                    let mut input = tokio::io::BufReader::with_capacity(64 * 1024, read);
-                    let mut count: u64 = 0;
-                    while read_frame(&mut input, &mut buf).await? != 0 {
-                        count += 1;
-                    }
-                    write_frame(&mut write, &mut scratch, &count.to_be_bytes()).await?;
-                    // Until the measuring side hangs up.
-                    let _ = read_frame(&mut input, &mut buf).await;
-                    Ok(())
+                    serve_messages(workload, Framed::new(&mut stream)).await
                 }
             }
         })
@@ -644,6 +735,26 @@ mod std_rows {
         connection.map_err(other)
     }
 
+    impl Link for Connection {
+        async fn send(&mut self, payload: &[u8]) -> io::Result<()> {
+            self.send_bytes(payload).map_err(other)
+        }
+
+        async fn queue(&mut self, payload: &[u8]) -> io::Result<()> {
+            self.queue_bytes(payload).map_err(other)
+        }
+
+        async fn end_batch(&mut self) -> io::Result<()> {
+            self.flush().map_err(other)
+        }
+
+        async fn recv(&mut self) -> io::Result<Frame<'_>> {
+            // Borrowed when small (nothing allocated), the message's own buffer when
+            // large.
+            self.recv_message(None).map_err(other)
+        }
+    }
+
     pub fn measure(
         workload: Workload,
         address: &Path,
@@ -652,58 +763,17 @@ mod std_rows {
     ) -> io::Result<f64> {
         let address = Address::unix(address);
         match workload {
-            Workload::PingPong64 => {
-                let mut conn = connect(&address, None, false)?;
-                let payload = [b'x'; SMALL];
-                let clock = Clock::start(secs);
-                let mut n = 0;
-                while clock.running() {
-                    for _ in 0..64 {
-                        conn.send_bytes(&payload).map_err(other)?;
-                        // Borrowed, as the raw row reads into the buffer it reuses.
-                        conn.recv_message(None).map_err(other)?;
-                    }
-                    n += 64;
-                }
-                Ok(clock.rate(n))
-            }
-            Workload::Stream64 | Workload::Stream1MiB => {
-                let mut conn = connect(&address, None, false)?;
-                let (size, batch) = match workload {
-                    Workload::Stream64 => (SMALL, 256),
-                    _ => (BIG, 1),
-                };
-                let payload = vec![b'x'; size];
-                let clock = Clock::start(secs);
-                let mut sent = 0;
-                while clock.running() {
-                    if batch == 1 {
-                        conn.send_bytes(&payload).map_err(other)?;
-                    } else {
-                        for _ in 0..batch {
-                            conn.queue_bytes(&payload).map_err(other)?;
-                        }
-                        conn.flush().map_err(other)?;
-                    }
-                    sent += batch;
-                }
-                conn.send_bytes(b"").map_err(other)?;
-                check_count(&conn.recv_bytes(None).map_err(other)?, sent)?;
-                let rate = clock.rate(sent);
-                Ok(if size == BIG { mb_per_s(rate) } else { rate })
-            }
-            Workload::Handshake => {
-                let clock = Clock::start(secs);
-                let mut n = 0;
-                while clock.running() {
-                    connect(&address, Some(AUTHKEY), pipeline)?;
-                    n += 1;
-                }
-                Ok(clock.rate(n))
-            }
+            Workload::Handshake => now(one_at_a_time(secs, async || {
+                connect(&address, Some(AUTHKEY), pipeline).map(drop)
+            })),
             Workload::HandshakeC64 => concurrently(CONCURRENT, secs, || {
                 connect(&address, Some(AUTHKEY), pipeline).map(drop)
             }),
+            _ => now(measure_messages(
+                workload,
+                connect(&address, None, false)?,
+                secs,
+            )),
         }
     }
 
@@ -721,32 +791,7 @@ mod std_rows {
                 let _ = listener.accept();
             }
         }
-        let mut conn = listener.accept().map_err(other)?;
-        match workload {
-            Workload::PingPong64 => {
-                // The echo is copied into a buffer reused for every message, as the raw
-                // row's: the borrowed message cannot be sent on the connection it
-                // borrows.
-                let mut echo = Vec::new();
-                while let Ok(message) = conn.recv_message(None) {
-                    echo.clear();
-                    echo.extend_from_slice(&message);
-                    conn.send_bytes(&echo).map_err(other)?;
-                }
-            }
-            _ => {
-                let mut count: u64 = 0;
-                // Borrowed when small (nothing allocated), the message's own buffer
-                // when large.
-                while !conn.recv_message(None).map_err(other)?.is_empty() {
-                    count += 1;
-                }
-                conn.send_bytes(&count.to_be_bytes()).map_err(other)?;
-                // Until the measuring side hangs up.
-                let _ = conn.recv_bytes(None);
-            }
-        }
-        Ok(())
+        now(serve_messages(workload, listener.accept().map_err(other)?))
     }
 }
 
@@ -758,7 +803,7 @@ mod std_rows {
 mod tokio_rows {
     use super::*;
     use mpconn::HandshakeConfig;
-    use mpconn_tokio::{Address, Client, ClientOptions, Listener, ListenerOptions};
+    use mpconn_tokio::{Address, Client, ClientOptions, Connection, Listener, ListenerOptions};
 
     pub fn runtime(workload: Workload) -> io::Result<tokio::runtime::Runtime> {
         match workload {
@@ -775,6 +820,24 @@ mod tokio_rows {
         io::Error::other(error)
     }
 
+    impl Link for Connection {
+        async fn send(&mut self, payload: &[u8]) -> io::Result<()> {
+            self.send_bytes(payload).await.map_err(other)
+        }
+
+        async fn queue(&mut self, payload: &[u8]) -> io::Result<()> {
+            self.queue_bytes(payload).map_err(other)
+        }
+
+        async fn end_batch(&mut self) -> io::Result<()> {
+            self.flush().await.map_err(other)
+        }
+
+        async fn recv(&mut self) -> io::Result<Frame<'_>> {
+            self.recv_message(None).await.map_err(other)
+        }
+    }
+
     pub fn measure(
         workload: Workload,
         address: &Path,
@@ -788,85 +851,28 @@ mod tokio_rows {
             .handshake_config(HandshakeConfig::default().pipeline(pipeline));
         runtime(workload)?.block_on(async move {
             match workload {
-                Workload::PingPong64 => {
-                    let mut conn = Client::connect(&address, None).await.map_err(other)?;
-                    let payload = [b'x'; SMALL];
-                    let clock = Clock::start(secs);
-                    let mut n = 0;
-                    while clock.running() {
-                        for _ in 0..64 {
-                            conn.send_bytes(&payload).await.map_err(other)?;
-                            conn.recv_message(None).await.map_err(other)?;
-                        }
-                        n += 64;
-                    }
-                    Ok(clock.rate(n))
-                }
-                Workload::Stream64 => {
-                    let mut conn = Client::connect(&address, None).await.map_err(other)?;
-                    let payload = [b'x'; SMALL];
-                    let clock = Clock::start(secs);
-                    let mut sent = 0;
-                    while clock.running() {
-                        for _ in 0..256 {
-                            conn.queue_bytes(&payload).map_err(other)?;
-                        }
-                        conn.flush().await.map_err(other)?;
-                        sent += 256;
-                    }
-                    conn.send_bytes(b"").await.map_err(other)?;
-                    check_count(&conn.recv_message(None).await.map_err(other)?, sent)?;
-                    Ok(clock.rate(sent))
-                }
-                Workload::Stream1MiB => {
-                    let mut conn = Client::connect(&address, None).await.map_err(other)?;
-                    let payload = vec![b'x'; BIG];
-                    let clock = Clock::start(secs);
-                    let mut sent = 0;
-                    while clock.running() {
-                        conn.send_bytes(&payload).await.map_err(other)?;
-                        sent += 1;
-                    }
-                    conn.send_bytes(b"").await.map_err(other)?;
-                    check_count(&conn.recv_bytes(None).await.map_err(other)?, sent)?;
-                    Ok(mb_per_s(clock.rate(sent)))
-                }
                 Workload::Handshake => {
-                    let clock = Clock::start(secs);
-                    let mut n = 0;
-                    while clock.running() {
-                        Client::connect_with(&address, &authenticated)
-                            .await
-                            .map_err(other)?;
-                        n += 1;
-                    }
-                    Ok(clock.rate(n))
+                    one_at_a_time(secs, async || {
+                        let connection = Client::connect_with(&address, &authenticated).await;
+                        connection.map(drop).map_err(other)
+                    })
+                    .await
                 }
                 Workload::HandshakeC64 => {
-                    let clock = std::sync::Arc::new(Clock::start(secs));
-                    let address = std::sync::Arc::new(address);
-                    let authenticated = std::sync::Arc::new(authenticated);
-                    let clients: Vec<_> = (0..CONCURRENT)
-                        .map(|_| {
-                            let (clock, address) = (clock.clone(), address.clone());
-                            let authenticated = authenticated.clone();
-                            tokio::spawn(async move {
-                                let mut n = 0u64;
-                                while clock.running() {
-                                    Client::connect_with(&address, &authenticated)
-                                        .await
-                                        .map_err(other)?;
-                                    n += 1;
-                                }
-                                Ok::<_, io::Error>(n)
-                            })
-                        })
-                        .collect();
-                    let mut n = 0;
-                    for client in clients {
-                        n += client.await.map_err(io::Error::other)??;
-                    }
-                    Ok(clock.rate(n))
+                    let target = Arc::new((address, authenticated));
+                    in_tasks(secs, move || {
+                        let target = target.clone();
+                        async move {
+                            let (address, authenticated) = &*target;
+                            let connection = Client::connect_with(address, authenticated).await;
+                            connection.map(drop).map_err(other)
+                        }
+                    })
+                    .await
+                }
+                _ => {
+                    let connection = Client::connect(&address, None).await.map_err(other)?;
+                    measure_messages(workload, connection, secs).await
                 }
             }
         })
@@ -891,40 +897,7 @@ mod tokio_rows {
                     // Authenticated (or failed) in the listener's tasks; then closed.
                     let _ = listener.accept().await;
                 },
-                Workload::PingPong64 => {
-                    let mut conn = listener.accept().await.map_err(other)?;
-                    // The message is lent by the connection: copied out to be sent back,
-                    // as the raw row reads into its buffer and writes from it.
-                    let mut echo = Vec::new();
-                    while let Ok(message) = conn.recv_message(None).await {
-                        echo.clear();
-                        echo.extend_from_slice(&message);
-                        conn.send_bytes(&echo).await.map_err(other)?;
-                    }
-                    Ok(())
-                }
-                Workload::Stream1MiB => {
-                    let mut conn = listener.accept().await.map_err(other)?;
-                    let mut count: u64 = 0;
-                    while !conn.recv_bytes(None).await.map_err(other)?.is_empty() {
-                        count += 1;
-                    }
-                    conn.send_bytes(&count.to_be_bytes()).await.map_err(other)?;
-                    // Until the measuring side hangs up.
-                    let _ = conn.recv_bytes(None).await;
-                    Ok(())
-                }
-                Workload::Stream64 => {
-                    let mut conn = listener.accept().await.map_err(other)?;
-                    let mut count: u64 = 0;
-                    while !conn.recv_message(None).await.map_err(other)?.is_empty() {
-                        count += 1;
-                    }
-                    conn.send_bytes(&count.to_be_bytes()).await.map_err(other)?;
-                    // Until the measuring side hangs up.
-                    let _ = conn.recv_message(None).await;
-                    Ok(())
-                }
+                _ => serve_messages(workload, listener.accept().await.map_err(other)?).await,
             }
         })
     }

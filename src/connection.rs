@@ -303,26 +303,12 @@ impl Connection {
         }
     }
 
-    /// Copies `input` in, as a read would, through [`recv_buf`](Self::recv_buf) and
-    /// [`received`](Self::received): for tests, fuzzing and in-memory transports (see
-    /// [`Receiver::feed`]).
-    pub fn feed(&mut self, mut input: &[u8]) -> Result<(), Misuse> {
-        while !input.is_empty() {
-            let n = match self.recv_buf() {
-                RecvBuf::Buffer(room) => {
-                    let n = room.len().min(input.len());
-                    room[..n].copy_from_slice(&input[..n]);
-                    n
-                }
-                RecvBuf::Payload { buf, limit } => {
-                    let n = limit.min(input.len());
-                    buf.extend_from_slice(&input[..n]);
-                    n
-                }
-            };
-            self.received(n)?;
-            input = &input[n..];
-        }
+    /// Copies `input` in, as reads would (see [`Receiver::feed`]), then runs the
+    /// handshake over it as [`received`](Self::received) does: for tests, fuzzing and
+    /// in-memory transports.
+    pub fn feed(&mut self, input: &[u8]) -> Result<(), Misuse> {
+        self.receiver.feed(input)?;
+        self.run_handshake();
         Ok(())
     }
 

@@ -500,26 +500,7 @@ fn check_verdict(frame: &[u8]) -> Result<(), Error> {
 mod tests {
     use super::*;
     use crate::frame::Frame;
-
-    /// A deterministic stand-in for an OS RNG.
-    struct Counter(u8);
-    impl rand_core::TryRng for Counter {
-        type Error = core::convert::Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-            Ok(u32::from(self.0))
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-            Ok(u64::from(self.0))
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-            for byte in dst {
-                self.0 = self.0.wrapping_add(1);
-                *byte = self.0;
-            }
-            Ok(())
-        }
-    }
-    impl rand_core::TryCryptoRng for Counter {}
+    use mpconn_test_support::Counter;
 
     fn run(
         server: &mut Handshake,

@@ -18,6 +18,7 @@ use proptest::prelude::*;
 use mpconn::frame::{encode, Decoder, Header, GROWTH_STEP};
 use mpconn::handshake::Handshake;
 use mpconn::{BufferPolicy, Connection, Digest, Error, HandshakeConfig, Receiver, RecvBuf, Role};
+use mpconn_test_support::{pieces, Counter};
 
 struct Counting;
 
@@ -94,43 +95,6 @@ fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
 /// Bookkeeping beyond the payload bytes: headers in flight, a handshake frame and the
 /// reply being built, rounding in `Vec` growth.
 const SLACK: usize = 1024;
-
-/// A deterministic stand-in for the OS RNG.
-struct Counter(u8);
-
-impl rand_core::TryRng for Counter {
-    type Error = std::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(u32::from(self.0))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(u64::from(self.0))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for byte in dst {
-            self.0 = self.0.wrapping_add(1);
-            *byte = self.0;
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for Counter {}
-
-/// Cuts `input` into pieces whose lengths cycle through `sizes` (each at least 1).
-fn pieces<'a>(input: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    let mut rest = input;
-    for &size in sizes.iter().cycle() {
-        if rest.is_empty() {
-            break;
-        }
-        let (piece, tail) = rest.split_at(size.clamp(1, rest.len()));
-        out.push(piece);
-        rest = tail;
-    }
-    out
-}
 
 /// Feeds every piece to the decoder, dropping each frame at once (the caller's job).
 fn decode_and_drop(decoder: &mut Decoder, input: &[&[u8]]) -> Result<usize, Error> {

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mpconn::connection::State;
 use mpconn::{AuthFailure, Connection, Digest, Error, HandshakeConfig, RecvBuf, Role};
-use mpconn_test_support::{Python, Reaped};
+// Nonces differ from run to run; the seed is printed on failure.
+use mpconn_test_support::{Python, Reaped, SplitMix};
 
 /// The authkey both sides use, unless a case says otherwise (as in core_peer.py).
 const KEY: &[u8] = b"core interop key";
@@ -39,42 +40,6 @@ fn pattern(size: usize, seed: u8) -> Vec<u8> {
         .map(|i| ((i % 251 * 31 + usize::from(seed)) % 251) as u8)
         .collect()
 }
-
-/// A seeded SplitMix64, for nonces: the handshake needs a `CryptoRng`, the test only
-/// needs different nonces from run to run (the seed is printed on failure).
-struct TestRng(u64);
-
-impl TestRng {
-    fn from_clock() -> TestRng {
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        TestRng(nanos ^ u64::from(std::process::id()).rotate_left(32))
-    }
-}
-
-impl rand_core::TryRng for TestRng {
-    type Error = std::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let word = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for TestRng {}
 
 /// One connection's worth of behaviour; core_peer.py knows each by `name()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,7 +252,7 @@ fn run_case<S: Read + Write>(
     role: Role,
     socket: S,
     python: &Python,
-    rng: &mut TestRng,
+    rng: &mut SplitMix,
 ) -> Result<(), Failure> {
     let (authkey, config) = case.rust_side(python);
     let conn = match role {
@@ -476,22 +441,13 @@ fn rust_server_against_cpython_client(major: u32, minor: u32) {
     let port = listener.local_addr().expect("local address").port();
     let mut command = python.script("core_peer.py");
     command.args(["client", "127.0.0.1", &port.to_string()]);
-    command.args(cases.iter().map(|case| case.name()));
-    let mut peer = Reaped(Some(command.spawn().expect("start CPython")));
-    let mut rng = TestRng::from_clock();
-    let seed = rng.0;
-    let outcome = cases.iter().try_for_each(|&case| {
-        let socket = accept(&listener, &mut peer)?;
-        run_case(case, Role::Server, socket, &python, &mut rng)
-            .map_err(|failure| format!("case {}: {failure}", case.name()))
-    });
-    conclude(
+    every_case(
         &python,
         "Rust server, CPython client",
+        Role::Server,
         &cases,
-        seed,
-        outcome,
-        peer,
+        command,
+        |_, peer| accept(&listener, peer),
     );
 }
 
@@ -505,23 +461,37 @@ fn rust_client_against_cpython_listener(major: u32, minor: u32) {
     let dir = TempDir::new(&format!("{major}{minor}"));
     let mut command = python.script("core_peer.py");
     command.arg("server").arg(&dir.0);
-    command.args(cases.iter().map(|case| case.name()));
-    let mut peer = Reaped(Some(command.spawn().expect("start CPython")));
-    let mut rng = TestRng::from_clock();
-    let seed = rng.0;
-    let outcome = cases.iter().enumerate().try_for_each(|(index, &case)| {
-        let socket = connect(&dir.0.join(format!("{index}.sock")), &mut peer)?;
-        run_case(case, Role::Client, socket, &python, &mut rng)
-            .map_err(|failure| format!("case {}: {failure}", case.name()))
-    });
-    conclude(
+    every_case(
         &python,
         "Rust client, CPython listener",
+        Role::Client,
         &cases,
-        seed,
-        outcome,
-        peer,
+        command,
+        |index, peer| connect(&dir.0.join(format!("{index}.sock")), peer),
     );
+}
+
+/// Starts CPython's side (`command`, told the cases), runs every case with the Rust
+/// side in `role` over the socket `socket` opens for the case of that index, and
+/// concludes.
+fn every_case<S: Read + Write>(
+    python: &Python,
+    what: &str,
+    role: Role,
+    cases: &[Case],
+    mut command: std::process::Command,
+    mut socket: impl FnMut(usize, &mut Reaped) -> Result<S, String>,
+) {
+    command.args(cases.iter().map(|case| case.name()));
+    let mut peer = Reaped(Some(command.spawn().expect("start CPython")));
+    let mut rng = SplitMix::from_clock();
+    let seed = rng.seed();
+    let outcome = cases.iter().enumerate().try_for_each(|(index, &case)| {
+        let socket = socket(index, &mut peer)?;
+        run_case(case, role, socket, python, &mut rng)
+            .map_err(|failure| format!("case {}: {failure}", case.name()))
+    });
+    conclude(python, what, cases, seed, outcome, peer);
 }
 
 macro_rules! interop_tests {

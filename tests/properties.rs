@@ -9,48 +9,8 @@ use mpconn::connection::State as ConnState;
 use mpconn::frame::{encode, Decoder};
 use mpconn::handshake::{Handshake, State};
 use mpconn::{AuthFailure, Connection, Digest, Error, HandshakeConfig, Receiver, RecvBuf, Role};
-
-/// A deterministic SplitMix64: the handshake needs a `CryptoRng`; the properties need
-/// the same nonces when a conversation is replayed.
-struct SeededRng(u64);
-
-impl rand_core::TryRng for SeededRng {
-    type Error = std::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let word = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for SeededRng {}
-
-/// Cuts `input` into pieces whose lengths cycle through `sizes` (each at least 1).
-fn pieces<'a>(input: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    let mut rest = input;
-    for &size in sizes.iter().cycle() {
-        if rest.is_empty() {
-            break;
-        }
-        let (piece, tail) = rest.split_at(size.clamp(1, rest.len()));
-        out.push(piece);
-        rest = tail;
-    }
-    out
-}
+// Seeded: a conversation replays with the same nonces.
+use mpconn_test_support::{pieces, SplitMix};
 
 /// What a decoder made of a stream: the payloads, and the error that stopped it.
 fn decode_pieces(decoder: &mut Decoder, input: &[&[u8]]) -> (Vec<Vec<u8>>, Option<Error>) {
@@ -260,7 +220,7 @@ struct Conversation {
 
 impl Conversation {
     fn run(&self, sizes: &[usize]) -> Transcript {
-        let mut rng = SeededRng(self.seed);
+        let mut rng = SplitMix::new(self.seed);
         let mut server =
             Connection::server(self.server_key.as_deref(), &self.server_config, &mut rng);
         let mut client =
@@ -430,7 +390,7 @@ proptest! {
     ) {
         let role = if server { Role::Server } else { Role::Client };
         let run = |input: &[&[u8]]| {
-            let mut handshake = Handshake::new(role, &key, &config, &mut SeededRng(seed));
+            let mut handshake = Handshake::new(role, &key, &config, &mut SplitMix::new(seed));
             let mut output = handshake.take_output();
             let mut outcome = Ok(());
             for piece in input {

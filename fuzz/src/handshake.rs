@@ -29,11 +29,12 @@
 use mpconn::digest::Digest;
 use mpconn::handshake::{self, Handshake, HandshakeConfig, Role, State};
 use mpconn::{AuthFailure, Error};
+// Seeded from the input: an input replays with the same nonces.
+use mpconn_test_support::SplitMix;
 
 use super::bytes::Bytes;
 use super::decoder::{reference, End};
 use super::memory::Watermark;
-use super::rng::FixedRng;
 
 /// A handshake configuration from one control byte.
 pub fn config(byte: u8) -> HandshakeConfig {
@@ -186,7 +187,7 @@ pub fn check(role: Role, data: &[u8]) {
     };
 
     let watermark = Watermark::set();
-    let mut rng = FixedRng::new(u64::from(ours) << 8 | u64::from(theirs));
+    let mut rng = SplitMix::new(u64::from(ours) << 8 | u64::from(theirs));
     let mut us = Subject {
         handshake: Handshake::new(role, &key, &our_config, &mut rng),
         key,

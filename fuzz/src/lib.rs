@@ -16,4 +16,3 @@ pub mod decoder;
 pub mod digest;
 pub mod handshake;
 pub mod memory;
-pub mod rng;

@@ -7,10 +7,16 @@ use std::time::{Duration, Instant};
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
 use mpconn::{Frame, HandshakeConfig, Role};
-use mpconn_net::{new_core, read_into, write_direct, write_from, During};
+use mpconn_net::{handshake_outcome, new_core, read_into, write_direct, write_from, During};
 
 use crate::pending::Slot;
-use crate::{Error, Stream};
+use crate::{Address, Error, Stream};
+
+/// Who a listener accepted, until the handshake's outcome is reported.
+struct Accepted {
+    peer: Address,
+    listener: Address,
+}
 
 /// What a non-blocking socket call did: `Ok(None)` for `WouldBlock` (go on at the next
 /// event); `Interrupted` is retried.
@@ -73,6 +79,9 @@ pub struct Connection {
     deadline: Option<(Instant, Duration)>,
     /// The listener's place for this handshake, freed when it ends.
     slot: Option<Slot>,
+    /// Set by the listener: the outcome of the handshake is reported once, when the
+    /// connection is established or its first error comes out.
+    accepted: Option<Accepted>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -112,6 +121,7 @@ impl Connection {
             core,
             deadline: None,
             slot: None,
+            accepted: None,
         }
     }
 
@@ -152,6 +162,28 @@ impl Connection {
     /// Holds the listener's place for this handshake until it ends.
     pub(crate) fn hold(&mut self, slot: Slot) {
         self.slot = Some(slot);
+    }
+
+    /// Marks the connection as the listener's at `listener`, accepted from `peer`.
+    pub(crate) fn accepted(&mut self, peer: Address, listener: Address) {
+        self.accepted = Some(Accepted { peer, listener });
+    }
+
+    /// What a call returns, once a listener's connection is established or fails its
+    /// handshake: the outcome goes through [`handshake_outcome`] (the error names the
+    /// client; the tracing event), once.
+    fn report<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
+        let established = self.core.is_established();
+        if !established && result.is_ok() {
+            return result;
+        }
+        let Some(Accepted { peer, listener }) = self.accepted.take() else {
+            return result;
+        };
+        match result {
+            Err(error) if !established => handshake_outcome(Err(error), &peer, &listener),
+            result => handshake_outcome(Ok(()), &peer, &listener).and(result),
+        }
     }
 
     /// The handshake timeout's error, once it ran out while the handshake runs.
@@ -205,7 +237,8 @@ impl Connection {
     /// it succeeds.
     pub fn send_bytes(&mut self, payload: &[u8]) -> Result<(), Error> {
         let during = self.during(During::Send);
-        self.send_direct(payload).map_err(|e| e.during(during))
+        let sent = self.send_direct(payload).map_err(|e| e.during(during));
+        self.report(sent)
     }
 
     fn send_direct(&mut self, payload: &[u8]) -> Result<(), Error> {
@@ -229,6 +262,11 @@ impl Connection {
     /// either way: check [`wants_write`](Self::wants_write)). A partial write keeps its
     /// place.
     pub fn flush(&mut self) -> Result<(), Error> {
+        let flushed = self.flush_queued();
+        self.report(flushed)
+    }
+
+    fn flush_queued(&mut self) -> Result<(), Error> {
         self.check_deadline()?;
         let during = self.during(During::Send);
         let written = self.write_queued().map_err(|e| e.during(during));
@@ -264,6 +302,11 @@ impl Connection {
     /// then on. A peer that closes between messages gives an error for which
     /// [`Error::is_eof`] is true.
     pub fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Option<Vec<u8>>, Error> {
+        let received = self.recv_owned(max_len);
+        self.report(received)
+    }
+
+    fn recv_owned(&mut self, max_len: Option<usize>) -> Result<Option<Vec<u8>>, Error> {
         self.check_deadline()?;
         let during = self.during(During::Receive);
         self.core.set_max_len(max_len.map(|max| max as u64));
@@ -304,19 +347,25 @@ impl Connection {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv_message(&mut self, max_len: Option<usize>) -> Result<Option<Frame<'_>>, Error> {
-        self.check_deadline()?;
-        let during = self.during(During::Receive);
-        self.core.set_max_len(max_len.map(|max| max as u64));
-        let received = self.receive_borrowed().map_err(|e| e.during(during));
-        self.settle();
-        if !received? {
+        let received = self.recv_ready(max_len);
+        if !self.report(received)? {
             return Ok(None);
         }
         match self.core.next_message() {
             Ok(Some(message)) => Ok(Some(message)),
             Ok(None) => unreachable!("has_message() said a message or an error was there"),
-            Err(error) => Err(Error::from(error).during(during)),
+            Err(error) => Err(Error::from(error).during(During::Receive)),
         }
+    }
+
+    /// True once the core has a message (or its error) to hand out.
+    fn recv_ready(&mut self, max_len: Option<usize>) -> Result<bool, Error> {
+        self.check_deadline()?;
+        let during = self.during(During::Receive);
+        self.core.set_max_len(max_len.map(|max| max as u64));
+        let received = self.receive_borrowed().map_err(|e| e.during(during));
+        self.settle();
+        received
     }
 
     /// Reads until the core has a message (or the error) to hand out: false when the

@@ -123,7 +123,7 @@ impl Listener {
             };
             match raw.accept() {
                 Ok((stream, peer)) => {
-                    self.last_accepted = Some(peer);
+                    self.last_accepted = Some(peer.clone());
                     let mut connection = Connection::server(
                         stream,
                         self.authkey.as_ref().map(AuthKey::as_bytes),
@@ -133,6 +133,7 @@ impl Listener {
                         connection.hold(slot);
                         connection.set_handshake_timeout(self.handshake_timeout);
                     }
+                    connection.accepted(peer, self.address.clone());
                     connection.flush()?;
                     return Ok(Some(connection));
                 }

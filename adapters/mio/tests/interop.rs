@@ -65,7 +65,13 @@ impl Server {
         for note in notes {
             match note {
                 Note::Established(_) => established += 1,
-                Note::Dropped(_, why) if why.starts_with("authentication failed") => refused += 1,
+                // The listener names the client it refused, then says why.
+                Note::Dropped(_, why)
+                    if why.starts_with("authentication handshake with ")
+                        && why.contains(": authentication failed") =>
+                {
+                    refused += 1
+                }
                 Note::Dropped(_, why) => other.push(why),
                 Note::AcceptFailed(why) => other.push(why),
                 Note::Accepted(..) | Note::Closed(_) => {}

@@ -124,6 +124,17 @@ pub enum Error {
     /// ([`mpconn::Error::Authentication`]), a message over the length limit
     /// ([`mpconn::Error::MessageTooLong`], after which the read side is unusable), ...
     Protocol(mpconn::Error),
+    /// A client's authentication handshake at a listener failed in the protocol (a
+    /// wrong key, a malformed answer, the client closing part-way): the core's error,
+    /// as in [`Error::Protocol`], and the client it concerns. Listeners report a failed
+    /// client this way ([`Error::of_client`]), so that a log line names it.
+    Handshake {
+        /// The core's error.
+        source: mpconn::Error,
+        /// The client's address (the listener's own for a Unix client that did not
+        /// bind its socket, which has none to show).
+        peer: Address,
+    },
     /// `recv_bytes_into` was given a buffer too small for the message (CPython's
     /// `BufferTooShort`). The message was consumed and is here, whole; the connection
     /// stays usable.
@@ -240,6 +251,27 @@ impl Error {
         self
     }
 
+    /// The same error, as a listener reports it for the client at `peer`: an error of
+    /// the protocol becomes [`Error::Handshake`], which names the client, and any
+    /// other error names `peer` as [`at`](Self::at) does.
+    ///
+    /// ```
+    /// use mpconn_net::{Address, Error};
+    /// let wrong = mpconn::Error::Authentication(mpconn::AuthFailure::WrongDigest);
+    /// let error = Error::from(wrong).of_client(&Address::tcp("127.0.0.1", 50000));
+    /// assert!(error.is_authentication());
+    /// assert!(error.to_string().starts_with("authentication handshake with 127.0.0.1:50000: "));
+    /// ```
+    pub fn of_client(self, peer: &Address) -> Error {
+        match self {
+            Error::Protocol(source) => Error::Handshake {
+                source,
+                peer: peer.clone(),
+            },
+            other => other.at(peer),
+        }
+    }
+
     /// The same error, saying during what if it does not say yet (an OS error that
     /// came up through `?`).
     ///
@@ -291,7 +323,7 @@ impl Error {
     /// assert!(mpconn_net::Error::Protocol(failed).is_authentication());
     /// ```
     pub fn is_authentication(&self) -> bool {
-        matches!(self, Error::Protocol(e) if e.is_authentication())
+        matches!(self, Error::Protocol(e) | Error::Handshake { source: e, .. } if e.is_authentication())
     }
 
     /// True when a deadline passed ([`Error::Timeout`], [`Error::NoChallenge`]).
@@ -325,7 +357,7 @@ impl Error {
         !matches!(self, Error::Accept { .. } | Error::ListenerClosed)
     }
 
-    /// The core's error, for [`Error::Protocol`].
+    /// The core's error, for [`Error::Protocol`] and [`Error::Handshake`].
     ///
     /// ```
     /// let error = mpconn_net::Error::Protocol(mpconn::Error::Closed);
@@ -333,7 +365,7 @@ impl Error {
     /// ```
     pub fn protocol(&self) -> Option<&mpconn::Error> {
         match self {
-            Error::Protocol(e) => Some(e),
+            Error::Protocol(e) | Error::Handshake { source: e, .. } => Some(e),
             _ => None,
         }
     }
@@ -368,6 +400,9 @@ impl fmt::Display for Error {
                 (None, None) => write!(f, "{source}"),
             },
             Error::Protocol(e) => write!(f, "{e}"),
+            Error::Handshake { source, peer } => {
+                write!(f, "{} {peer}: {source}", During::Handshake.with_address())
+            }
             Error::BufferTooShort { message } => write!(
                 f,
                 "buffer too short for a message of {} bytes (the message is in the error)",
@@ -423,7 +458,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } | Error::Accept { source, .. } => Some(source),
-            Error::Protocol(e) => Some(e),
+            Error::Protocol(e) | Error::Handshake { source: e, .. } => Some(e),
             Error::Address(e) => Some(e),
             #[cfg(feature = "pickle")]
             Error::Pickle(e) => Some(e),
@@ -513,7 +548,9 @@ impl From<Error> for io::Error {
             } => return source,
             Error::Io { ref source, .. } | Error::Accept { ref source, .. } => source.kind(),
             Error::Address(e) => return e.into(),
-            Error::Protocol(ref e) => protocol_error_kind(e),
+            Error::Protocol(ref e) | Error::Handshake { source: ref e, .. } => {
+                protocol_error_kind(e)
+            }
             Error::BufferTooShort { .. } => io::ErrorKind::InvalidInput,
             Error::Timeout { .. } | Error::NoChallenge { .. } => io::ErrorKind::TimedOut,
             Error::AuthkeyWanted { .. } => io::ErrorKind::PermissionDenied,

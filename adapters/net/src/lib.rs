@@ -14,6 +14,8 @@
 //! - [`ListenerOptions`] and [`ClientOptions`]: one set of names and defaults.
 //! - [`Error`]: the one adapter error, whose messages say during what and name the
 //!   address, with one `io::Error` mapping.
+//! - [`handshake_outcome`]: what every listener reports of a client whose handshake
+//!   ended: an error that names the client and, with the `tracing` feature, one event.
 //! - [`new_core`]: the core with the OS's random source; [`read_into`], [`write_from`]
 //!   and [`write_direct`], the one read and the one write of a driver over `std::io`
 //!   streams (std, mio).
@@ -39,6 +41,7 @@ pub mod address;
 mod bind;
 mod error;
 mod options;
+mod outcome;
 mod socket;
 mod sockets;
 mod transfer;
@@ -51,6 +54,7 @@ pub use options::{
     ClientOptions, ListenerOptions, Resolve, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_PENDING_LIMIT,
 };
+pub use outcome::{client_name, handshake_outcome};
 pub use socket::{
     connect, full_backlog_pause, new_core, resolve, set_up_tcp, Connected, FULL_BACKLOG_RETRY,
 };

@@ -124,7 +124,7 @@ impl Listener {
     pub fn accept(&mut self) -> Result<Connection> {
         loop {
             if let Some((peer, outcome)) = self.pending.next_finished() {
-                let outcome = outcome.map_err(|e| e.at(self.name_of(&peer)));
+                let outcome = mpconn_net::handshake_outcome(outcome, &peer, &self.address);
                 self.last_accepted = Some(peer);
                 return outcome;
             }
@@ -151,8 +151,10 @@ impl Listener {
                 );
                 let connection = Connection::new(stream, core);
                 if self.authkey.is_none() {
+                    let outcome =
+                        mpconn_net::handshake_outcome(Ok(connection), &peer, &self.address);
                     self.last_accepted = Some(peer);
-                    return Ok(connection);
+                    return outcome;
                 }
                 self.pending.start(connection, peer, self.handshake_timeout);
             }
@@ -163,15 +165,6 @@ impl Listener {
             self.pending
                 .wait(Some(socket), true)
                 .map_err(|e| e.at(&self.address))?;
-        }
-    }
-
-    /// The address an error about `peer` names: its own, or the listener's for an
-    /// unnamed Unix client, which has no address to show.
-    fn name_of<'a>(&'a self, peer: &'a Address) -> &'a Address {
-        match peer.path() {
-            Some(path) if path.as_os_str().is_empty() => &self.address,
-            _ => peer,
         }
     }
 

@@ -268,24 +268,21 @@ fn every_python(case: fn(&Python, Net) -> Result<(), String>, net: Net) {
     failures.assert_none();
 }
 
-#[test]
-fn rust_listener_serves_every_cpython_client_over_tcp() {
-    every_python(rust_listener_case, Net::Tcp);
+/// One test a case and address family, each over every CPython.
+macro_rules! per_family {
+    ($($test:ident: $case:ident over $net:ident;)*) => {$(
+        #[test]
+        fn $test() {
+            every_python($case, Net::$net);
+        }
+    )*};
 }
 
-#[test]
-fn rust_listener_serves_every_cpython_client_over_unix_sockets() {
-    every_python(rust_listener_case, Net::Unix);
-}
-
-#[test]
-fn rust_client_talks_to_every_cpython_listener_over_tcp() {
-    every_python(rust_client_case, Net::Tcp);
-}
-
-#[test]
-fn rust_client_talks_to_every_cpython_listener_over_unix_sockets() {
-    every_python(rust_client_case, Net::Unix);
+per_family! {
+    rust_listener_serves_every_cpython_client_over_tcp: rust_listener_case over Tcp;
+    rust_listener_serves_every_cpython_client_over_unix_sockets: rust_listener_case over Unix;
+    rust_client_talks_to_every_cpython_listener_over_tcp: rust_client_case over Tcp;
+    rust_client_talks_to_every_cpython_listener_over_unix_sockets: rust_client_case over Unix;
 }
 
 #[cfg(target_os = "linux")]

@@ -38,6 +38,7 @@
 //! - [`Listener`]: binds (TCP, a Unix path, a Linux abstract name, or CPython's default
 //!   fresh Unix socket), accepts in the background and authenticates every client
 //!   concurrently under a timeout, so one silent client never delays the others.
+//!   It is a `Stream` of connections, and [`Listener::shutdown`] ends it gracefully.
 //! - [`Client`]: connects and authenticates.
 //! - [`Connection`]: `send_bytes` / `recv_bytes`, splittable into a [`RecvHalf`] and a
 //!   [`SendHalf`] for two tasks. Every method is cancel safe (see [`Connection`]).

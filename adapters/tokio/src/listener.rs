@@ -1,12 +1,14 @@
 //! The async listener: an accept loop, and each handshake in a task of its own.
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use mpconn::{AuthKey, HandshakeConfig};
 use mpconn_net::{Bound, SocketCleanup};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::socket::RawListener;
@@ -21,6 +23,8 @@ struct Settings {
     authkey: Option<AuthKey>,
     handshake: HandshakeConfig,
     timeout: Option<Duration>,
+    /// The listener's, which a report about an unnamed Unix client names.
+    address: Address,
 }
 
 /// One accepted connection, authenticated or not, on its way to [`Listener::accept`].
@@ -31,21 +35,38 @@ struct Incoming {
     _permit: OwnedSemaphorePermit,
 }
 
+/// The next client off the listen queue, once the pending limit leaves a place.
+async fn next_client(
+    raw: &RawListener,
+    permits: &Arc<Semaphore>,
+) -> Option<(OwnedSemaphorePermit, std::io::Result<(Stream, Address)>)> {
+    let permit = permits.clone().acquire_owned().await.ok()?;
+    Some((permit, raw.accept().await))
+}
+
+/// Accepts until `stop` fires (or its sender is gone), then closes the listening
+/// socket and lets the handshakes under way end, each within its timeout; the channel
+/// closes when the last one has sent its outcome.
 async fn accept_loop(
     raw: RawListener,
     address: Address,
     settings: Arc<Settings>,
     permits: Arc<Semaphore>,
     sender: mpsc::UnboundedSender<Incoming>,
+    mut stop: oneshot::Receiver<()>,
 ) {
     // Dropping this set (when the listener closes and aborts this task) aborts the
     // handshakes still running, and their sockets close.
     let mut handshakes = JoinSet::new();
     loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
+        let (permit, accepted) = tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            next = next_client(&raw, &permits) => match next {
+                Some(next) => next,
+                None => break,
+            },
         };
-        let accepted = raw.accept().await;
         while handshakes.try_join_next().is_some() {}
         match accepted {
             Ok((stream, peer)) => {
@@ -66,10 +87,16 @@ async fn accept_loop(
                 if sender.send(incoming).is_err() {
                     return;
                 }
-                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                tokio::select! {
+                    biased;
+                    _ = &mut stop => break,
+                    () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => {}
+                }
             }
         }
     }
+    drop(raw);
+    while handshakes.join_next().await.is_some() {}
 }
 
 async fn handshake_one(
@@ -95,12 +122,7 @@ async fn handshake_one(
                 })
             }),
     };
-    // An unnamed Unix client has no address to show: the handshake's errors say whose.
-    let named = peer.path().is_none_or(|p| !p.as_os_str().is_empty());
-    let result = match result {
-        Err(error) if named => Err(error.at(&peer)),
-        other => other,
-    };
+    let result = mpconn_net::handshake_outcome(result, &peer, &settings.address);
     // A closed listener no longer wants it; the connection just closes.
     let _ = sender.send(Incoming {
         peer: Some(peer),
@@ -143,6 +165,8 @@ pub struct Listener {
     last_accepted: Option<Address>,
     incoming: mpsc::UnboundedReceiver<Incoming>,
     accept_loop: Option<JoinHandle<()>>,
+    /// Tells the accept loop to stop accepting ([`shutdown`](Listener::shutdown)).
+    stop: Option<oneshot::Sender<()>>,
     cleanup: SocketCleanup,
 }
 
@@ -211,15 +235,25 @@ impl Listener {
             authkey: options.authkey.clone(),
             handshake: options.handshake_config.clone(),
             timeout: options.handshake_timeout,
+            address: bound.clone(),
         });
         let (sender, incoming) = mpsc::unbounded_channel();
         let permits = Arc::new(Semaphore::new(options.pending_limit));
-        let accept_loop = tokio::spawn(accept_loop(raw, bound.clone(), settings, permits, sender));
+        let (stop, stopped) = oneshot::channel();
+        let accept_loop = tokio::spawn(accept_loop(
+            raw,
+            bound.clone(),
+            settings,
+            permits,
+            sender,
+            stopped,
+        ));
         Ok(Listener {
             address: bound,
             last_accepted: None,
             incoming,
             accept_loop: Some(accept_loop),
+            stop: Some(stop),
             cleanup,
         })
     }
@@ -235,14 +269,61 @@ impl Listener {
     /// so one dropped in `select!` loses no client.
     pub async fn accept(&mut self) -> Result<Connection, Error> {
         match self.incoming.recv().await {
-            Some(incoming) => {
-                if incoming.peer.is_some() {
-                    self.last_accepted = incoming.peer;
-                }
-                incoming.result
-            }
+            Some(incoming) => self.hand_over(incoming),
             None => Err(Error::ListenerClosed),
         }
+    }
+
+    /// What `accept` returns of one client; it becomes the last accepted.
+    fn hand_over(&mut self, incoming: Incoming) -> Result<Connection, Error> {
+        if incoming.peer.is_some() {
+            self.last_accepted = incoming.peer;
+        }
+        incoming.result
+    }
+
+    /// A graceful shutdown: stops accepting at once (the listening socket closes, and
+    /// a Unix socket file is removed, so no new client gets in), lets the handshakes
+    /// under way finish or time out (each within its
+    /// [`handshake_timeout`](ListenerOptions::handshake_timeout)), and returns every
+    /// outcome not yet taken by [`accept`](Self::accept) or the listener's [`Stream`](futures_core::Stream),
+    /// in the order the handshakes finished. Then the listener is closed: `accept`
+    /// gives [`Error::ListenerClosed`] and the stream ends.
+    ///
+    /// Cancel safe: a future dropped part-way leaves the listener stopped, and the
+    /// outcomes still to come are had from `accept` or the stream, which ends after
+    /// the last one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+    /// use futures_util::StreamExt;
+    /// use mpconn_tokio::{Client, Listener};
+    ///
+    /// let mut listener = Listener::bind(None, Some(b"secret")).await?;
+    /// let address = listener.address().clone();
+    /// let path = address.path().unwrap().to_owned();
+    /// let client = tokio::spawn(async move { Client::connect(&address, Some(b"secret")).await });
+    /// let mut first = listener.next().await.unwrap()?; // the Stream of connections
+    /// let rest = listener.shutdown().await; // none in flight here: nothing left
+    /// assert!(rest.is_empty() && !path.exists());
+    /// assert!(listener.next().await.is_none());
+    /// client.await.unwrap()?.send_bytes(b"bye").await?;
+    /// assert_eq!(first.recv_bytes(None).await?, b"bye");
+    /// # Ok(()) }
+    /// ```
+    pub async fn shutdown(&mut self) -> Vec<Result<Connection, Error>> {
+        if let Some(stop) = self.stop.take() {
+            // Gone only if the loop already ended: nothing to stop.
+            let _ = stop.send(());
+        }
+        self.cleanup.run();
+        let mut rest = Vec::new();
+        while let Some(incoming) = self.incoming.recv().await {
+            rest.push(self.hand_over(incoming));
+        }
+        self.accept_loop = None;
+        rest
     }
 
     /// The address the listener is bound to; for TCP, the IP address and the real port
@@ -269,6 +350,44 @@ impl Listener {
         self.incoming.close();
         while self.incoming.try_recv().is_ok() {}
         self.cleanup.run();
+    }
+}
+
+/// The listener as a [`Stream`](futures_core::Stream) of [`accept`](Listener::accept)
+/// results: an item per client, `Err` for one whose handshake failed (the stream goes
+/// on) or for the listening socket's own failure ([`Error::Accept`], after which the
+/// accept loop pauses 100 ms). It ends (`None`) once the listener is closed, or after
+/// the last outcome of a [`shutdown`](Listener::shutdown). Cancel safe, as `accept`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), mpconn_tokio::Error> {
+/// use futures_util::StreamExt;
+/// use mpconn_tokio::{Client, Listener};
+///
+/// let listener = Listener::bind(None, Some(b"secret")).await?;
+/// let address = listener.address().clone();
+/// for n in 0..3u8 {
+///     let address = address.clone();
+///     tokio::spawn(async move { Client::connect(&address, Some(b"secret")).await?.send_bytes(&[n]).await });
+/// }
+/// let mut received: Vec<u8> = Vec::new();
+/// let mut connections = listener.take(3);
+/// while let Some(connection) = connections.next().await {
+///     received.extend(connection?.recv_bytes(None).await?);
+/// }
+/// received.sort();
+/// assert_eq!(received, [0, 1, 2]);
+/// # Ok(()) }
+/// ```
+impl futures_core::Stream for Listener {
+    type Item = Result<Connection, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        this.incoming
+            .poll_recv(cx)
+            .map(|incoming| incoming.map(|incoming| this.hand_over(incoming)))
     }
 }
 

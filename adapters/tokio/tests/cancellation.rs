@@ -2,12 +2,12 @@
 //! dropped part-way (as `select!` does with the branch that lost) loses, splits or
 //! duplicates no message.
 
-use std::future::ready;
+use std::future::{ready, Future};
 use std::time::Duration;
 
 use mpconn::frame::encode;
 use mpconn_tokio::Connection;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 const TEST_LIMIT: Duration = Duration::from_secs(30);
 
@@ -15,9 +15,33 @@ fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i % 253) as u8).collect()
 }
 
+/// Runs a test body, failing it if it hangs.
+async fn within_limit(test: impl Future<Output = ()>) {
+    tokio::time::timeout(TEST_LIMIT, test).await.unwrap();
+}
+
+/// Polls `future` once and drops it, as a `select!` does when its other branch is
+/// ready at once; what it returned if that one poll finished it.
+async fn cut_short<F: Future>(future: F) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        out = future => Some(out),
+        () = ready(()) => None,
+    }
+}
+
+/// Two established connections over an in-memory pipe of `capacity` bytes.
+fn duplex_pair(capacity: usize) -> (Connection<DuplexStream>, Connection<DuplexStream>) {
+    let (ours, theirs) = tokio::io::duplex(capacity);
+    (
+        Connection::established(ours),
+        Connection::established(theirs),
+    )
+}
+
 #[tokio::test]
 async fn recv_bytes_dropped_mid_message_loses_nothing_and_the_next_call_gets_it_whole() {
-    tokio::time::timeout(TEST_LIMIT, async {
+    within_limit(async {
         let (ours, mut theirs) = tokio::io::duplex(4 << 20);
         let mut connection = Connection::established(ours);
         let message = pattern(1 << 20);
@@ -28,33 +52,24 @@ async fn recv_bytes_dropped_mid_message_loses_nothing_and_the_next_call_gets_it_
         // Half the first frame is there: recv_bytes reads it all, then has to wait, and
         // the other branch wins.
         theirs.write_all(&wire[..wire.len() / 2]).await.unwrap();
-        tokio::select! {
-            biased;
-            got = connection.recv_bytes(None) => panic!("a half message was returned: {got:?}"),
-            () = ready(()) => {}
-        }
+        let got = cut_short(connection.recv_bytes(None)).await;
+        assert!(got.is_none(), "a half message was returned: {got:?}");
         theirs.write_all(&wire[wire.len() / 2..]).await.unwrap();
         assert!(connection.recv_bytes(None).await.unwrap() == message);
         assert_eq!(connection.recv_bytes(None).await.unwrap(), b"next");
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]
 async fn send_bytes_dropped_mid_write_keeps_the_rest_queued_and_order_is_kept() {
-    tokio::time::timeout(TEST_LIMIT, async {
+    within_limit(async {
         // A pipe far smaller than the message: the write has to stop part-way.
-        let (ours, theirs) = tokio::io::duplex(4096);
-        let mut connection = Connection::established(ours);
-        let mut peer = Connection::established(theirs);
+        let (mut connection, mut peer) = duplex_pair(4096);
         let big = pattern(300_000);
 
-        tokio::select! {
-            biased;
-            sent = connection.send_bytes(&big) => panic!("1 MB fit in a 4 KiB pipe: {sent:?}"),
-            () = ready(()) => {}
-        }
+        let sent = cut_short(connection.send_bytes(&big)).await;
+        assert!(sent.is_none(), "1 MB fit in a 4 KiB pipe: {sent:?}");
         // The dropped future's message is still queued: the next send goes after it.
         let (sent, received) = tokio::join!(
             async {
@@ -71,13 +86,12 @@ async fn send_bytes_dropped_mid_write_keeps_the_rest_queued_and_order_is_kept() 
         assert!(received.0 == big, "the interrupted message arrived whole");
         assert_eq!(received.1, b"after");
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]
 async fn send_bytes_queues_the_message_when_called_even_if_never_polled() {
-    tokio::time::timeout(TEST_LIMIT, async {
+    within_limit(async {
         let (ours, mut theirs) = tokio::io::duplex(1024);
         let mut connection = Connection::established(ours);
         drop(connection.send_bytes(b"queued"));
@@ -86,33 +100,28 @@ async fn send_bytes_queues_the_message_when_called_even_if_never_polled() {
         theirs.read_exact(&mut wire).await.unwrap();
         assert_eq!(&wire, b"\x00\x00\x00\x06queued");
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]
 async fn split_halves_carry_bytes_read_and_bytes_queued_before_the_split() {
-    tokio::time::timeout(TEST_LIMIT, async {
-        let (ours, theirs) = tokio::io::duplex(4096);
-        let mut connection = Connection::established(ours);
-        let mut peer = Connection::established(theirs);
+    within_limit(async {
+        let (mut connection, mut peer) = duplex_pair(4096);
 
         // A queued, unwritten message and a half-read one, both in flight at the split.
         // (A large payload is borrowed by the future, so it must outlive the select.)
         let queued = pattern(100_000);
-        tokio::select! {
-            biased;
-            _ = connection.send_bytes(&queued) => panic!("it cannot fit"),
-            () = ready(()) => {}
-        }
+        assert!(
+            cut_short(connection.send_bytes(&queued)).await.is_none(),
+            "it cannot fit"
+        );
         let mut wire = Vec::new();
         encode(b"across the split", &mut wire);
         peer.get_mut().write_all(&wire[..7]).await.unwrap();
-        tokio::select! {
-            biased;
-            _ = connection.recv_bytes(None) => panic!("only 7 bytes were there"),
-            () = ready(()) => {}
-        }
+        assert!(
+            cut_short(connection.recv_bytes(None)).await.is_none(),
+            "only 7 bytes were there"
+        );
 
         let (mut rx, mut tx) = connection.into_split();
         let writer = tokio::spawn(async move {
@@ -126,40 +135,31 @@ async fn split_halves_carry_bytes_read_and_bytes_queued_before_the_split() {
         assert_eq!(rx.recv_bytes(None).await.unwrap(), b"across the split");
         writer.await.unwrap();
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]
 async fn large_send_dropped_before_its_first_poll_still_goes_out_whole() {
-    tokio::time::timeout(TEST_LIMIT, async {
-        let (ours, theirs) = tokio::io::duplex(1 << 20);
-        let mut connection = Connection::established(ours);
-        let mut peer = Connection::established(theirs);
+    within_limit(async {
+        let (mut connection, mut peer) = duplex_pair(1 << 20);
         let big = pattern(100_000);
         drop(connection.send_bytes(&big));
         connection.send_bytes(b"after").await.unwrap();
         assert!(peer.recv_bytes(None).await.unwrap() == big);
         assert_eq!(peer.recv_bytes(None).await.unwrap(), b"after");
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]
 async fn queued_rest_of_a_small_send_goes_before_a_cut_short_large_one_and_a_later_one() {
-    tokio::time::timeout(TEST_LIMIT, async {
-        let (ours, theirs) = tokio::io::duplex(4096);
-        let mut connection = Connection::established(ours);
-        let mut peer = Connection::established(theirs);
+    within_limit(async {
+        let (mut connection, mut peer) = duplex_pair(4096);
         let small = pattern(10_000);
         let big = pattern(300_000);
         for message in [&small, &big] {
-            tokio::select! {
-                biased;
-                sent = connection.send_bytes(message) => panic!("it cannot fit: {sent:?}"),
-                () = ready(()) => {}
-            }
+            let sent = cut_short(connection.send_bytes(message)).await;
+            assert!(sent.is_none(), "it cannot fit: {sent:?}");
         }
         let (_, received) = tokio::join!(
             async { connection.send_bytes(b"last").await.unwrap() },
@@ -181,23 +181,19 @@ async fn queued_rest_of_a_small_send_goes_before_a_cut_short_large_one_and_a_lat
         );
         assert_eq!(received[2], b"last");
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]
 async fn cut_short_large_send_over_a_socket_is_finished_by_the_next_send() {
-    tokio::time::timeout(TEST_LIMIT, async {
+    within_limit(async {
         let (ours, theirs) = tokio::net::UnixStream::pair().unwrap();
         let mut connection = Connection::established(ours);
         let mut peer = Connection::established(theirs);
         // Far more than a socket buffer: the vectored write stops part-way.
         let big = pattern(8 << 20);
-        tokio::select! {
-            biased;
-            sent = connection.send_bytes(&big) => panic!("8 MiB fit in a socket: {sent:?}"),
-            () = ready(()) => {}
-        }
+        let sent = cut_short(connection.send_bytes(&big)).await;
+        assert!(sent.is_none(), "8 MiB fit in a socket: {sent:?}");
         let second = pattern(20_000);
         let (_, received) = tokio::join!(
             async { connection.send_bytes(&second).await.unwrap() },
@@ -209,22 +205,16 @@ async fn cut_short_large_send_over_a_socket_is_finished_by_the_next_send() {
         assert!(received.0 == big, "the interrupted message arrived whole");
         assert!(received.1 == second);
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]
 async fn split_after_a_cut_short_large_send_writes_its_rest_first() {
-    tokio::time::timeout(TEST_LIMIT, async {
-        let (ours, theirs) = tokio::io::duplex(4096);
-        let mut connection = Connection::established(ours);
-        let mut peer = Connection::established(theirs);
+    within_limit(async {
+        let (mut connection, mut peer) = duplex_pair(4096);
         let big = pattern(100_000);
-        tokio::select! {
-            biased;
-            sent = connection.send_bytes(&big) => panic!("it cannot fit: {sent:?}"),
-            () = ready(()) => {}
-        }
+        let sent = cut_short(connection.send_bytes(&big)).await;
+        assert!(sent.is_none(), "it cannot fit: {sent:?}");
         let (_rx, mut tx) = connection.into_split();
         let writer = tokio::spawn(async move {
             tx.send_bytes(b"from the write half").await.unwrap();
@@ -234,28 +224,23 @@ async fn split_after_a_cut_short_large_send_writes_its_rest_first() {
         assert_eq!(peer.recv_bytes(None).await.unwrap(), b"from the write half");
         writer.await.unwrap();
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]
 async fn leaked_large_send_makes_later_sends_fail_instead_of_tearing_the_stream() {
-    tokio::time::timeout(TEST_LIMIT, async {
+    within_limit(async {
         let (ours, _theirs) = tokio::io::duplex(4096);
         let mut connection = Connection::established(ours);
         let big = pattern(100_000);
         let mut send = Box::pin(connection.send_bytes(&big));
-        tokio::select! {
-            biased;
-            sent = &mut send => panic!("it cannot fit: {sent:?}"),
-            () = ready(()) => {}
-        }
+        let sent = cut_short(&mut send).await;
+        assert!(sent.is_none(), "it cannot fit: {sent:?}");
         std::mem::forget(send);
         let error = connection.send_bytes(b"x").await.unwrap_err();
         let io = std::io::Error::from(error);
         assert_eq!(io.kind(), std::io::ErrorKind::BrokenPipe);
         assert!(connection.flush().await.is_err());
     })
-    .await
-    .unwrap();
+    .await;
 }

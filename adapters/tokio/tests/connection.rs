@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mpconn::frame::encode;
 use mpconn_tokio::{Connection, Error};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, DuplexStream};
 
 const TEST_LIMIT: Duration = Duration::from_secs(30);
 
@@ -14,12 +14,40 @@ async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(TEST_LIMIT, future).await.unwrap()
 }
 
+/// Two established connections over an in-memory pipe of `capacity` bytes.
+fn duplex_pair(capacity: usize) -> (Connection<DuplexStream>, Connection<DuplexStream>) {
+    let (ours, theirs) = tokio::io::duplex(capacity);
+    (
+        Connection::established(ours),
+        Connection::established(theirs),
+    )
+}
+
+/// What one `recv_bytes` gets from a peer that writes `writes` raw and closes (the
+/// pipe holds all of it: nothing waits for the reader).
+async fn recv_from_a_peer_that_writes_and_closes(writes: &[&[u8]]) -> Result<Vec<u8>, Error> {
+    let (ours, mut theirs) = tokio::io::duplex(4 << 20);
+    let mut connection = Connection::established(ours);
+    for bytes in writes {
+        theirs.write_all(bytes).await.unwrap();
+    }
+    drop(theirs);
+    connection.recv_bytes(None).await
+}
+
+/// `recv_bytes` from a peer that writes `writes` and closes inside the message fails
+/// with `UnexpectedEof`, counting the `received` bytes.
+async fn assert_unexpected_eof_after(writes: &[&[u8]], received: u64) {
+    match recv_from_a_peer_that_writes_and_closes(writes).await {
+        Err(Error::Protocol(mpconn::Error::UnexpectedEof { received: n })) if n == received => {}
+        other => panic!("expected UnexpectedEof {{ received: {received} }}, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn peer_closing_between_messages_is_eof() {
     within(async {
-        let (ours, theirs) = tokio::io::duplex(1024);
-        let mut connection = Connection::established(ours);
-        let mut peer = Connection::established(theirs);
+        let (mut connection, mut peer) = duplex_pair(1024);
         peer.send_bytes(b"last").await.unwrap();
         peer.close().await.unwrap();
         assert_eq!(connection.recv_bytes(None).await.unwrap(), b"last");
@@ -31,45 +59,28 @@ async fn peer_closing_between_messages_is_eof() {
 
 #[tokio::test]
 async fn peer_closing_inside_a_message_is_unexpected_eof_not_eof() {
-    within(async {
-        let (ours, mut theirs) = tokio::io::duplex(1024);
-        let mut connection = Connection::established(ours);
-        theirs
-            .write_all(b"\x00\x00\x00\x10only part")
-            .await
-            .unwrap();
-        drop(theirs);
-        match connection.recv_bytes(None).await {
-            Err(Error::Protocol(mpconn::Error::UnexpectedEof { received: 13 })) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    })
+    within(assert_unexpected_eof_after(
+        &[b"\x00\x00\x00\x10only part"],
+        13,
+    ))
     .await
 }
 
 #[tokio::test]
 async fn peer_closing_inside_a_large_message_counts_every_byte_that_arrived() {
-    within(async {
-        // Large enough to be read straight onto the core's buffer.
-        let (ours, mut theirs) = tokio::io::duplex(4 << 20);
-        let mut connection = Connection::established(ours);
-        theirs.write_all(&(1u32 << 20).to_be_bytes()).await.unwrap();
-        theirs.write_all(&vec![7; 300_000]).await.unwrap();
-        drop(theirs);
-        match connection.recv_bytes(None).await {
-            Err(Error::Protocol(mpconn::Error::UnexpectedEof { received: 300_004 })) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    })
+    // Large enough to be read straight onto the core's buffer.
+    let header = (1u32 << 20).to_be_bytes();
+    within(assert_unexpected_eof_after(
+        &[&header, &[7; 300_000]],
+        300_004,
+    ))
     .await
 }
 
 #[tokio::test]
 async fn message_over_max_len_is_refused_and_the_read_side_stays_unusable() {
     within(async {
-        let (ours, theirs) = tokio::io::duplex(1024);
-        let mut connection = Connection::established(ours);
-        let mut peer = Connection::established(theirs);
+        let (mut connection, mut peer) = duplex_pair(1024);
         peer.send_bytes(b"eleven byte").await.unwrap();
         peer.send_bytes(b"ok").await.unwrap();
         match connection.recv_bytes(Some(10)).await {

@@ -48,24 +48,24 @@ impl Python {
 
     /// `python -c script args...`, unbuffered, stdin closed, stdout and stderr piped.
     pub fn command(&self, script: &str) -> Command {
-        let mut command = Command::new(&self.path);
-        command
-            .arg("-u")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut command = self.unbuffered();
+        command.arg("-c").arg(script);
         command
     }
 
     /// `python -u tests/python/<name> args...`, stdin closed, stdout and stderr piped.
     pub fn script(&self, name: &str) -> Command {
-        let path = script_path(name);
+        let mut command = self.unbuffered();
+        command.arg(script_path(name));
+        command
+    }
+
+    /// `python -u`, stdin closed, stdout and stderr piped: a peer whose output is read
+    /// line by line as it prints.
+    fn unbuffered(&self) -> Command {
         let mut command = Command::new(&self.path);
         command
             .arg("-u")
-            .arg(path)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
