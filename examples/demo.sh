@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # See it work: `mpconn listen --echo` (Rust) serves a CPython 3.13 client, with an
-# authkey, over a fresh Unix socket. Prints what each side saw, then stops everything.
+# authkey, over a fresh Unix socket; then `mpconn send --pickle` sends a pickle to a
+# CPython Listener and shows its reply. Prints what each side saw, then stops everything.
 #
 #     bash examples/demo.sh
 #
@@ -8,8 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The tool is a binary of the mpconn-std crate; this builds it if needed (a no-op
-# after `cargo build --workspace`).
+# The tool is a binary of the mpconn-std crate (its default features include pickle);
+# this builds it if needed (a no-op after `cargo build --workspace`).
+echo "demo: building the mpconn command-line tool (cargo build -p mpconn-std --bin mpconn;"
+echo "      about a minute the first time, quiet)..."
 cargo build --quiet -p mpconn-std --bin mpconn
 target_dir="${CARGO_TARGET_DIR:-$(pwd)/target}"
 mpconn="$target_dir/debug/mpconn"
@@ -87,4 +90,29 @@ if [ -e "$address" ]; then
   echo "demo: $address was left behind" >&2
   exit 1
 fi
-echo "--- the socket file is gone; all stopped"
+echo "--- the socket file is gone"
+
+# A pickle round trip: the Rust client sends [1, 2, 3] pickled (CPython's
+# Connection.send) to a CPython Listener, which appends 4 and sends it back.
+echo
+echo "\$ $(basename "$python") -c 'Listener(path, authkey=...)'   # recv() a value, send() value + [4]"
+echo "\$ mpconn send PATH --pickle '[1, 2, 3]' --echo"
+"$python" -c '
+import os, sys
+from multiprocessing.connection import Listener
+with Listener(sys.argv[1], authkey=os.environb[b"MPCONN_AUTHKEY"]) as listener:
+    with listener.accept() as conn:
+        value = conn.recv()
+        print("CPython received:", value, flush=True)
+        conn.send(value + [4])
+' "$work/cpython.sock" &
+listener_pid=$!
+for _ in $(seq 100); do
+  [ -S "$work/cpython.sock" ] && break
+  sleep 0.1
+done
+reply="$("$mpconn" send "$work/cpython.sock" --pickle '[1, 2, 3]' --echo)"
+wait "$listener_pid"
+listener_pid=""
+echo "mpconn got back: $reply"
+echo "--- all stopped"

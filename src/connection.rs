@@ -206,7 +206,7 @@ impl Connection {
     }
 
     /// True while a client's handshake waits for the listener's challenge, the first
-    /// frame of a keyed listener (PROTOCOL.md section 2): none has arrived whole yet.
+    /// frame of a keyed listener (docs/protocol.md section 2): none has arrived whole yet.
     /// A client that gives up on its handshake in this state most likely met a
     /// listener without an authkey, which waits for a message while this client waits
     /// for a challenge.

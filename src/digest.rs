@@ -1,5 +1,5 @@
 //! The HMAC digests of the handshake, how they are named on the wire, and how a
-//! `{name}` prefix is parsed (PROTOCOL.md section 2).
+//! `{name}` prefix is parsed (docs/protocol.md section 2).
 //!
 //! The rules here are CPython 3.13's `_get_digest_name_and_payload`,
 //! `_create_response` and `_verify_challenge`, to the byte:

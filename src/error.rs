@@ -34,7 +34,7 @@ pub enum Error {
         max: u64,
     },
     /// A 32-bit length header that is negative but not -1. CPython never sends one
-    /// (PROTOCOL.md section 1), so it is treated as a corrupt stream.
+    /// (docs/protocol.md section 1), so it is treated as a corrupt stream.
     NegativeLength(i32),
     /// The peer closed the stream part-way through a message
     /// (CPython: `OSError("got end of file during message")`).
@@ -55,7 +55,7 @@ pub enum Error {
     /// this side: the peer would read garbage.
     OutOfStep,
     /// A client without an authkey received an authentication challenge
-    /// (`#CHALLENGE#`, PROTOCOL.md section 2) as its first frame, where it expected a
+    /// (`#CHALLENGE#`, docs/protocol.md section 2) as its first frame, where it expected a
     /// message: the listener has an authkey and wants this client to prove it holds it.
     /// CPython's client would hand the challenge out as if it were the reply.
     AuthkeyWanted,

@@ -1,4 +1,4 @@
-//! The length-prefixed framing of every message (PROTOCOL.md section 1).
+//! The length-prefixed framing of every message (docs/protocol.md section 1).
 //!
 //! A frame is a header and the payload, nothing else:
 //!
@@ -41,7 +41,7 @@ pub const LONG_MARKER: [u8; 4] = [0xff; 4];
 
 /// Once a payload buffer holds this much, it grows by at most this much beyond the
 /// bytes in hand: a peer's declared length is a claim, and memory follows the bytes that
-/// actually arrived (PROTOCOL.md section 1), never the claim.
+/// actually arrived (docs/protocol.md section 1), never the claim.
 pub const GROWTH_STEP: usize = 64 * 1024;
 
 /// An encoded frame header: 4 bytes, or 12 above [`MAX_SHORT_LEN`].
@@ -133,7 +133,7 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Option<(usize, u64)>, Error> 
 /// Makes room in a payload buffer for `size` more bytes, never for more than the
 /// `missing` ones: what arrived (or one read can fill), plus a head start of at most
 /// [`GROWTH_STEP`] for what may follow. Memory follows the bytes that arrived, never
-/// the declared length (PROTOCOL.md section 1).
+/// the declared length (docs/protocol.md section 1).
 fn reserve_payload(buf: &mut Vec<u8>, size: usize, missing: usize) {
     if buf.capacity() - buf.len() < size {
         let head_start = buf.len().min(GROWTH_STEP);
@@ -233,14 +233,14 @@ pub struct Decoder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FirstFrame {
     /// The stream of a client without an authkey, before its first frame: a frame that
-    /// starts with `#CHALLENGE#` is a keyed listener's challenge (PROTOCOL.md
+    /// starts with `#CHALLENGE#` is a keyed listener's challenge (docs/protocol.md
     /// section 2), not a reply, and fails the decoder with [`Error::AuthkeyWanted`].
     RefuseChallenge,
     /// Every frame is a message.
     Unchecked,
 }
 
-/// The start of a challenge frame's payload (PROTOCOL.md section 2).
+/// The start of a challenge frame's payload (docs/protocol.md section 2).
 const CHALLENGE_PREFIX: &[u8] = b"#CHALLENGE#";
 
 impl Default for Decoder {
@@ -270,7 +270,7 @@ impl Decoder {
     /// The same decoder, for the stream of a client without an authkey: if the first
     /// frame it completes starts with `#CHALLENGE#`, it fails with
     /// [`Error::AuthkeyWanted`] rather than hand the challenge out as a message. A
-    /// keyed listener speaks first with its challenge (PROTOCOL.md section 2), so that
+    /// keyed listener speaks first with its challenge (docs/protocol.md section 2), so that
     /// first frame means the listener wants a key this client does not have; later
     /// frames are messages, whatever they hold.
     ///

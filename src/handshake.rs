@@ -1,4 +1,4 @@
-//! The authentication handshake as an explicit state machine (PROTOCOL.md section 2).
+//! The authentication handshake as an explicit state machine (docs/protocol.md section 2).
 //!
 //! Both sides prove they hold the same authkey with an HMAC challenge-response, once
 //! in each direction. The server delivers a challenge, then answers one; the client

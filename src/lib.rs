@@ -8,7 +8,7 @@
 //! `mpconn-mio`, `mpconn-tokio`) are such loops.
 //!
 //! It speaks the wire protocol of CPython's `multiprocessing.connection` byte for byte
-//! (see `PROTOCOL.md` in the project's shared notes):
+//! (see `docs/protocol.md` in the repository, also in this crate's package):
 //!
 //! - [`frame`]: the length-prefixed framing (section 1): a 4-byte big-endian header, or
 //!   `ff ff ff ff` and a 64-bit length above `0x7fff_ffff`.

@@ -1,5 +1,5 @@
 //! The receiving half: the inbound buffer the adapter reads into, and the frame
-//! decoder over it (PROTOCOL.md section 1).
+//! decoder over it (docs/protocol.md section 1).
 //!
 //! One path for every adapter: ask for room ([`Receiver::recv_buf`]), read into it,
 //! commit what arrived ([`Receiver::received`], or [`Receiver::received_eof`] at the end

@@ -1,5 +1,5 @@
 //! The sending half: the outbound queue, and large messages written without a copy
-//! (PROTOCOL.md section 1).
+//! (docs/protocol.md section 1).
 //!
 //! Messages are framed here, never in an adapter: [`Sender::send`] queues one (copied
 //! behind its header); [`Sender::send_direct`] hands out the slices to write for one

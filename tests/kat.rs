@@ -292,7 +292,7 @@ fn negative_length_that_cpython_reads_as_empty_is_refused_as_corrupt() {
         .find(|s| s.kind == "negative_header")
         .expect("a negative_header section");
     let bytes = section.hex("bytes");
-    // CPython asks for -2 payload bytes and gets an empty message (PROTOCOL.md
+    // CPython asks for -2 payload bytes and gets an empty message (docs/protocol.md
     // section 1); no CPython ever sends such a header, and the core refuses it.
     assert_eq!(section.get("cpython_reads_len"), "-2");
     assert_eq!(

@@ -1,4 +1,4 @@
-//! The frame decoder against a naive reference decoder (PROTOCOL.md section 1).
+//! The frame decoder against a naive reference decoder (docs/protocol.md section 1).
 //!
 //! Input layout (big-endian), then the byte stream itself:
 //!

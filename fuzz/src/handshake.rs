@@ -1,4 +1,4 @@
-//! One side of the handshake against an arbitrary peer (PROTOCOL.md section 2).
+//! One side of the handshake against an arbitrary peer (docs/protocol.md section 2).
 //!
 //! The side under test talks to a genuine peer (a second [`Handshake`]) through a
 //! channel the fuzzer controls: it forwards the peer's bytes in pieces, flips bits in
@@ -86,7 +86,7 @@ pub fn predict_challenge(
 }
 
 /// A frame that proves `key` for our `challenge`: a raw HMAC-MD5, or `{name}` and the
-/// HMAC under that name (PROTOCOL.md section 2), computed independently of the parser.
+/// HMAC under that name (docs/protocol.md section 2), computed independently of the parser.
 fn proves_key(key: &[u8], challenge: &[u8], frame: &[u8]) -> bool {
     if frame == Digest::Md5.mac(key, challenge).as_bytes() {
         return true;

@@ -1,5 +1,51 @@
 //! # mpconn-mio: Python's `multiprocessing.connection` in your own event loop
 //!
+//! A [`Listener`] and [`Connection`]s on your own `mio::Poll`; a CPython `Client`
+//! talks to it as to CPython's `Listener`. Here the client is this crate's, in the
+//! same loop:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use mpconn_mio::mio::{Events, Interest, Poll, Token};
+//! use mpconn_mio::{Address, Client, Connection, Listener};
+//!
+//! fn main() -> Result<(), mpconn_mio::Error> {
+//!     let mut poll = Poll::new()?;
+//!     let mut events = Events::with_capacity(64);
+//!     // Python: Listener(('127.0.0.1', 0), authkey=b'secret')
+//!     let mut listener = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), Some(b"secret"))?;
+//!     poll.registry().register(&mut listener, Token(0), Interest::READABLE)?;
+//!     let both = Interest::READABLE | Interest::WRITABLE;
+//!
+//!     // Connects (blocking) and starts the handshake; the message waits for its end.
+//!     let mut client = Client::connect(listener.address(), Some(b"secret"))?;
+//!     poll.registry().register(&mut client, Token(1), both)?;
+//!     client.send_bytes(b"ping")?;
+//!
+//!     let mut served: Vec<Connection> = Vec::new();
+//!     loop {
+//!         poll.poll(&mut events, Some(Duration::from_secs(20)))?;
+//!         // Edge-triggered: on any event, accept, flush and read until Ok(None).
+//!         while let Some(mut conn) = listener.accept()? {
+//!             poll.registry().register(&mut conn, Token(2 + served.len()), both)?;
+//!             served.push(conn);
+//!         }
+//!         for conn in &mut served {
+//!             conn.flush()?;
+//!             while let Some(message) = conn.recv_bytes(None)? {
+//!                 conn.send_bytes(&message)?; // echo
+//!             }
+//!         }
+//!         client.flush()?;
+//!         if let Some(reply) = client.recv_bytes(None)? {
+//!             assert_eq!(reply, b"ping");
+//!             return Ok(());
+//!         }
+//!     }
+//! }
+//! ```
+//!
 //! Non-blocking [`Listener`] and [`Connection`] that implement [`mio::event::Source`], for
 //! programs that run their own `mio` loop. They drive the sans-IO core [`mpconn`] on
 //! readiness and never block: every protocol decision is the core's, this crate moves
@@ -18,6 +64,7 @@
 //! Addresses, options and errors are [`mpconn_net`]'s, shared with the std and tokio
 //! adapters and re-exported here.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 pub mod connection;

@@ -1,5 +1,5 @@
 //! Where a listener listens and a client connects: a TCP host and port, a Unix socket
-//! path, or a Linux abstract socket name (PROTOCOL.md section 3).
+//! path, or a Linux abstract socket name (docs/protocol.md section 3).
 //!
 //! [`Address`] holds no socket and no adapter type, so every adapter (blocking, `mio`,
 //! `tokio`) can share it. It converts to the standard library's socket addresses, and

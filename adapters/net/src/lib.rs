@@ -37,6 +37,7 @@
 //! # Ok::<(), mpconn_net::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 pub mod address;

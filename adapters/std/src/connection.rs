@@ -30,7 +30,7 @@ pub(crate) enum Step {
 /// One end of a connection (CPython's `multiprocessing.connection.Connection`).
 ///
 /// Messages are byte strings of any length, framed exactly as CPython frames them
-/// (PROTOCOL.md section 1), so the peer may be CPython's `Listener`, `Client` or
+/// (docs/protocol.md section 1), so the peer may be CPython's `Listener`, `Client` or
 /// `Pipe`, or another Rust process. A connection comes from
 /// [`Listener::accept`](crate::Listener::accept), [`Client::connect`](crate::Client)
 /// or [`pipe`](crate::pipe), after the authentication handshake if there was a key.

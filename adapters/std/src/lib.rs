@@ -1,6 +1,29 @@
 //! # mpconn-std: `multiprocessing.connection` for blocking Rust
 //!
-//! A Python user finds here what `multiprocessing.connection` offers (PROTOCOL.md
+//! A Rust [`Listener`] and [`Client`] that CPython's talk to, and the other way round:
+//!
+//! ```
+//! use mpconn_std::{Address, Client, Listener};
+//!
+//! fn main() -> mpconn_std::Result<()> {
+//!     // Python: Listener(('127.0.0.1', 0), authkey=b'secret')
+//!     let mut listener = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), Some(b"secret"))?;
+//!     let address = listener.address().clone(); // "127.0.0.1:<port>"
+//!     // Python: Client(address, authkey=b'secret').send_bytes(b'hello')
+//!     let client = std::thread::spawn(move || -> mpconn_std::Result<()> {
+//!         let mut conn = Client::connect(&address, Some(b"secret"))?;
+//!         conn.send_bytes(b"hello")?;
+//!         assert_eq!(conn.recv_bytes(None)?, b"HELLO");
+//!         Ok(())
+//!     });
+//!     let mut conn = listener.accept()?; // the handshake ran: the client knows the key
+//!     let message = conn.recv_bytes(None)?;
+//!     conn.send_bytes(&message.to_ascii_uppercase())?;
+//!     client.join().unwrap()
+//! }
+//! ```
+//!
+//! A Python user finds here what `multiprocessing.connection` offers (docs/protocol.md
 //! section 3), with Rust conventions: [`Listener`] (with
 //! [`accept`](Listener::accept), [`address`](Listener::address),
 //! [`last_accepted`](Listener::last_accepted)), [`Client`], [`Connection`]
@@ -23,24 +46,8 @@
 //!
 //! The crate also builds `mpconn`, a command-line listener and client
 //! (`mpconn listen`, `mpconn send`; see `mpconn --help`).
-//!
-//! ```
-//! use mpconn_std::{Address, Client, Family, Listener, ListenerOptions};
-//!
-//! // The Python equivalent:
-//! //   with Listener(('localhost', 0), authkey=b'secret') as listener: ...
-//! let options = ListenerOptions::new().family(Family::Inet).authkey(Some(b"secret"));
-//! let mut listener = Listener::bind_with(None, &options)?;
-//! let address: Address = listener.address().clone();
-//! std::thread::spawn(move || -> mpconn_std::Result<()> {
-//!     let mut conn = Client::connect(&address, Some(b"secret"))?;
-//!     conn.send_bytes(b"hello")
-//! });
-//! let mut conn = listener.accept()?;
-//! assert_eq!(conn.recv_bytes(None)?, b"hello");
-//! # Ok::<(), mpconn_std::Error>(())
-//! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 mod client;

@@ -1,5 +1,5 @@
 //! One message larger than 2 GiB each way between a Rust listener and a CPython 3.8+
-//! client: the `ff ff ff ff` + u64 header of PROTOCOL.md section 1, which CPython
+//! client: the `ff ff ff ff` + u64 header of docs/protocol.md section 1, which CPython
 //! understands since 3.8.
 //!
 //! Ignored by default: it moves 4 GiB and needs several GiB of memory on each side.

@@ -6,7 +6,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use crate::Error;
 
-/// The `multiprocessing.connection` framing (PROTOCOL.md section 1) as a
+/// The `multiprocessing.connection` framing (docs/protocol.md section 1) as a
 /// [`tokio_util::codec`] [`Decoder`] and [`Encoder`], so that
 /// `Framed<TcpStream, FrameCodec>` or `Framed<UnixStream, FrameCodec>` exchanges whole
 /// messages with a CPython `Connection`.

@@ -1,5 +1,36 @@
 //! # mpconn-tokio: Python's `multiprocessing.connection`, async
 //!
+//! An async [`Listener`] and [`Client`] that CPython's talk to, and the other way round:
+//!
+//! ```
+//! use mpconn_tokio::{Address, Client, Listener};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), mpconn_tokio::Error> {
+//!     // Python: Listener(('127.0.0.1', 0), authkey=b'secret')
+//!     let mut listener = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), Some(b"secret")).await?;
+//!     let address = listener.address().clone();
+//!     tokio::spawn(async move {
+//!         loop {
+//!             let mut conn = listener.accept().await?; // Err for one failed client only
+//!             tokio::spawn(async move {
+//!                 while let Ok(message) = conn.recv_bytes(None).await {
+//!                     conn.send_bytes(&message).await?; // echo
+//!                 }
+//!                 Ok::<_, mpconn_tokio::Error>(())
+//!             });
+//!         }
+//!         #[allow(unreachable_code)]
+//!         Ok::<_, mpconn_tokio::Error>(())
+//!     });
+//!     // Python: Client(address, authkey=b'secret')
+//!     let mut conn = Client::connect(&address, Some(b"secret")).await?;
+//!     conn.send_bytes(b"ping").await?;
+//!     assert_eq!(conn.recv_bytes(None).await?, b"ping");
+//!     Ok(())
+//! }
+//! ```
+//!
 //! A thin tokio driver for the sans-IO core [`mpconn`]: every protocol decision (framing,
 //! digests, the handshake) is the core's; this crate moves bytes. A Rust task and a
 //! CPython process on either end cannot tell each other apart.
@@ -16,27 +47,8 @@
 //!
 //! Addresses, options and errors are [`mpconn_net`]'s, shared with the std and mio
 //! adapters and re-exported here.
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), mpconn_tokio::Error> {
-//! use mpconn_tokio::{Address, Client, Listener};
-//!
-//! let mut listener = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), Some(b"key")).await?;
-//! let address = listener.address().clone();
-//! tokio::spawn(async move {
-//!     let mut connection = listener.accept().await?;
-//!     while let Ok(message) = connection.recv_bytes(None).await {
-//!         connection.send_bytes(&message).await?; // echo
-//!     }
-//!     Ok::<_, mpconn_tokio::Error>(())
-//! });
-//! let mut connection = Client::connect(&address, Some(b"key")).await?;
-//! connection.send_bytes(b"ping").await?;
-//! assert_eq!(connection.recv_bytes(None).await?, b"ping");
-//! # Ok(()) }
-//! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 pub mod codec;

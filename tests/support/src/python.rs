@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Every CPython the interop tests expect (PROTOCOL.md: 2.7 and 3.6 to 3.13).
+/// Every CPython the interop tests expect (docs/protocol.md: 2.7 and 3.6 to 3.13).
 pub const VERSIONS: [(u32, u32); 9] = [
     (2, 7),
     (3, 6),
