@@ -473,8 +473,8 @@ impl Connection {
 mod tests {
     use super::*;
     use crate::error::AuthFailure;
+    use crate::test_rng::Counter;
     use alloc::vec;
-    use mpconn_test_support::Counter;
 
     /// Moves bytes between the two ends, `chunk` bytes at a time, until both are quiet.
     fn pump(a: &mut Connection, b: &mut Connection, chunk: usize) {

@@ -500,7 +500,7 @@ fn check_verdict(frame: &[u8]) -> Result<(), Error> {
 mod tests {
     use super::*;
     use crate::frame::Frame;
-    use mpconn_test_support::Counter;
+    use crate::test_rng::Counter;
 
     fn run(
         server: &mut Handshake,

@@ -13,6 +13,8 @@ pub mod attack;
 pub mod events;
 pub mod peer;
 pub mod python;
+// One copy of the deterministic RNGs: the core's, which its own unit tests use too.
+#[path = "../../../src/test_rng.rs"]
 pub mod rng;
 
 pub use peer::{assert_redacted, check, pattern, Failures, Peer, Program, LIMIT};
