@@ -340,3 +340,102 @@ fn send_gives_up_on_a_reply_that_never_comes() {
     assert!(stderr.contains("timed out receiving"), "{stderr}");
     assert_eq!(listener.finish().unwrap()[1..], ["x"]);
 }
+
+#[test]
+fn version_prints_the_package_version() {
+    for flag in ["--version", "-V"] {
+        let (stdout, stderr, ok) = start(&[flag], None).finish_with_stderr();
+        assert!(ok, "mpconn {flag} failed: {stderr}");
+        assert_eq!(
+            stdout,
+            [format!("mpconn {}", env!("CARGO_PKG_VERSION"))],
+            "{flag}"
+        );
+    }
+}
+
+/// A usage error is one line on what was wrong and the hint, with status 2; the help
+/// only for `--help`.
+#[test]
+fn a_usage_error_is_one_line_and_a_hint_with_status_2() {
+    for args in [
+        &["send", "127.0.0.1:1", "--bogus"][..],
+        &["frobnicate"],
+        &[],
+        &["listen", "--timeout"],
+    ] {
+        let output = Command::new(common::mpconn())
+            .args(args)
+            .env_remove("MPCONN_AUTHKEY")
+            .output()
+            .expect("run mpconn");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        assert_eq!(lines.len(), 2, "{args:?}: {stderr}");
+        assert!(lines[0].starts_with("mpconn: "), "{args:?}: {stderr}");
+        assert_eq!(lines[1], "try 'mpconn --help'", "{args:?}");
+    }
+    let (stdout, _, ok) = start(&["--help"], None).finish_with_stderr();
+    assert!(ok && stdout.iter().any(|l| l == "USAGE:"), "{stdout:?}");
+}
+
+/// `mpconn send ADDRESS` with input `lines`: its stdout, stderr and success.
+fn send_from_stdin(args: &[&str], lines: &[u8]) -> (String, String, bool) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(common::mpconn())
+        .args(args)
+        .env_remove("MPCONN_AUTHKEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mpconn send");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(lines).expect("write mpconn's stdin");
+    drop(stdin); // end of input
+    let output = child.wait_with_output().expect("wait for mpconn send");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        output.status.success(),
+    )
+}
+
+/// Without MESSAGE arguments each line of stdin is one message, in order: an empty
+/// line is an empty message, CR LF ends a line as LF does, and the last line needs no
+/// newline.
+#[test]
+fn send_without_messages_sends_each_line_of_stdin_in_order() {
+    let mut listener = start(&["listen", "127.0.0.1:0", "--echo", "--clients", "1"], None);
+    let address = listener.line().unwrap();
+    let input = "first\n\nthird \u{e9}\r\nlast";
+    let (stdout, stderr, ok) = send_from_stdin(&["send", &address, "--echo"], input.as_bytes());
+    assert!(ok, "mpconn send failed: {stderr}");
+    let expected = ["first", "", "third \u{e9}", "last"];
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "the echoes");
+    let (shown, stderr, ok) = listener.finish_with_stderr();
+    assert!(ok, "mpconn listen failed: {stderr}");
+    assert_eq!(shown[1..], expected, "what the listener received");
+}
+
+/// With `--pickle` each line of stdin is a Python literal, reaching CPython as the
+/// object, in order.
+#[test]
+fn send_pickle_reads_python_literals_from_stdin_for_cpython() {
+    let Some(python) = newest_python() else {
+        return;
+    };
+    let (listener, address) = cpython_listener(&python, "pickle", None);
+    let messages = ["{'a': (1, 2), 3: {1, 2}}", "None", "[b'x\\x00', 2.5]"];
+    let input = format!("{}\n{}\n\n{}\n", messages[0], messages[1], messages[2]);
+    let (stdout, stderr, ok) =
+        send_from_stdin(&["send", &address, "--pickle", "--echo"], input.as_bytes());
+    assert!(ok, "mpconn send failed: {stderr}");
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), messages, "the echoes");
+    let shown = listener.finish().unwrap();
+    assert_eq!(shown[1..messages.len() + 1], messages);
+    assert_eq!(shown[messages.len() + 1..], ["done"]);
+}

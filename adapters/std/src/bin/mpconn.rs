@@ -4,7 +4,7 @@
 //! parser crate, and the tool keeps the library's short dependency list.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,8 +23,10 @@ USAGE:
         binds any free port), print the bound address as the first line of stdout,
         then serve clients one after another, printing each message received, one
         per line. A failed handshake is reported on stderr and serving goes on.
-    mpconn send ADDRESS MESSAGE... [OPTIONS]
-        Connect, send each MESSAGE and, with --echo, print each reply.
+    mpconn send ADDRESS [MESSAGE...] [OPTIONS]
+        Connect, send each MESSAGE and, with --echo, print each reply. Without a
+        MESSAGE, each line of stdin is one message (its newline, or CR LF, dropped),
+        sent as it is read, until end of input.
 
     SIGINT, SIGTERM and SIGHUP make `listen` remove its socket file (and the private
     directory of a default address) and exit with status 128 + the signal's number.
@@ -39,6 +41,7 @@ OPTIONS:
                             them, and MESSAGEs are Python literals: None, True,
                             ints of any size, floats, 'str', b'bytes', tuples,
                             lists, dicts, sets, as in {\"a\": (1, 2), 3: {1, 2}}
+                            (from stdin one a line, blank lines skipped)
     --protocol N            pickle protocol to send, 0 to 5: 3 (default, every
                             CPython 3), 2 for Python 2.7
     --authkey-file PATH     read the authkey from PATH (one trailing newline is
@@ -50,10 +53,14 @@ OPTIONS:
                             connecting, the handshake and each reply (default none,
                             and 20 for the handshake). More than 0.
     -h, --help              show this help
+    -V, --version           show mpconn's version
 
 Messages are shown as text: printable ASCII and UTF-8 as is, a backslash as \\\\,
 other bytes as \\xNN. The authkey is never taken from the command line.
 ";
+
+/// The second line of every usage error (exit status 2).
+const TRY_HELP: &str = "try 'mpconn --help'";
 
 /// What went wrong, and the exit code that says so.
 enum Failure {
@@ -376,19 +383,64 @@ fn send(options: Options) -> Outcome {
         .timeout(options.timeout);
     let mut conn = Client::connect_with(&address, &client_options).map_err(run_error)?;
     conn.set_timeout(options.timeout).map_err(run_error)?;
+    if messages.is_empty() {
+        send_stdin(&mut conn, &codec, options.echo)?;
+    }
     for message in &encoded {
-        conn.send_bytes(message).map_err(run_error)?;
-        if options.echo {
-            let reply = conn.recv_bytes(None).map_err(|e| match e {
-                mpconn_std::Error::AuthkeyWanted { .. } => run_error(format!(
-                    "{e}: give its key in MPCONN_AUTHKEY or --authkey-file"
-                )),
-                e => run_error(e),
-            })?;
-            print_line(&codec.show(&reply))?;
-        }
+        send_one(&mut conn, &codec, options.echo, message)?;
     }
     conn.close().map_err(run_error)
+}
+
+/// Sends `message` and, with `echo`, prints the reply.
+fn send_one(conn: &mut Connection, codec: &Codec, echo: bool, message: &[u8]) -> Outcome {
+    conn.send_bytes(message).map_err(run_error)?;
+    if echo {
+        let reply = conn.recv_bytes(None).map_err(|e| match e {
+            mpconn_std::Error::AuthkeyWanted { .. } => run_error(format!(
+                "{e}: give its key in MPCONN_AUTHKEY or --authkey-file"
+            )),
+            e => run_error(e),
+        })?;
+        print_line(&codec.show(&reply))?;
+    }
+    Ok(())
+}
+
+/// `mpconn send ADDRESS` without MESSAGEs: each line of stdin is one message, sent as
+/// soon as it is read (so `--echo` answers a line typed at a terminal), until end of
+/// input. Under `--pickle` blank lines are skipped, and a line that is no literal ends
+/// the run (status 1); the lines before it were sent.
+fn send_stdin(conn: &mut Connection, codec: &Codec, echo: bool) -> Outcome {
+    let mut stdin = std::io::stdin().lock();
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        let read = stdin
+            .read_until(b'\n', &mut line)
+            .map_err(|e| run_error(format!("reading stdin: {e}")))?;
+        if read == 0 {
+            return Ok(());
+        }
+        if line.ends_with(b"\n") {
+            line.pop();
+            if line.ends_with(b"\r") {
+                line.pop();
+            }
+        }
+        if codec.pickle && line.trim_ascii().is_empty() {
+            continue; // no literal is blank: a blank line between literals is no message
+        }
+        let message = codec
+            .encode(&OsString::from_vec(std::mem::take(&mut line)))
+            .map_err(|e| match e {
+                Failure::Usage(why) | Failure::Run(why) => {
+                    run_error(format!("stdin line {number}: {why}"))
+                }
+            })?;
+        send_one(conn, codec, echo, &message)?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -401,13 +453,18 @@ fn main() -> ExitCode {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
         }
+        Some("-V" | "--version") => {
+            println!("mpconn {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
         Some(other) => Err(Failure::Usage(format!("unknown command {other:?}"))),
         None => Err(Failure::Usage("a command is needed: listen or send".into())),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(why)) => {
-            eprintln!("mpconn: {why}\n\n{USAGE}");
+            // One line on what was wrong; the help only when asked for.
+            eprintln!("mpconn: {why}\n{TRY_HELP}");
             ExitCode::from(2)
         }
         Err(Failure::Run(why)) => {
