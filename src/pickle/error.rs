@@ -37,6 +37,23 @@ pub enum Limit {
     /// argument copied: at most the input's length in all, so that memory follows the
     /// input.
     Copies,
+    /// [`Limits::max_expanded`](super::Limits::max_expanded): values the serde
+    /// deserializer visits, a shared value once each time it is reached (only in
+    /// [`SerdeError::LimitExceeded`](super::SerdeError::LimitExceeded)).
+    Expanded,
+}
+
+impl Limit {
+    /// What the limit counts, for messages.
+    pub(crate) fn what(self) -> &'static str {
+        match self {
+            Limit::Depth => "nesting depth",
+            Limit::Items => "number of objects and items",
+            Limit::Memo => "number of memo entries",
+            Limit::Copies => "items copied by set/bytes/bytearray calls",
+            Limit::Expanded => "number of values visited (shared ones each time)",
+        }
+    }
 }
 
 /// Everything that can go wrong in [`loads`](super::loads) and
@@ -188,13 +205,7 @@ impl fmt::Display for Error {
             Error::BadArgument { at, reason } => write!(f, "{at}: {reason}"),
             Error::MemoMissing { at, index } => write!(f, "{at}: memo entry {index} is not set"),
             Error::LimitExceeded { at, limit, max } => {
-                let what = match limit {
-                    Limit::Depth => "nesting depth",
-                    Limit::Items => "number of objects and items",
-                    Limit::Memo => "number of memo entries",
-                    Limit::Copies => "items copied by set/bytes/bytearray calls",
-                };
-                write!(f, "{at}: the {what} exceeds the limit of {max}")
+                write!(f, "{at}: the {} exceeds the limit of {max}", limit.what())
             }
             Error::Unpicklable { reason } => write!(f, "cannot pickle: {reason}"),
             Error::DanglingBackRef { label } => write!(

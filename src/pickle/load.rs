@@ -46,6 +46,18 @@ pub struct Limits {
     pub max_items: usize,
     /// How many memo entries the pickle may set. Default 16 Mi.
     pub max_memo: usize,
+    /// How many values the serde deserializer ([`from_slice`](super::from_slice),
+    /// [`from_slice_with`](super::from_slice_with), [`from_value`](super::from_value))
+    /// may visit, counting a shared value once per place it is reached from: a
+    /// decoded [`Value`] shares what the pickle shares, so a few hundred bytes (a
+    /// list holding the same list twice, 60 deep) can stand for 2^60 values, which
+    /// the Rust type would copy out one by one. Each value counts one, a str, bytes
+    /// or bytearray one more per 64 bytes. Default 4 Mi. `from_slice_with` allows at
+    /// least twice the input's length, which no pickle without shared containers
+    /// reaches, so that only sharing runs into it. Exceeding it is
+    /// [`SerdeError::LimitExceeded`](super::SerdeError::LimitExceeded) with
+    /// [`Limit::Expanded`](super::Limit::Expanded).
+    pub max_expanded: usize,
 }
 
 impl Default for Limits {
@@ -54,6 +66,7 @@ impl Default for Limits {
             max_depth: 1000,
             max_items: 64 << 20,
             max_memo: 16 << 20,
+            max_expanded: 4 << 20,
         }
     }
 }

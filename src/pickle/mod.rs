@@ -52,7 +52,8 @@ pub use error::{At, Error, Limit};
 pub use literal::{parse_literal, LiteralError};
 pub use load::{load_prefix, loads, loads_with, Limits};
 pub use serde_codec::{
-    from_slice, from_slice_with, from_value, to_value, to_vec, to_vec_with, SerdeError,
+    from_slice, from_slice_with, from_value, from_value_with, to_value, to_vec, to_vec_with,
+    SerdeError,
 };
 pub use value::{Call, Global, Object, Recursive, Value};
 

@@ -363,10 +363,81 @@ impl fmt::Display for Value {
     }
 }
 
+impl Value {
+    /// Python's `repr` of the value as `Display` writes it, but at most `max_bytes`
+    /// of it: the text and whether it was cut, when it ends with `...` after the
+    /// first `max_bytes` bytes (cut at a character boundary).
+    ///
+    /// `Display` prints a shared value once each place it is reached, as Python
+    /// does, so a few hundred bytes of pickle (a list holding the same list twice,
+    /// 60 deep) print as 2^60 items; this stops after `max_bytes`, in time and
+    /// memory that follow `max_bytes`, whatever the value.
+    ///
+    /// ```
+    /// use mpconn::pickle::Value;
+    /// let v = Value::list(vec![Value::Int(1), Value::Int(22)]);
+    /// assert_eq!(v.repr_bounded(100), ("[1, 22]".to_owned(), false));
+    /// assert_eq!(v.repr_bounded(5), ("[1, 2...".to_owned(), true));
+    /// ```
+    pub fn repr_bounded(&self, max_bytes: usize) -> (String, bool) {
+        let mut out = Capped {
+            out: String::new(),
+            max: max_bytes,
+            cut: false,
+        };
+        // The only error is the cap's: `Display` itself never fails.
+        let _ = write!(out, "{self}");
+        if out.cut {
+            out.out.push_str("...");
+        }
+        (out.out, out.cut)
+    }
+}
+
+/// A `String` that takes at most `max` bytes, then fails every write so that the
+/// `Display` writing into it stops.
+struct Capped {
+    out: String,
+    max: usize,
+    cut: bool,
+}
+
+impl Write for Capped {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.max - self.out.len();
+        if s.len() <= room {
+            self.out.push_str(s);
+            return Ok(());
+        }
+        let mut end = room;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.out.push_str(&s[..end]);
+        self.cut = true;
+        Err(fmt::Error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloc::string::ToString;
+
+    #[test]
+    fn a_bounded_repr_is_the_repr_or_its_start() {
+        let v = Value::list(alloc::vec![Value::str("\u{e9}\u{e9}"), Value::Int(7)]);
+        let full = v.to_string();
+        assert_eq!(full, "['\u{e9}\u{e9}', 7]");
+        assert_eq!(v.repr_bounded(full.len()), (full.clone(), false));
+        assert_eq!(v.repr_bounded(0), ("...".into(), true));
+        // Byte 5 is inside the second 'é': cut before it.
+        assert_eq!(v.repr_bounded(5), ("['\u{e9}...".into(), true));
+        assert_eq!(
+            v.repr_bounded(full.len() - 1),
+            ("['\u{e9}\u{e9}', 7...".into(), true)
+        );
+    }
 
     #[test]
     fn floats_print_as_python_repr() {

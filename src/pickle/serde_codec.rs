@@ -31,6 +31,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::fmt;
 
 use ::serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
@@ -40,7 +41,7 @@ use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 
 use super::dump::{Pickler, Protocol};
-use super::error::Error;
+use super::error::{Error, Limit};
 use super::load::{loads_with, Limits};
 use super::opcode::*;
 use super::value::{Call, Value};
@@ -75,6 +76,25 @@ pub enum SerdeError {
         /// serde's message.
         message: String,
     },
+    /// The value stands for more than [`Limits::max_expanded`] values once its
+    /// sharing is expanded (a "billion laughs" pickle), and where the count ran out.
+    ///
+    /// ```
+    /// use mpconn::pickle::{from_value_with, Limit, Limits, SerdeError, Value};
+    /// let v = Value::list(vec![Value::Int(1), Value::Int(2)]);
+    /// let limits = Limits { max_expanded: 2, ..Limits::default() };
+    /// let err = from_value_with::<Vec<i32>>(&v, &limits).unwrap_err();
+    /// assert!(matches!(err, SerdeError::LimitExceeded { limit: Limit::Expanded, max: 2, .. }));
+    /// assert_eq!(err.path(), "[1]");
+    /// ```
+    LimitExceeded {
+        /// Where in the value.
+        path: String,
+        /// Which limit ([`Limit::Expanded`]).
+        limit: Limit,
+        /// Its value.
+        max: usize,
+    },
 }
 
 impl SerdeError {
@@ -88,7 +108,10 @@ impl SerdeError {
 
     /// Prefixes the path with a step taken to reach the failing value.
     fn within(mut self, step: Step<'_>) -> SerdeError {
-        if let SerdeError::Type { path, .. } | SerdeError::Message { path, .. } = &mut self {
+        if let SerdeError::Type { path, .. }
+        | SerdeError::Message { path, .. }
+        | SerdeError::LimitExceeded { path, .. } = &mut self
+        {
             let prefix = match step {
                 Step::Index(i) => format!("[{i}]"),
                 Step::Key(Value::Str(k)) => format!(".{k}"),
@@ -108,7 +131,9 @@ impl SerdeError {
     /// ```
     pub fn path(&self) -> &str {
         match self {
-            SerdeError::Type { path, .. } | SerdeError::Message { path, .. } => path,
+            SerdeError::Type { path, .. }
+            | SerdeError::Message { path, .. }
+            | SerdeError::LimitExceeded { path, .. } => path,
             SerdeError::Pickle(_) => "",
         }
     }
@@ -149,6 +174,12 @@ impl fmt::Display for SerdeError {
                     write!(f, "at {path}: ")?;
                 }
                 f.write_str(message)
+            }
+            SerdeError::LimitExceeded { path, limit, max } => {
+                if !path.is_empty() {
+                    write!(f, "at {path}: ")?;
+                }
+                write!(f, "the {} exceeds the limit of {max}", limit.what())
             }
         }
     }
@@ -242,7 +273,11 @@ pub fn from_slice_with<T: DeserializeOwned>(
     limits: &Limits,
 ) -> Result<T, SerdeError> {
     let value = loads_with(bytes, limits)?;
-    from_value(&value)
+    // Every value of a pickle without shared containers costs at least one byte
+    // of it: only sharing can exceed this.
+    let expanded = limits.max_expanded.max(bytes.len().saturating_mul(2));
+    let budget = Budget::new(expanded);
+    T::deserialize(De::root(&value, &budget)?)
 }
 
 /// Reads a `Deserialize` type from a [`Value`]; strings and bytes may borrow from it.
@@ -253,8 +288,27 @@ pub fn from_slice_with<T: DeserializeOwned>(
 /// let (s, b): (&str, &[u8]) = from_value(&v).unwrap();
 /// assert_eq!((s, b), ("a", &b"\x00"[..]));
 /// ```
+///
+/// It visits at most the default [`Limits::max_expanded`] values, a shared one each
+/// time it is reached: past that, [`SerdeError::LimitExceeded`].
 pub fn from_value<'de, T: Deserialize<'de>>(value: &'de Value) -> Result<T, SerdeError> {
-    T::deserialize(value)
+    from_value_with(value, &Limits::default())
+}
+
+/// Reads a `Deserialize` type from a [`Value`], visiting at most
+/// [`Limits::max_expanded`] values (the other limits are the decoder's).
+///
+/// ```
+/// use mpconn::pickle::{from_value_with, Limits, Value};
+/// let v = Value::list(vec![Value::Int(1)]);
+/// assert_eq!(from_value_with::<Vec<u8>>(&v, &Limits::default()).unwrap(), [1]);
+/// ```
+pub fn from_value_with<'de, T: Deserialize<'de>>(
+    value: &'de Value,
+    limits: &Limits,
+) -> Result<T, SerdeError> {
+    let budget = Budget::new(limits.max_expanded);
+    T::deserialize(De::root(value, &budget)?)
 }
 
 // ---- Serialize: Rust to Value ----------------------------------------------------
@@ -1167,12 +1221,93 @@ fn unrecursive(value: &Value) -> &Value {
     }
 }
 
-struct Seq<'de> {
-    items: core::slice::Iter<'de, Value>,
-    index: usize,
+/// What is left of [`Limits::max_expanded`] in one deserialization.
+struct Budget {
+    left: Cell<usize>,
+    max: usize,
 }
 
-impl<'de> de::SeqAccess<'de> for Seq<'de> {
+impl Budget {
+    fn new(max: usize) -> Budget {
+        Budget {
+            left: Cell::new(max),
+            max,
+        }
+    }
+
+    /// Counts a visit of `value`: one, and one more per 64 bytes of a str or bytes.
+    fn charge(&self, value: &Value) -> Result<(), SerdeError> {
+        let cost = 1 + match value {
+            Value::Str(s) => s.len() / 64,
+            Value::Bytes(b) | Value::ByteArray(b) => b.len() / 64,
+            _ => 0,
+        };
+        match self.left.get().checked_sub(cost) {
+            Some(left) => {
+                self.left.set(left);
+                Ok(())
+            }
+            None => {
+                self.left.set(0);
+                Err(SerdeError::LimitExceeded {
+                    path: String::new(),
+                    limit: Limit::Expanded,
+                    max: self.max,
+                })
+            }
+        }
+    }
+}
+
+/// The deserializer: a value and the budget of the whole walk, which every value
+/// reached (a shared one each time) is counted against, so that a value whose
+/// sharing expands exponentially fails instead of allocating without bound.
+#[derive(Clone, Copy)]
+struct De<'de, 'b> {
+    value: &'de Value,
+    budget: &'b Budget,
+}
+
+impl<'de, 'b> De<'de, 'b> {
+    /// The value at the top, counted.
+    fn root(value: &'de Value, budget: &'b Budget) -> Result<De<'de, 'b>, SerdeError> {
+        budget.charge(value)?;
+        Ok(De { value, budget })
+    }
+
+    /// Another view of the same value (the one a `Recursive` wraps), not counted.
+    fn same(self, value: &'de Value) -> De<'de, 'b> {
+        De {
+            value,
+            budget: self.budget,
+        }
+    }
+
+    fn seq(self, items: &'de [Value]) -> Seq<'de, 'b> {
+        Seq {
+            items: items.iter(),
+            index: 0,
+            budget: self.budget,
+        }
+    }
+
+    fn map(self, entries: impl Iterator<Item = (&'de Value, &'de Value)> + 'de) -> Map<'de, 'b> {
+        Map {
+            entries: Box::new(entries),
+            value: None,
+            key: None,
+            budget: self.budget,
+        }
+    }
+}
+
+struct Seq<'de, 'b> {
+    items: core::slice::Iter<'de, Value>,
+    index: usize,
+    budget: &'b Budget,
+}
+
+impl<'de> de::SeqAccess<'de> for Seq<'de, '_> {
     type Error = SerdeError;
     fn next_element_seed<T: de::DeserializeSeed<'de>>(
         &mut self,
@@ -1183,7 +1318,8 @@ impl<'de> de::SeqAccess<'de> for Seq<'de> {
         };
         let index = self.index;
         self.index += 1;
-        seed.deserialize(item)
+        De::root(item, self.budget)
+            .and_then(|d| seed.deserialize(d))
             .map(Some)
             .map_err(|e| e.within(Step::Index(index)))
     }
@@ -1218,13 +1354,14 @@ impl<'de> de::SeqAccess<'de> for ByteSeq<'de> {
     }
 }
 
-struct Map<'de> {
+struct Map<'de, 'b> {
     entries: Box<dyn Iterator<Item = (&'de Value, &'de Value)> + 'de>,
     value: Option<&'de Value>,
     key: Option<&'de Value>,
+    budget: &'b Budget,
 }
 
-impl<'de> de::MapAccess<'de> for Map<'de> {
+impl<'de> de::MapAccess<'de> for Map<'de, '_> {
     type Error = SerdeError;
     fn next_key_seed<K: de::DeserializeSeed<'de>>(
         &mut self,
@@ -1235,7 +1372,8 @@ impl<'de> de::MapAccess<'de> for Map<'de> {
         };
         self.key = Some(k);
         self.value = Some(v);
-        seed.deserialize(k)
+        De::root(k, self.budget)
+            .and_then(|d| seed.deserialize(d))
             .map(Some)
             .map_err(|e| e.within(Step::Key(k)))
     }
@@ -1245,39 +1383,33 @@ impl<'de> de::MapAccess<'de> for Map<'de> {
     ) -> Result<V::Value, SerdeError> {
         let value = self.value.take().unwrap_or(&NONE_VALUE);
         let key = self.key.take();
-        seed.deserialize(value).map_err(|e| match key {
+        let de = De::root(value, self.budget);
+        de.and_then(|d| seed.deserialize(d)).map_err(|e| match key {
             Some(k) => e.within(Step::Key(k)),
             None => e,
         })
     }
 }
 
-fn map_of<'de>(entries: impl Iterator<Item = (&'de Value, &'de Value)> + 'de) -> Map<'de> {
-    Map {
-        entries: Box::new(entries),
-        value: None,
-        key: None,
-    }
-}
-
-struct Enum<'de> {
+struct Enum<'de, 'b> {
     variant: &'de Value,
     content: Option<&'de Value>,
+    budget: &'b Budget,
 }
 
-impl<'de> de::EnumAccess<'de> for Enum<'de> {
+impl<'de> de::EnumAccess<'de> for Enum<'de, '_> {
     type Error = SerdeError;
     type Variant = Self;
     fn variant_seed<V: de::DeserializeSeed<'de>>(
         self,
         seed: V,
     ) -> Result<(V::Value, Self), SerdeError> {
-        let v = seed.deserialize(self.variant)?;
+        let v = seed.deserialize(De::root(self.variant, self.budget)?)?;
         Ok((v, self))
     }
 }
 
-impl<'de> de::VariantAccess<'de> for Enum<'de> {
+impl<'de> de::VariantAccess<'de> for Enum<'de, '_> {
     type Error = SerdeError;
     fn unit_variant(self) -> Result<(), SerdeError> {
         match self.content {
@@ -1290,7 +1422,8 @@ impl<'de> de::VariantAccess<'de> for Enum<'de> {
         self,
         seed: T,
     ) -> Result<T::Value, SerdeError> {
-        seed.deserialize(self.content.unwrap_or(&NONE_VALUE))
+        De::root(self.content.unwrap_or(&NONE_VALUE), self.budget)
+            .and_then(|d| seed.deserialize(d))
             .map_err(|e| e.within(Step::Key(self.variant)))
     }
     fn tuple_variant<V: Visitor<'de>>(
@@ -1299,7 +1432,8 @@ impl<'de> de::VariantAccess<'de> for Enum<'de> {
         visitor: V,
     ) -> Result<V::Value, SerdeError> {
         let content = self.content.unwrap_or(&NONE_VALUE);
-        de::Deserializer::deserialize_seq(content, visitor)
+        De::root(content, self.budget)
+            .and_then(|d| de::Deserializer::deserialize_seq(d, visitor))
             .map_err(|e| e.within(Step::Key(self.variant)))
     }
     fn struct_variant<V: Visitor<'de>>(
@@ -1308,7 +1442,8 @@ impl<'de> de::VariantAccess<'de> for Enum<'de> {
         visitor: V,
     ) -> Result<V::Value, SerdeError> {
         let content = self.content.unwrap_or(&NONE_VALUE);
-        de::Deserializer::deserialize_map(content, visitor)
+        De::root(content, self.budget)
+            .and_then(|d| de::Deserializer::deserialize_map(d, visitor))
             .map_err(|e| e.within(Step::Key(self.variant)))
     }
 }
@@ -1316,7 +1451,7 @@ impl<'de> de::VariantAccess<'de> for Enum<'de> {
 macro_rules! int_method {
     ($($method:ident),*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-            match unrecursive(self) {
+            match unrecursive(self.value) {
                 Value::Int(n) => visitor.visit_i64(*n),
                 // u64 first: serde's u64 visitor takes no i128.
                 Value::BigInt(n) => match (n.to_u64(), n.to_i128(), n.to_u128()) {
@@ -1331,30 +1466,29 @@ macro_rules! int_method {
     )*};
 }
 
-impl<'de> de::Deserializer<'de> for &'de Value {
+impl<'de> de::Deserializer<'de> for De<'de, '_> {
     type Error = SerdeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match self {
+        match self.value {
             Value::None => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
             Value::Int(n) => visitor.visit_i64(*n),
             Value::BigInt(_) => self.deserialize_i128(visitor),
             Value::Float(x) => visitor.visit_f64(*x),
-            Value::Complex(..) => Err(SerdeError::type_error("a value serde has a type for", self)),
+            v @ Value::Complex(..) => {
+                Err(SerdeError::type_error("a value serde has a type for", v))
+            }
             Value::Str(s) => visitor.visit_borrowed_str(s),
             Value::Bytes(b) | Value::ByteArray(b) => visitor.visit_borrowed_bytes(b),
             Value::Tuple(items)
             | Value::List(items)
             | Value::Set(items)
-            | Value::FrozenSet(items) => visitor.visit_seq(Seq {
-                items: items.iter(),
-                index: 0,
-            }),
+            | Value::FrozenSet(items) => visitor.visit_seq(self.seq(items)),
             Value::Dict(_) | Value::Object(_) => self.deserialize_map(visitor),
             Value::Global(g) => visitor.visit_str(&g.to_string()),
-            Value::Recursive(r) => r.value.deserialize_any(visitor),
-            Value::BackRef(_) => Err(SerdeError::type_error("a value without cycles", self)),
+            Value::Recursive(r) => self.same(&r.value).deserialize_any(visitor),
+            v @ Value::BackRef(_) => Err(SerdeError::type_error("a value without cycles", v)),
         }
     }
 
@@ -1372,7 +1506,7 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     );
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match unrecursive(self) {
+        match unrecursive(self.value) {
             Value::Bool(b) => visitor.visit_bool(*b),
             other => Err(SerdeError::type_error("a bool", other)),
         }
@@ -1383,7 +1517,7 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     }
 
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match unrecursive(self) {
+        match unrecursive(self.value) {
             Value::Float(x) => visitor.visit_f64(*x),
             Value::Int(n) => visitor.visit_i64(*n),
             Value::BigInt(n) => visitor.visit_f64(n.to_f64().unwrap_or(f64::NAN)),
@@ -1392,14 +1526,14 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     }
 
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match unrecursive(self) {
+        match unrecursive(self.value) {
             Value::Str(s) => visitor.visit_borrowed_str(s),
             other => Err(SerdeError::type_error("a str of one character", other)),
         }
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match unrecursive(self) {
+        match unrecursive(self.value) {
             Value::Str(s) => visitor.visit_borrowed_str(s),
             // Python 2's str is bytes: text when it is UTF-8.
             Value::Bytes(b) => visitor.visit_borrowed_bytes(b),
@@ -1412,10 +1546,10 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     }
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match unrecursive(self) {
+        match unrecursive(self.value) {
             Value::Bytes(b) | Value::ByteArray(b) => visitor.visit_borrowed_bytes(b),
             Value::Str(s) => visitor.visit_borrowed_str(s),
-            v @ (Value::List(_) | Value::Tuple(_)) => v.deserialize_seq(visitor),
+            v @ (Value::List(_) | Value::Tuple(_)) => self.same(v).deserialize_seq(visitor),
             other => Err(SerdeError::type_error("bytes", other)),
         }
     }
@@ -1425,14 +1559,14 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match self {
+        match self.value {
             Value::None => visitor.visit_none(),
             _ => visitor.visit_some(self),
         }
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match self {
+        match self.value {
             Value::None => visitor.visit_unit(),
             other => Err(SerdeError::type_error("None", other)),
         }
@@ -1455,23 +1589,17 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match unrecursive(self) {
+        match unrecursive(self.value) {
             Value::Tuple(items)
             | Value::List(items)
             | Value::Set(items)
-            | Value::FrozenSet(items) => visitor.visit_seq(Seq {
-                items: items.iter(),
-                index: 0,
-            }),
+            | Value::FrozenSet(items) => visitor.visit_seq(self.seq(items)),
             Value::Bytes(b) | Value::ByteArray(b) => visitor.visit_seq(ByteSeq {
                 bytes: b.iter(),
                 index: 0,
             }),
             v @ Value::Object(_) => match v.as_namedtuple() {
-                Some((_, fields)) => visitor.visit_seq(Seq {
-                    items: fields.iter(),
-                    index: 0,
-                }),
+                Some((_, fields)) => visitor.visit_seq(self.seq(fields)),
                 None => Err(SerdeError::type_error("a sequence", v)),
             },
             other => Err(SerdeError::type_error("a sequence", other)),
@@ -1483,9 +1611,9 @@ impl<'de> de::Deserializer<'de> for &'de Value {
         _len: usize,
         visitor: V,
     ) -> Result<V::Value, SerdeError> {
-        match unrecursive(self) {
+        match unrecursive(self.value) {
             Value::Complex(re, im) => visitor.visit_seq(Floats([*re, *im].into_iter(), 0)),
-            other => other.deserialize_seq(visitor),
+            other => self.same(other).deserialize_seq(visitor),
         }
     }
 
@@ -1499,18 +1627,20 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        let value = unrecursive(self);
+        let value = unrecursive(self.value);
         match value {
-            Value::Dict(entries) => visitor.visit_map(map_of(entries.iter().map(|(k, v)| (k, v)))),
+            Value::Dict(entries) => {
+                visitor.visit_map(self.map(entries.iter().map(|(k, v)| (k, v))))
+            }
             Value::Object(o) => {
                 if let Some(entries) = value.as_ordered_dict() {
-                    return visitor.visit_map(map_of(entries.into_iter()));
+                    return visitor.visit_map(self.map(entries.into_iter()));
                 }
                 if let Some(Value::Dict(entries)) = object_fields(value) {
-                    return visitor.visit_map(map_of(entries.iter().map(|(k, v)| (k, v))));
+                    return visitor.visit_map(self.map(entries.iter().map(|(k, v)| (k, v))));
                 }
                 if !o.entries.is_empty() && o.call != Call::Inst {
-                    return visitor.visit_map(map_of(o.entries.iter().map(|(k, v)| (k, v))));
+                    return visitor.visit_map(self.map(o.entries.iter().map(|(k, v)| (k, v))));
                 }
                 Err(SerdeError::type_error("a dict", value))
             }
@@ -1524,19 +1654,13 @@ impl<'de> de::Deserializer<'de> for &'de Value {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, SerdeError> {
-        let value = unrecursive(self);
+        let value = unrecursive(self.value);
         if let Some((_, fields)) = value.as_namedtuple() {
-            return visitor.visit_seq(Seq {
-                items: fields.iter(),
-                index: 0,
-            });
+            return visitor.visit_seq(self.seq(fields));
         }
         match value {
-            Value::Dict(_) | Value::Object(_) => value.deserialize_map(visitor),
-            Value::Tuple(items) | Value::List(items) => visitor.visit_seq(Seq {
-                items: items.iter(),
-                index: 0,
-            }),
+            Value::Dict(_) | Value::Object(_) => self.same(value).deserialize_map(visitor),
+            Value::Tuple(items) | Value::List(items) => visitor.visit_seq(self.seq(items)),
             other => Err(SerdeError::type_error("a dict", other)),
         }
     }
@@ -1547,14 +1671,16 @@ impl<'de> de::Deserializer<'de> for &'de Value {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, SerdeError> {
-        match unrecursive(self) {
+        match unrecursive(self.value) {
             v @ Value::Str(_) => visitor.visit_enum(Enum {
                 variant: v,
                 content: None,
+                budget: self.budget,
             }),
             Value::Dict(entries) if entries.len() == 1 => visitor.visit_enum(Enum {
                 variant: &entries[0].0,
                 content: Some(&entries[0].1),
+                budget: self.budget,
             }),
             other => Err(SerdeError::type_error(
                 "a str or a dict of one entry for an enum",
@@ -1564,7 +1690,7 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     }
 
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match self {
+        match self.value {
             Value::Str(s) => visitor.visit_borrowed_str(s),
             Value::Int(n) => visitor.visit_i64(*n),
             Value::Bytes(b) => visitor.visit_borrowed_bytes(b),
@@ -1578,6 +1704,55 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
         visitor.visit_unit()
     }
+}
+
+/// A `&Value` deserializes within the default [`Limits::max_expanded`], as
+/// [`from_value`] does.
+macro_rules! forward_to_de {
+    ($($method:ident($($arg:ident: $ty:ty),*)),* $(,)?) => {$(
+        fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, SerdeError> {
+            let budget = Budget::new(Limits::default().max_expanded);
+            De::root(self, &budget)?.$method($($arg,)* visitor)
+        }
+    )*};
+}
+
+impl<'de> de::Deserializer<'de> for &'de Value {
+    type Error = SerdeError;
+
+    forward_to_de!(
+        deserialize_any(),
+        deserialize_bool(),
+        deserialize_i8(),
+        deserialize_i16(),
+        deserialize_i32(),
+        deserialize_i64(),
+        deserialize_i128(),
+        deserialize_u8(),
+        deserialize_u16(),
+        deserialize_u32(),
+        deserialize_u64(),
+        deserialize_u128(),
+        deserialize_f32(),
+        deserialize_f64(),
+        deserialize_char(),
+        deserialize_str(),
+        deserialize_string(),
+        deserialize_bytes(),
+        deserialize_byte_buf(),
+        deserialize_option(),
+        deserialize_unit(),
+        deserialize_unit_struct(name: &'static str),
+        deserialize_newtype_struct(name: &'static str),
+        deserialize_seq(),
+        deserialize_tuple(len: usize),
+        deserialize_tuple_struct(name: &'static str, len: usize),
+        deserialize_map(),
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]),
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]),
+        deserialize_identifier(),
+        deserialize_ignored_any(),
+    );
 }
 
 /// A complex's two parts, as a sequence of floats.

@@ -752,3 +752,111 @@ fn an_int_of_more_than_4300_digits_needs_protocol_2() {
         fits
     );
 }
+
+/// A "billion laughs" pickle (protocol 2): 60 levels of a list holding the level
+/// below twice, by memo (`BINGET`), over an empty list: 2^60 lists in a few hundred
+/// bytes.
+fn billion_laughs() -> alloc::vec::Vec<u8> {
+    let mut pickle = b"\x80\x02]q\x00".to_vec();
+    for level in 1..=60u8 {
+        pickle.extend([
+            b']',
+            b'(',
+            b'h',
+            level - 1,
+            b'h',
+            level - 1,
+            b'e',
+            b'q',
+            level,
+        ]);
+    }
+    pickle.push(b'.');
+    pickle
+}
+
+/// A list of lists, as deep as the data.
+#[derive(Debug, serde::Deserialize)]
+struct Tree(#[allow(dead_code)] alloc::vec::Vec<Tree>);
+
+#[test]
+fn a_billion_laughs_decodes_small_and_deserializes_to_a_limit_error() {
+    use super::{from_slice, from_slice_with, from_value, from_value_with, Limit, SerdeError};
+    let pickle = billion_laughs();
+    assert!(pickle.len() < 600, "{}", pickle.len());
+    let value = loads(&pickle).unwrap();
+    assert!(matches!(&value, Value::List(items) if items.len() == 2));
+
+    let expanded = |r: Result<_, SerdeError>, max: usize| match r {
+        Err(SerdeError::LimitExceeded {
+            limit: Limit::Expanded,
+            max: m,
+            ..
+        }) => assert_eq!(m, max),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("no error"),
+    };
+    let small = Limits {
+        max_expanded: 10_000,
+        ..Limits::default()
+    };
+    let default = Limits::default().max_expanded;
+    expanded(
+        from_value_with::<Vec<Tree>>(&value, &small).map(drop),
+        10_000,
+    );
+    expanded(from_value_with::<Value>(&value, &small).map(drop), 10_000);
+    expanded(
+        from_slice_with::<Vec<Tree>>(&pickle, &small).map(drop),
+        10_000,
+    );
+    expanded(from_slice::<Vec<Tree>>(&pickle).map(drop), default);
+    expanded(from_value::<Vec<Tree>>(&value).map(drop), default);
+    let err = from_value_with::<Vec<Tree>>(&value, &small).unwrap_err();
+    assert!(err.path().starts_with("[0][0][0]"), "{}", err.path());
+    assert!(
+        err.to_string().ends_with(
+            "the number of values visited (shared ones each time) exceeds the limit of 10000"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_expansion_limit_counts_shared_values_each_time() {
+    use super::{from_value_with, Limit, SerdeError};
+    // [s, s, s] of one shared str: 4 visits.
+    let value = loads(b"\x80\x02]q\x00(X\x01\x00\x00\x00aq\x01h\x01h\x01e.").unwrap();
+    let limits = |max_expanded| Limits {
+        max_expanded,
+        ..Limits::default()
+    };
+    assert_eq!(
+        from_value_with::<Vec<alloc::string::String>>(&value, &limits(4)).unwrap(),
+        ["a", "a", "a"]
+    );
+    assert!(matches!(
+        from_value_with::<Vec<alloc::string::String>>(&value, &limits(3)),
+        Err(SerdeError::LimitExceeded {
+            limit: Limit::Expanded,
+            max: 3,
+            ..
+        })
+    ));
+    // from_slice_with allows twice the input's length whatever the limit.
+    assert!(super::from_slice_with::<Vec<alloc::string::String>>(
+        b"\x80\x02]q\x00(X\x01\x00\x00\x00aq\x01h\x01h\x01e.",
+        &limits(0)
+    )
+    .is_ok());
+}
+
+#[test]
+fn a_billion_laughs_prints_cut() {
+    let value = loads(&billion_laughs()).unwrap();
+    let (text, cut) = value.repr_bounded(1 << 16);
+    assert!(cut);
+    assert_eq!(text.len(), (1 << 16) + 3);
+    assert!(text.starts_with("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]"));
+    assert!(text.ends_with("..."));
+}

@@ -484,6 +484,9 @@ mod literal {
 
     use super::show_bytes;
 
+    /// How many bytes of a received value's repr are shown (then `...`).
+    const SHOWN_OF_A_PICKLE: usize = 1 << 20;
+
     /// How many bytes of a message that is no pickle are shown after the error.
     const SHOWN_OF_A_BAD_PICKLE: usize = 64;
 
@@ -500,7 +503,9 @@ mod literal {
     /// first bytes, so that the listener shows it and carries on.
     pub fn show(message: &[u8]) -> String {
         match pickle::loads(message) {
-            Ok(value) => value.to_string(),
+            // Bounded: a value shares what the pickle shares, and its repr repeats
+            // it, so a few hundred bytes can print as 2^60 items.
+            Ok(value) => value.repr_bounded(SHOWN_OF_A_PICKLE).0,
             Err(e) => {
                 let shown = &message[..message.len().min(SHOWN_OF_A_BAD_PICKLE)];
                 let more = match message.len() > shown.len() {
@@ -545,6 +550,30 @@ mod literal {
                 "{shown}"
             );
             assert!(shown.ends_with("... (200002 bytes)"), "{shown}");
+        }
+
+        #[test]
+        fn a_billion_laughs_is_cut_at_1_mib() {
+            // 60 levels of a list holding the previous level twice: 2^60 items.
+            let mut pickle = b"\x80\x02]q\x00".to_vec();
+            for level in 1..=60u8 {
+                pickle.extend([
+                    b']',
+                    b'(',
+                    b'h',
+                    level - 1,
+                    b'h',
+                    level - 1,
+                    b'e',
+                    b'q',
+                    level,
+                ]);
+            }
+            pickle.push(b'.');
+            let shown = show(&pickle);
+            assert_eq!(shown.len(), SHOWN_OF_A_PICKLE + 3);
+            assert!(shown.starts_with("[[[[[[[["), "{}", &shown[..80]);
+            assert!(shown.ends_with("..."));
         }
 
         #[test]
