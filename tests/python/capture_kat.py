@@ -264,7 +264,7 @@ def headers():
     header = struct.pack('!i', -1) + struct.pack('!Q', length)
     blocks.append(header_block(length, header, decoded_length(header), 'struct.pack'))
     # CPython reads a negative length other than -1 as an empty message (it asks
-    # _recv for -2 bytes and gets none); mpconn refuses it (PROTOCOL.md section 1).
+    # _recv for -2 bytes and gets none); mpconn refuses it (docs/protocol.md section 1).
     header = struct.pack('!i', -2)
     blocks.append(['[negative_header]', 'python = %s' % sys.version.split()[0],
                    'bytes = %s' % hexlify(header),
