@@ -313,6 +313,31 @@ pub fn from_value_with<'de, T: Deserialize<'de>>(
 
 // ---- Serialize: Rust to Value ----------------------------------------------------
 
+/// The four sequence-shaped serializer traits (seq, tuple, tuple struct, tuple variant)
+/// differ only in their element method's name: one body for all four.
+macro_rules! seq_like_impls {
+    ($ty:ty, $ok:ty, |$this:ident, $value:ident| $push:expr, |$done:ident| $end:expr) => {
+        seq_like_impls!(@one $ty, $ok, SerializeSeq, serialize_element, $this, $value, $push, $done, $end);
+        seq_like_impls!(@one $ty, $ok, SerializeTuple, serialize_element, $this, $value, $push, $done, $end);
+        seq_like_impls!(@one $ty, $ok, SerializeTupleStruct, serialize_field, $this, $value, $push, $done, $end);
+        seq_like_impls!(@one $ty, $ok, SerializeTupleVariant, serialize_field, $this, $value, $push, $done, $end);
+    };
+    (@one $ty:ty, $ok:ty, $trait:ident, $method:ident, $this:ident, $value:ident, $push:expr, $done:ident, $end:expr) => {
+        impl ser::$trait for $ty {
+            type Ok = $ok;
+            type Error = SerdeError;
+            fn $method<T: Serialize + ?Sized>(&mut self, $value: &T) -> Result<(), SerdeError> {
+                let $this = self;
+                $push
+            }
+            fn end(self) -> Result<$ok, SerdeError> {
+                let $done = self;
+                $end
+            }
+        }
+    };
+}
+
 struct ValueSerializer;
 
 fn variant_of(variant: &str, content: Value) -> Value {
@@ -495,49 +520,12 @@ impl SeqBuilder {
     }
 }
 
-impl ser::SerializeSeq for SeqBuilder {
-    type Ok = Value;
-    type Error = SerdeError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, SerdeError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTuple for SeqBuilder {
-    type Ok = Value;
-    type Error = SerdeError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, SerdeError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTupleStruct for SeqBuilder {
-    type Ok = Value;
-    type Error = SerdeError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, SerdeError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTupleVariant for SeqBuilder {
-    type Ok = Value;
-    type Error = SerdeError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, SerdeError> {
-        Ok(self.finish())
-    }
-}
+seq_like_impls!(
+    SeqBuilder,
+    Value,
+    |this, value| this.push(value),
+    |this| Ok(this.finish())
+);
 
 struct MapBuilder {
     entries: Vec<(Value, Value)>,
@@ -972,49 +960,12 @@ impl<'s, 'a, 'o> ser::Serializer for &'s mut Stream<'a, 'o> {
     }
 }
 
-impl ser::SerializeSeq for Batch<'_, '_, '_> {
-    type Ok = ();
-    type Error = SerdeError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), SerdeError> {
-        Batch::end(self)
-    }
-}
-
-impl ser::SerializeTuple for Batch<'_, '_, '_> {
-    type Ok = ();
-    type Error = SerdeError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), SerdeError> {
-        Batch::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Batch<'_, '_, '_> {
-    type Ok = ();
-    type Error = SerdeError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), SerdeError> {
-        Batch::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for Batch<'_, '_, '_> {
-    type Ok = ();
-    type Error = SerdeError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), SerdeError> {
-        Batch::end(self)
-    }
-}
+seq_like_impls!(
+    Batch<'_, '_, '_>,
+    (),
+    |this, value| this.element(value),
+    |this| Batch::end(this)
+);
 
 impl ser::SerializeMap for Batch<'_, '_, '_> {
     type Ok = ();
