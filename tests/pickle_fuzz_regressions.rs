@@ -55,3 +55,26 @@ fn python_2_module_names_read_as_python_3_ones_at_every_protocol() {
         );
     }
 }
+
+#[test]
+fn a_bytes_and_a_bytearray_made_from_it_stay_two_objects_at_every_protocol() {
+    // Found by the pickle target (fuzz/regressions/pickle/bytes-and-a-bytearray-made-
+    // from-it): `bytearray(b)` shares `b`'s buffer in our value, and the pickler took
+    // the two for one object, so the re-pickle wrote a GET of the bytearray where the
+    // bytes belonged. The same holds of a list and the set, frozenset and tuple made
+    // from it. What CPython reads from each input is in the comment beside it.
+    use mpconn::pickle::{self, Protocol};
+    for bytes in [
+        // (b'ab', bytearray(b'ab'))
+        &b"\x80\x03(C\x02abq\x00cbuiltins\nbytearray\nh\x00\x85Rt."[..],
+        // ([1], {1}, frozenset({1}), (1,))
+        b"\x80\x03(]q\x00K\x01acbuiltins\nset\nh\x00\x85Rcbuiltins\nfrozenset\nh\x00\x85R\
+          cbuiltins\ntuple\nh\x00\x85Rt.",
+    ] {
+        let value = pickle::loads(bytes).unwrap();
+        for protocol in [Protocol::V0, Protocol::V2, Protocol::V3, Protocol::V5] {
+            let back = pickle::loads(&pickle::dumps_with(&value, protocol).unwrap()).unwrap();
+            assert!(back == value, "{protocol:?}: {value} came back as {back}");
+        }
+    }
+}

@@ -20,7 +20,7 @@ use num_traits::Zero;
 use super::error::Error;
 use super::opcode::*;
 use super::repr::float_repr;
-use super::value::{Call, Global, Object, Value};
+use super::value::{Call, Global, Identity, Object, Value};
 
 /// A pickle protocol version: what the peer can read.
 ///
@@ -145,10 +145,10 @@ pub(super) struct Pickler<'o, 'v> {
     pub(super) out: &'o mut Vec<u8>,
     pub(super) proto: u8,
     /// Memo index of each allocation written, by address.
-    memo: BTreeMap<usize, u32>,
+    memo: BTreeMap<Identity, u32>,
     /// Allocations that must be memoized although not shared: the values of
     /// `Recursive`s.
-    must_memo: BTreeSet<usize>,
+    must_memo: BTreeSet<Identity>,
     labels: BTreeMap<u32, &'v Value>,
     rewriting: BTreeSet<u32>,
     /// Set from the first `Recursive` on: from there every allocation is memoized, as

@@ -530,13 +530,16 @@ fn same_float(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
+/// What [`Value::identity`] returns: an allocation's address and the kind of value on it.
+pub(crate) type Identity = (usize, u8);
+
 impl PartialEq for Value {
     /// Iterative structural equality (see the type's documentation).
     fn eq(&self, other: &Value) -> bool {
         let mut stack: Vec<(&Value, &Value)> = alloc::vec![(self, other)];
         // Pairs of containers already compared (or being compared): a value that
         // shares a subtree many times is compared once per pair, not once per path.
-        let mut seen: BTreeSet<(usize, usize)> = BTreeSet::new();
+        let mut seen: BTreeSet<(Identity, Identity)> = BTreeSet::new();
         while let Some((a, b)) = stack.pop() {
             if let (Some(pa), Some(pb)) = (a.identity(), b.identity()) {
                 if pa == pb || !seen.insert((pa, pb)) {
@@ -600,19 +603,24 @@ impl PartialEq for Value {
 }
 
 impl Value {
-    /// The address of the shared allocation behind a container, string or object:
-    /// what the pickler memoizes by and equality short-cuts on.
-    pub(crate) fn identity(&self) -> Option<usize> {
+    /// The address of the shared allocation behind a container, string or object,
+    /// with the kind of value built on it: what the pickler memoizes by and equality
+    /// short-cuts on. The kind is part of it because two kinds may share one
+    /// allocation (a `bytearray` read from a `bytes`, a `set` from a list), and
+    /// they are still two objects.
+    pub(crate) fn identity(&self) -> Option<Identity> {
         Some(match self {
-            Value::Str(a) => Arc::as_ptr(a) as *const u8 as usize,
-            Value::Bytes(a) | Value::ByteArray(a) => Arc::as_ptr(a) as *const u8 as usize,
-            Value::Tuple(a) | Value::List(a) | Value::Set(a) | Value::FrozenSet(a) => {
-                Arc::as_ptr(a) as usize
-            }
-            Value::Dict(a) => Arc::as_ptr(a) as usize,
-            Value::Global(a) => Arc::as_ptr(a) as usize,
-            Value::Object(a) => Arc::as_ptr(a) as usize,
-            Value::BigInt(a) => Arc::as_ptr(a) as usize,
+            Value::Str(a) => (Arc::as_ptr(a) as *const u8 as usize, 0),
+            Value::Bytes(a) => (Arc::as_ptr(a) as *const u8 as usize, 1),
+            Value::ByteArray(a) => (Arc::as_ptr(a) as *const u8 as usize, 2),
+            Value::Tuple(a) => (Arc::as_ptr(a) as usize, 3),
+            Value::List(a) => (Arc::as_ptr(a) as usize, 4),
+            Value::Set(a) => (Arc::as_ptr(a) as usize, 5),
+            Value::FrozenSet(a) => (Arc::as_ptr(a) as usize, 6),
+            Value::Dict(a) => (Arc::as_ptr(a) as usize, 7),
+            Value::Global(a) => (Arc::as_ptr(a) as usize, 8),
+            Value::Object(a) => (Arc::as_ptr(a) as usize, 9),
+            Value::BigInt(a) => (Arc::as_ptr(a) as usize, 10),
             Value::Recursive(a) => return a.value.identity(),
             _ => return None,
         })
