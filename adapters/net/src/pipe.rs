@@ -480,3 +480,85 @@ pub fn pair() -> io::Result<(PipeStream, PipeStream)> {
     let server = listener.accept(Some(Instant::now() + Duration::from_secs(20)))?;
     Ok((server, client))
 }
+
+/// One read of `pipe` into the room the core lends, as [`crate::read_into`] does on a
+/// socket, for a core on [`Transport::Messages`](mpconn::Transport): the end of a pipe
+/// message is the end of a message, `ERROR_MORE_DATA` is followed by what
+/// `PeekNamedPipe` says is left of it ([`mpconn::Connection::message_remaining`]), and
+/// the end of the pipe is the end of the stream. Returns the bytes read; `Ok(0)` after
+/// an empty message or at the end.
+///
+/// A payload's own buffer is zeroed before the read here (a pipe read takes a slice),
+/// unlike a socket's.
+pub fn read_into(
+    core: &mut mpconn::Connection,
+    pipe: &PipeStream,
+    deadline: Option<Instant>,
+) -> io::Result<usize> {
+    let outcome = match core.recv_buf() {
+        mpconn::RecvBuf::Buffer(room) => pipe.read(room, deadline)?,
+        mpconn::RecvBuf::Payload { buf, limit } => {
+            let before = buf.len();
+            buf.resize(before + limit, 0);
+            let read = pipe.read(&mut buf[before..], deadline);
+            let n = match &read {
+                Ok(Read::Message(n) | Read::More(n)) => *n,
+                _ => 0,
+            };
+            buf.truncate(before + n);
+            read?
+        }
+    };
+    let misuse = |e: mpconn::Misuse| io::Error::other(e.to_string());
+    match outcome {
+        Read::Message(n) => {
+            core.received(n).map_err(misuse)?;
+            core.received_message_end().map_err(misuse)?;
+            Ok(n)
+        }
+        Read::More(n) => {
+            core.received(n).map_err(misuse)?;
+            let left = pipe.remaining_in_message()?;
+            if left > 0 {
+                core.message_remaining(left).map_err(misuse)?;
+            }
+            Ok(n)
+        }
+        Read::Eof => {
+            core.received_eof();
+            Ok(0)
+        }
+    }
+}
+
+/// Writes the core's next queued message as one pipe message, as
+/// [`crate::write_from`] writes a socket's queue, and takes it off the queue. Returns
+/// its length.
+pub fn write_from(
+    core: &mut mpconn::Connection,
+    pipe: &PipeStream,
+    deadline: Option<Instant>,
+) -> io::Result<usize> {
+    let message = core.pending_output();
+    let n = message.len();
+    pipe.write_message(message, deadline)?;
+    core.consume_output(n);
+    Ok(n)
+}
+
+/// Writes what a [`DirectSend`](mpconn::DirectSend) on [`Transport::Messages`]
+/// (mpconn::Transport) hands out next, one message: a message queued before it, or its
+/// payload. Returns its length.
+pub fn write_direct(
+    send: &mut mpconn::DirectSend<'_>,
+    pipe: &PipeStream,
+    deadline: Option<Instant>,
+) -> io::Result<usize> {
+    let [queued, header, payload] = send.slices();
+    debug_assert!(header.is_empty(), "a message transport writes no header");
+    let message = if queued.is_empty() { payload } else { queued };
+    let n = message.len();
+    pipe.write_message(message, deadline)?;
+    send.advance(n);
+    Ok(n)
+}

@@ -56,7 +56,10 @@ impl Client {
             .and_then(|timeout| Instant::now().checked_add(timeout));
         let stream = match mpconn_net::connect(address, options, deadline)? {
             Connected::Tcp(stream) => Stream::Tcp(stream),
+            #[cfg(unix)]
             Connected::Unix(stream) => Stream::Unix(stream),
+            #[cfg(windows)]
+            Connected::Pipe(pipe) => Stream::Pipe(crate::windows::NamedPipe::new(pipe)),
         };
         // The limit that runs out first, and the timeout that set it.
         let handshake_deadline = options

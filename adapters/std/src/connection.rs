@@ -3,6 +3,7 @@
 //! this moves bytes with [`mpconn_net::read_into`], [`mpconn_net::write_from`] and
 //! [`mpconn_net::write_direct`], and keeps the deadlines.
 
+#[cfg(unix)]
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use mpconn_net::pickle::{self, Limits, Protocol, Value};
 use mpconn_net::During;
 
 use crate::stream::{retry_interrupted, Stream};
-use crate::wait::poll_fd;
+use crate::sys::{poll_fd, Pollable};
 use crate::{Error, Result};
 
 /// What a [`Connection::handshake_step`] waits for.
@@ -58,6 +59,11 @@ pub struct Connection {
 impl Connection {
     /// A connection over `stream` whose core may still have a handshake to run.
     pub(crate) fn new(stream: Stream, core: mpconn::Connection) -> Connection {
+        // A named pipe frames the messages itself (no header): the core follows it.
+        let core = match stream.is_message_transport() {
+            true => core.with_transport(mpconn::Transport::Messages),
+            false => core,
+        };
         Connection {
             stream,
             core,
@@ -87,7 +93,7 @@ impl Connection {
             while self.core.wants_write() {
                 let core = &mut self.core;
                 let written = with_deadline(&mut self.stream, &mut timer, DURING, |stream| {
-                    mpconn_net::write_from(core, &mut stream.writer())
+                    stream.write_from(core)
                 });
                 if let Err(error) = written {
                     // A failure whose #FAILURE# cannot be written is still that failure.
@@ -101,7 +107,7 @@ impl Connection {
             }
             let core = &mut self.core;
             with_deadline(&mut self.stream, &mut timer, DURING, |stream| {
-                mpconn_net::read_into(core, &mut stream.reader())
+                stream.read_into(core)
             })?;
         }
     }
@@ -114,7 +120,7 @@ impl Connection {
     pub(crate) fn handshake_step(&mut self) -> Result<Step> {
         let step = self.try_handshake_step();
         if step.is_err() && self.core.wants_write() {
-            let _ = mpconn_net::write_from(&mut self.core, &mut self.stream.writer());
+            let _ = self.stream.write_from(&mut self.core);
         }
         step
     }
@@ -124,9 +130,7 @@ impl Connection {
         let would_block = |e: &std::io::Error| e.kind() == std::io::ErrorKind::WouldBlock;
         loop {
             while self.core.wants_write() {
-                match retry_interrupted(|| {
-                    mpconn_net::write_from(&mut self.core, &mut self.stream.writer())
-                }) {
+                match retry_interrupted(|| self.stream.write_from(&mut self.core)) {
                     Ok(_) => {}
                     Err(e) if would_block(&e) => return Ok(Step::Write),
                     Err(e) => return Err(Error::io(DURING, e)),
@@ -137,9 +141,7 @@ impl Connection {
                 State::Failed(error) => return Err(error.clone().into()),
                 State::Handshaking => {}
             }
-            match retry_interrupted(|| {
-                mpconn_net::read_into(&mut self.core, &mut self.stream.reader())
-            }) {
+            match retry_interrupted(|| self.stream.read_into(&mut self.core)) {
                 Ok(_) => {}
                 Err(e) if would_block(&e) => return Ok(Step::Read),
                 Err(e) => return Err(Error::io(DURING, e)),
@@ -170,9 +172,7 @@ impl Connection {
         self.check_writable()?;
         let mut send = self.core.send_direct(message)?;
         while !send.is_done() {
-            let written = retry_interrupted(|| {
-                mpconn_net::write_direct(&mut send, &mut self.stream.writer())
-            });
+            let written = retry_interrupted(|| self.stream.write_direct(&mut send));
             match written {
                 Ok(_) => {}
                 // Dropped unfinished, the guard queues the rest: a retry finishes it.
@@ -215,7 +215,7 @@ impl Connection {
     pub fn flush(&mut self) -> Result<()> {
         self.check_writable()?;
         while self.core.wants_write() {
-            retry_interrupted(|| mpconn_net::write_from(&mut self.core, &mut self.stream.writer()))
+            retry_interrupted(|| self.stream.write_from(&mut self.core))
                 .map_err(|e| Error::from_timed_io(e, During::Send))?;
         }
         Ok(())
@@ -278,7 +278,7 @@ impl Connection {
         self.check_readable()?;
         self.core.set_max_len(max_len);
         while !self.core.has_message() {
-            retry_interrupted(|| mpconn_net::read_into(&mut self.core, &mut self.stream.reader()))
+            retry_interrupted(|| self.stream.read_into(&mut self.core))
                 .map_err(|e| Error::from_timed_io(e, During::Receive))?;
         }
         Ok(())
@@ -325,7 +325,29 @@ impl Connection {
         if self.has_buffered_input() {
             return Ok(true);
         }
-        Ok(poll_fd(self.stream.as_fd(), timeout)?)
+        #[cfg(windows)]
+        if let Stream::Pipe(pipe) = &self.stream {
+            return Ok(pipe.poll(timeout)?);
+        }
+        Ok(poll_fd(self.pollable()?, timeout)?)
+    }
+
+    /// What `poll(2)` waits on for this connection: its socket (or, on Unix, its pipe).
+    /// A Windows named pipe has none: [`Error::Unsupported`]-like I/O error.
+    pub(crate) fn pollable(&self) -> Result<Pollable<'_>> {
+        match &self.stream {
+            Stream::Tcp(s) => Ok(crate::sys::pollable(s)),
+            #[cfg(unix)]
+            other => Ok(other.as_fd()),
+            #[cfg(windows)]
+            Stream::Pipe(_) => Err(Error::io(
+                During::Receive,
+                std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "a named pipe is not a socket: poll() it, wait() takes sockets only",
+                ),
+            )),
+        }
     }
 
     /// True when received bytes wait in this connection's buffer (or the end of the
@@ -470,12 +492,14 @@ fn remaining(deadline: Option<Instant>, during: During) -> Result<Duration> {
     }
 }
 
+#[cfg(unix)]
 impl AsFd for Connection {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.stream.as_fd()
     }
 }
 
+#[cfg(unix)]
 impl AsRawFd for Connection {
     fn as_raw_fd(&self) -> RawFd {
         self.stream.as_fd().as_raw_fd()
@@ -603,7 +627,7 @@ impl Connection {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use mpconn::HandshakeConfig;
@@ -655,7 +679,7 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod read_buffer_tests {
     use super::*;
     use std::os::unix::net::UnixStream;

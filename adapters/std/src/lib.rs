@@ -56,7 +56,10 @@ mod listener;
 mod pending;
 mod pipe;
 mod stream;
+mod sys;
 mod wait;
+#[cfg(windows)]
+mod windows;
 
 pub use client::Client;
 pub use connection::Connection;

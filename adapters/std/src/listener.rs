@@ -1,7 +1,6 @@
 //! The listening side (CPython's `multiprocessing.connection.Listener`).
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use mpconn::{AuthKey, HandshakeConfig};
@@ -11,6 +10,7 @@ use crate::address::Address;
 use crate::connection::Connection;
 use crate::pending::Pending;
 use crate::stream::{retry_interrupted, Stream};
+use crate::sys::{pollable, Pollable as BorrowedFd};
 use crate::{Error, Result};
 
 /// A socket that accepts connections (CPython's `multiprocessing.connection.Listener`).
@@ -52,6 +52,9 @@ pub struct Listener {
     pending: Pending,
     /// Removed on close: the socket file, and the private directory made for it.
     cleanup: SocketCleanup,
+    /// A named pipe's clients, accepted and authenticated by threads of their own.
+    #[cfg(windows)]
+    pipes: Option<crate::windows::PipeAcceptor>,
 }
 
 impl Listener {
@@ -89,11 +92,34 @@ impl Listener {
             address,
             cleanup,
         } = mpconn_net::bind(address, options)?;
+        #[cfg(windows)]
+        if let Listening::Pipe(listener) = listener {
+            let serve = crate::windows::Serve {
+                address: address.clone(),
+                authkey: options.authkey.clone(),
+                config: options.handshake_config.clone(),
+                timeout: options.handshake_timeout,
+                limit: options.pending_limit,
+            };
+            return Ok(Listener {
+                socket: None,
+                address,
+                authkey: options.authkey.clone(),
+                handshake_timeout: options.handshake_timeout,
+                handshake: options.handshake_config.clone(),
+                last_accepted: None,
+                pending: Pending::new(options.pending_limit),
+                cleanup,
+                pipes: Some(crate::windows::PipeAcceptor::start(listener, serve)),
+            });
+        }
         // Non-blocking: accept() polls it together with the pending handshakes.
         listener
             .set_nonblocking(true)
             .map_err(|e| Error::io(During::Bind, e).at(&address))?;
         Ok(Listener {
+            #[cfg(windows)]
+            pipes: None,
             socket: Some(listener),
             address,
             authkey: options.authkey.clone(),
@@ -122,6 +148,11 @@ impl Listener {
     /// them keeps them visible (a log line for each attacker) and `last_accepted`
     /// tells who it was. The listening socket's own failure is [`Error::Accept`].
     pub fn accept(&mut self) -> Result<Connection> {
+        #[cfg(windows)]
+        if let Some(pipes) = &self.pipes {
+            let (peer, outcome) = pipes.accept()?;
+            return mpconn_net::handshake_outcome(outcome, &peer, &self.address);
+        }
         loop {
             if let Some((peer, outcome)) = self.pending.next_finished() {
                 let outcome = mpconn_net::handshake_outcome(outcome, &peer, &self.address);
@@ -161,7 +192,7 @@ impl Listener {
             if self.pending.has_finished() {
                 continue;
             }
-            let socket = self.socket.as_ref().ok_or(Error::ListenerClosed)?.as_fd();
+            let socket = socket_of(self.socket.as_ref())?;
             self.pending
                 .wait(Some(socket), true)
                 .map_err(|e| e.at(&self.address))?;
@@ -176,12 +207,19 @@ impl Listener {
         let accepted = match socket {
             Listening::Tcp(listener) => {
                 retry_interrupted(|| listener.accept()).and_then(|(stream, peer)| {
+                    // Windows hands out accepted sockets in the listener's non-blocking
+                    // mode (Unix does not): a connection starts out blocking.
+                    #[cfg(windows)]
+                    stream.set_nonblocking(false)?;
                     mpconn_net::set_up_tcp(&stream)?;
                     Ok((Stream::Tcp(stream), Address::from(peer)))
                 })
             }
+            #[cfg(unix)]
             Listening::Unix(listener) => retry_interrupted(|| listener.accept())
                 .map(|(stream, peer)| (Stream::Unix(stream), Address::from(&peer))),
+            #[cfg(windows)]
+            Listening::Pipe(_) => return Err(Error::ListenerClosed),
         };
         match accepted {
             Ok(accepted) => Ok(Some(accepted)),
@@ -210,6 +248,8 @@ impl Listener {
     /// Closes the socket and removes its socket file and the private directory made
     /// for a default address. Closing again does nothing.
     pub fn close(&mut self) {
+        #[cfg(windows)]
+        drop(self.pipes.take());
         if self.socket.take().is_none() {
             return;
         }
@@ -218,6 +258,10 @@ impl Listener {
 
     /// True once [`close`](Self::close) ran.
     pub fn is_closed(&self) -> bool {
+        #[cfg(windows)]
+        if self.pipes.is_some() {
+            return false;
+        }
         self.socket.is_none()
     }
 
@@ -232,7 +276,19 @@ impl Listener {
     }
 
     pub(crate) fn socket_fd(&self) -> Result<BorrowedFd<'_>> {
-        Ok(self.socket.as_ref().ok_or(Error::ListenerClosed)?.as_fd())
+        socket_of(self.socket.as_ref())
+    }
+}
+
+/// What `poll(2)` waits on for a listening socket (a named pipe has nothing: its
+/// clients come through threads).
+fn socket_of(socket: Option<&Listening>) -> Result<BorrowedFd<'_>> {
+    match socket.ok_or(Error::ListenerClosed)? {
+        Listening::Tcp(listener) => Ok(pollable(listener)),
+        #[cfg(unix)]
+        Listening::Unix(listener) => Ok(pollable(listener)),
+        #[cfg(windows)]
+        Listening::Pipe(_) => Err(Error::ListenerClosed),
     }
 }
 

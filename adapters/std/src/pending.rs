@@ -8,7 +8,6 @@
 //! module owns the readiness and the clock, never the protocol.
 
 use std::collections::VecDeque;
-use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
@@ -17,7 +16,7 @@ use mpconn_net::During;
 
 use crate::address::Address;
 use crate::connection::{Connection, Step};
-use crate::wait::poll_all;
+use crate::sys::{poll_all, Pollable as BorrowedFd};
 use crate::{Error, Result};
 
 /// A client whose handshake runs.
@@ -64,7 +63,7 @@ impl Pending {
 
     /// The descriptors of the handshakes under way.
     pub(crate) fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
-        self.running.iter().map(|h| h.conn.as_fd())
+        self.running.iter().filter_map(|h| h.conn.pollable().ok())
     }
 
     /// True when an outcome waits: `accept` returns without blocking.
@@ -126,7 +125,12 @@ impl Pending {
             false => Some(Duration::ZERO),
         };
         let ready = {
-            let fds: Vec<BorrowedFd<'_>> = self.running.iter().map(|h| h.conn.as_fd()).collect();
+            // Only sockets run here (a named pipe's handshake has a thread of its own).
+            let fds: Vec<BorrowedFd<'_>> = self
+                .running
+                .iter()
+                .filter_map(|h| h.conn.pollable().ok())
+                .collect();
             let mut polls: Vec<PollFd<'_>> = fds
                 .iter()
                 .zip(&self.running)

@@ -1,6 +1,8 @@
 //! A connected pair in one process (CPython's `multiprocessing.connection.Pipe`).
 
+#[cfg(unix)]
 use std::io;
+#[cfg(unix)]
 use std::os::unix::net::UnixStream;
 
 use crate::connection::Connection;
@@ -22,6 +24,22 @@ use crate::Result;
 #[doc(alias = "Pipe")]
 pub fn pipe(duplex: bool) -> Result<(Connection, Connection)> {
     let established = || mpconn::Connection::established();
+    // Windows: a named pipe pair, as CPython's Pipe there; one-way, the first end only
+    // reads and the second only writes.
+    #[cfg(windows)]
+    {
+        use crate::windows::NamedPipe;
+        let (a, b) = mpconn_net::pipe::pair()?;
+        let (mut a, mut b) = (NamedPipe::new(a), NamedPipe::new(b));
+        if !duplex {
+            (a.writable, b.readable) = (false, false);
+        }
+        Ok((
+            Connection::new(Stream::Pipe(a), established()),
+            Connection::new(Stream::Pipe(b), established()),
+        ))
+    }
+    #[cfg(unix)]
     if duplex {
         let (a, b) = UnixStream::pair()?;
         Ok((

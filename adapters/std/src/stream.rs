@@ -1,27 +1,89 @@
-//! The byte streams a connection can run over, behind one type.
+//! The streams a connection can run over, behind one type: sockets and one-way OS
+//! pipes (byte streams), and on Windows named pipes (a message transport).
 
-use std::io::{self, PipeReader, PipeWriter, Read, Write};
+use std::io::{self, Read, Write};
+#[cfg(unix)]
+use std::io::{PipeReader, PipeWriter};
 use std::net::TcpStream;
+#[cfg(unix)]
 use std::os::fd::{AsFd, BorrowedFd};
+#[cfg(unix)]
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-/// A connected socket, or one end of a one-way OS pipe.
+/// A connected socket, or one end of a one-way OS pipe, or (Windows) of a named pipe.
 #[derive(Debug)]
 pub(crate) enum Stream {
     Tcp(TcpStream),
+    #[cfg(unix)]
     Unix(UnixStream),
+    #[cfg(unix)]
     PipeReader(PipeReader),
+    #[cfg(unix)]
     PipeWriter(PipeWriter),
+    #[cfg(windows)]
+    Pipe(crate::windows::NamedPipe),
 }
 
 impl Stream {
     pub(crate) fn is_readable(&self) -> bool {
-        !matches!(self, Stream::PipeWriter(_))
+        match self {
+            #[cfg(unix)]
+            Stream::PipeWriter(_) => false,
+            #[cfg(windows)]
+            Stream::Pipe(pipe) => pipe.readable,
+            _ => true,
+        }
     }
 
     pub(crate) fn is_writable(&self) -> bool {
-        !matches!(self, Stream::PipeReader(_))
+        match self {
+            #[cfg(unix)]
+            Stream::PipeReader(_) => false,
+            #[cfg(windows)]
+            Stream::Pipe(pipe) => pipe.writable,
+            _ => true,
+        }
+    }
+
+    /// True for a transport that keeps message boundaries (a Windows named pipe): its
+    /// core runs on [`mpconn::Transport::Messages`].
+    pub(crate) fn is_message_transport(&self) -> bool {
+        #[cfg(windows)]
+        if let Stream::Pipe(_) = self {
+            return true;
+        }
+        false
+    }
+
+    /// One read into the core: [`mpconn_net::read_into`] on a byte stream.
+    #[inline]
+    pub(crate) fn read_into(&mut self, core: &mut mpconn::Connection) -> io::Result<usize> {
+        #[cfg(windows)]
+        if let Stream::Pipe(pipe) = self {
+            return pipe.read_into(core);
+        }
+        mpconn_net::read_into(core, &mut self.reader())
+    }
+
+    /// One write of the core's queue: [`mpconn_net::write_from`] on a byte stream.
+    #[inline]
+    pub(crate) fn write_from(&mut self, core: &mut mpconn::Connection) -> io::Result<usize> {
+        #[cfg(windows)]
+        if let Stream::Pipe(pipe) = self {
+            return pipe.write_from(core);
+        }
+        mpconn_net::write_from(core, &mut self.writer())
+    }
+
+    /// One write of a direct send: [`mpconn_net::write_direct`] on a byte stream.
+    #[inline]
+    pub(crate) fn write_direct(&mut self, send: &mut mpconn::DirectSend<'_>) -> io::Result<usize> {
+        #[cfg(windows)]
+        if let Stream::Pipe(pipe) = self {
+            return pipe.write_direct(send);
+        }
+        mpconn_net::write_direct(send, &mut self.writer())
     }
 
     /// Sets `SO_RCVTIMEO` and `SO_SNDTIMEO` (`None`: block without limit). Pipes have
@@ -32,15 +94,23 @@ impl Stream {
                 s.set_read_timeout(timeout)?;
                 s.set_write_timeout(timeout)
             }
+            #[cfg(unix)]
             Stream::Unix(s) => {
                 s.set_read_timeout(timeout)?;
                 s.set_write_timeout(timeout)
             }
+            #[cfg(unix)]
             Stream::PipeReader(_) | Stream::PipeWriter(_) if timeout.is_none() => Ok(()),
+            #[cfg(unix)]
             Stream::PipeReader(_) | Stream::PipeWriter(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "timeouts are supported on sockets only, not on pipes",
             )),
+            #[cfg(windows)]
+            Stream::Pipe(pipe) => {
+                pipe.timeout.set(timeout);
+                Ok(())
+            }
         }
     }
 }
@@ -51,8 +121,10 @@ impl Stream {
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_nonblocking(nonblocking),
+            #[cfg(unix)]
             Stream::Unix(s) => s.set_nonblocking(nonblocking),
-            Stream::PipeReader(_) | Stream::PipeWriter(_) => Err(io::Error::new(
+            #[allow(unreachable_patterns)]
+            _ => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "pipes are driven blocking only",
             )),
@@ -65,9 +137,14 @@ impl Stream {
     pub(crate) fn reader(&mut self) -> &mut dyn Read {
         match self {
             Stream::Tcp(s) => s,
+            #[cfg(unix)]
             Stream::Unix(s) => s,
+            #[cfg(unix)]
             Stream::PipeReader(s) => s,
+            #[cfg(unix)]
             Stream::PipeWriter(_) => unreachable!("checked by Connection before reading"),
+            #[cfg(windows)]
+            Stream::Pipe(_) => unreachable!("a named pipe is read by read_into"),
         }
     }
 
@@ -76,9 +153,14 @@ impl Stream {
     pub(crate) fn writer(&mut self) -> &mut dyn Write {
         match self {
             Stream::Tcp(s) => s,
+            #[cfg(unix)]
             Stream::Unix(s) => s,
+            #[cfg(unix)]
             Stream::PipeWriter(s) => s,
+            #[cfg(unix)]
             Stream::PipeReader(_) => unreachable!("checked by Connection before writing"),
+            #[cfg(windows)]
+            Stream::Pipe(_) => unreachable!("a named pipe is written by write_from"),
         }
     }
 }
@@ -93,6 +175,7 @@ pub(crate) fn retry_interrupted<T>(mut f: impl FnMut() -> io::Result<T>) -> io::
     }
 }
 
+#[cfg(unix)]
 impl AsFd for Stream {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {

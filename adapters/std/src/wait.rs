@@ -1,15 +1,15 @@
 //! Waiting for several connections at once (CPython's `multiprocessing.connection.wait`).
 
-use std::io;
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+#[cfg(unix)]
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::event::{PollFd, PollFlags};
 
 use crate::connection::Connection;
 use crate::listener::Listener;
+use crate::sys::{poll_all, pollable, OwnedPollable, Pollable as BorrowedFd};
 use crate::Result;
 
 /// Something [`wait`] can wait on: a [`Connection`], a [`Listener`] (ready when a
@@ -58,7 +58,7 @@ impl<T: Waitable + ?Sized> Waitable for &T {
 
 impl Waitable for Connection {
     fn wait_fd(&self) -> Result<BorrowedFd<'_>> {
-        Ok(self.as_fd())
+        self.pollable()
     }
 
     fn ready_now(&self) -> bool {
@@ -86,20 +86,15 @@ macro_rules! waitable_fd {
     ($($ty:ty),*) => {$(
         impl Waitable for $ty {
             fn wait_fd(&self) -> Result<BorrowedFd<'_>> {
-                Ok(self.as_fd())
+                Ok(pollable(self))
             }
         }
     )*};
 }
 
-waitable_fd!(
-    TcpStream,
-    TcpListener,
-    UnixStream,
-    UnixListener,
-    OwnedFd,
-    BorrowedFd<'_>
-);
+waitable_fd!(TcpStream, TcpListener, OwnedPollable, BorrowedFd<'_>);
+#[cfg(unix)]
+waitable_fd!(UnixStream, UnixListener);
 
 /// Waits until at least one of `objects` is ready to read, or `timeout` passes
 /// (`None`: without limit), and returns the indices of the ready ones, in order
@@ -143,33 +138,4 @@ pub fn wait<W: Waitable>(objects: &[W], timeout: Option<Duration>) -> Result<Vec
         .collect();
     ready.dedup();
     Ok(ready)
-}
-
-/// Waits up to `timeout` for `fd` to be readable (or closed, or in error).
-pub(crate) fn poll_fd(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let mut polls = [PollFd::new(&fd, PollFlags::IN)];
-    poll_all(&mut polls, timeout)?;
-    Ok(!polls[0].revents().is_empty())
-}
-
-/// `poll(2)` until something is ready or the time is up, resuming after signals.
-pub(crate) fn poll_all(polls: &mut [PollFd<'_>], timeout: Option<Duration>) -> io::Result<()> {
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    loop {
-        let left = match (timeout, deadline) {
-            (None, _) => None,
-            (Some(_), Some(deadline)) => Some(deadline.saturating_duration_since(Instant::now())),
-            // A timeout too far away to represent: as good as none.
-            (Some(_), None) => None,
-        };
-        let spec = left.map(|left| Timespec {
-            tv_sec: left.as_secs().try_into().unwrap_or(i64::MAX),
-            tv_nsec: left.subsec_nanos().into(),
-        });
-        match rustix::event::poll(polls, spec.as_ref()) {
-            Ok(_) => return Ok(()),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(errno) => return Err(errno.into()),
-        }
-    }
 }

@@ -5,13 +5,16 @@
 
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+#[cfg(unix)]
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use mpconn_std::{Address, Client, ClientOptions, Connection, Family, Listener, ListenerOptions};
+#[cfg(unix)]
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+#[cfg(unix)]
 use signal_hook::iterator::Signals;
 
 const USAGE: &str = "\
@@ -174,7 +177,25 @@ fn authkey(options: &Options) -> Outcome<Option<Vec<u8>>> {
         }
         return Ok(Some(key));
     }
-    Ok(std::env::var_os("MPCONN_AUTHKEY").map(OsString::into_vec))
+    Ok(std::env::var_os("MPCONN_AUTHKEY").map(os_bytes))
+}
+
+/// The bytes of an argument or variable: as given on Unix; on Windows its UTF-8 (what
+/// `as_encoded_bytes` gives for any valid Unicode).
+fn os_bytes(s: OsString) -> Vec<u8> {
+    #[cfg(unix)]
+    return s.into_vec();
+    #[cfg(not(unix))]
+    return s.into_encoded_bytes();
+}
+
+/// A line of stdin as an argument would be: its bytes on Unix; on Windows its text
+/// (invalid UTF-8 replaced).
+fn os_string(bytes: Vec<u8>) -> OsString {
+    #[cfg(unix)]
+    return OsString::from_vec(bytes);
+    #[cfg(not(unix))]
+    return OsString::from(String::from_utf8_lossy(&bytes).into_owned());
 }
 
 fn parse_address(arg: &OsString) -> Outcome<Address> {
@@ -240,7 +261,7 @@ impl Codec {
             return literal::encode(arg, self.protocol)
                 .map_err(|e| Failure::Usage(format!("{}: {e}", arg.to_string_lossy())));
         }
-        Ok(arg.as_bytes().to_vec())
+        Ok(os_bytes(arg.clone()))
     }
 }
 
@@ -259,7 +280,7 @@ fn listen(options: Options) -> Outcome {
     };
     let key = authkey(&options)?;
     let listener_options = ListenerOptions::new()
-        .family(address.as_ref().map_or(Family::Unix, Address::family))
+        .family(address.as_ref().map_or(DEFAULT_FAMILY, Address::family))
         .authkey(key.as_deref())
         .handshake_timeout(Some(
             options
@@ -267,11 +288,15 @@ fn listen(options: Options) -> Outcome {
                 .unwrap_or(mpconn_std::DEFAULT_HANDSHAKE_TIMEOUT),
         ));
     // Registered before binding, so that a signal from the moment the socket file
-    // exists is already caught (and waits for the thread below).
+    // exists is already caught (and waits for the thread below). (Windows: a pipe or a
+    // TCP port leaves nothing on disk, and Ctrl-C ends the process.)
+    #[cfg(unix)]
     let signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|e| run_error(format!("installing the signal handlers: {e}")))?;
+    #[cfg(unix)]
     let default_address = address.is_none();
     let mut listener = Listener::bind_with(address, &listener_options).map_err(run_error)?;
+    #[cfg(unix)]
     exit_on_signal(signals, left_on_disk(listener.address(), default_address));
     print_line(&listener.address().to_string())?;
     let codec = Codec::new(&options);
@@ -307,8 +332,16 @@ fn listen(options: Options) -> Outcome {
 /// How long `listen` rests after its own `accept(2)` failed.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
+/// The family of a listener given no address: CPython's default (`AF_UNIX`, and
+/// `AF_PIPE` on Windows).
+#[cfg(unix)]
+const DEFAULT_FAMILY: Family = Family::Unix;
+#[cfg(windows)]
+const DEFAULT_FAMILY: Family = Family::Pipe;
+
 /// What a listener leaves on disk while it runs: its socket file, and for a default
 /// address the private directory made for it (innermost first).
+#[cfg(unix)]
 fn left_on_disk(address: &Address, default_address: bool) -> Vec<PathBuf> {
     let Address::Unix(path) = address else {
         return Vec::new(); // TCP and abstract names have no file
@@ -331,6 +364,7 @@ fn left_on_disk(address: &Address, default_address: bool) -> Vec<PathBuf> {
 /// as ignored, as SIGINT is by a background job of a non-interactive shell. The
 /// process exits from this thread while the main thread may be blocked in `accept`
 /// or a receive; the kernel closes the sockets.
+#[cfg(unix)]
 fn exit_on_signal(mut signals: Signals, paths: Vec<PathBuf>) {
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
@@ -432,7 +466,7 @@ fn send_stdin(conn: &mut Connection, codec: &Codec, echo: bool) -> Outcome {
             continue; // no literal is blank: a blank line between literals is no message
         }
         let message = codec
-            .encode(&OsString::from_vec(std::mem::take(&mut line)))
+            .encode(&os_string(std::mem::take(&mut line)))
             .map_err(|e| match e {
                 Failure::Usage(why) | Failure::Run(why) => {
                     run_error(format!("stdin line {number}: {why}"))
