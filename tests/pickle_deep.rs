@@ -125,13 +125,7 @@ fn memory_follows_the_input_for_wide_and_shared_values_too() {
 fn a_billion_laughs_of_set_calls_is_capped() {
     // One 10,000-item list, then set(list) from the memo 1,000 times: 10 million
     // items from 20 kB; CPython would build them all.
-    let mut bytes = b"\x80\x02]\x94(".to_vec();
-    bytes.extend(std::iter::repeat_n(b'N', 10_000));
-    bytes.push(b'e');
-    for _ in 0..1000 {
-        bytes.extend_from_slice(b"c__builtin__\nset\nh\x00\x85R0");
-    }
-    bytes.push(b'.');
+    let bytes = mpconn_test_support::pickles::set_laughs(10_000, 1000);
     let watermark = memory::Watermark::set();
     assert!(matches!(
         pickle::loads(&bytes),

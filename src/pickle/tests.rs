@@ -6,6 +6,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
+use mpconn_test_support::pickles::{billion_laughs, set_laughs};
 
 const ALL: [Protocol; 6] = [
     Protocol::V0,
@@ -623,13 +624,7 @@ fn limits_on_items_and_memo_are_kept() {
 fn copies_made_by_set_calls_are_capped_by_the_input_length() {
     // One 100-item list, then set(list) made 40 times from the memo: 4,000 copies
     // from a pickle of about 400 bytes.
-    let mut bytes = b"\x80\x02]\x94(".to_vec();
-    bytes.extend(core::iter::repeat_n(b'N', 100));
-    bytes.push(b'e');
-    for _ in 0..40 {
-        bytes.extend_from_slice(b"c__builtin__\nset\nh\x00\x85R0");
-    }
-    bytes.push(b'.');
+    let bytes = set_laughs(100, 40);
     assert!(matches!(
         err(&bytes),
         Error::LimitExceeded {
@@ -751,28 +746,6 @@ fn an_int_of_more_than_4300_digits_needs_protocol_2() {
         loads(&dumps_with(&fits, Protocol::V0).unwrap()).unwrap(),
         fits
     );
-}
-
-/// A "billion laughs" pickle (protocol 2): 60 levels of a list holding the level
-/// below twice, by memo (`BINGET`), over an empty list: 2^60 lists in a few hundred
-/// bytes.
-fn billion_laughs() -> alloc::vec::Vec<u8> {
-    let mut pickle = b"\x80\x02]q\x00".to_vec();
-    for level in 1..=60u8 {
-        pickle.extend([
-            b']',
-            b'(',
-            b'h',
-            level - 1,
-            b'h',
-            level - 1,
-            b'e',
-            b'q',
-            level,
-        ]);
-    }
-    pickle.push(b'.');
-    pickle
 }
 
 /// A list of lists, as deep as the data.
