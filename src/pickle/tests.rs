@@ -6,7 +6,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
-use mpconn_test_support::pickles::{billion_laughs, set_laughs};
+use mpconn_test_support::pickles::{billion_laughs, nested_lists, set_laughs};
 
 const ALL: [Protocol; 6] = [
     Protocol::V0,
@@ -35,15 +35,6 @@ fn round_trips(value: &Value) {
 
 fn err(pickle: &[u8]) -> Error {
     loads(pickle).unwrap_err()
-}
-
-/// `depth` nested empty lists: `]` `depth` times, then `APPEND` `depth - 1` times.
-fn nested_lists(depth: usize) -> Vec<u8> {
-    let mut bytes = vec![0x80, 2];
-    bytes.extend(core::iter::repeat_n(b']', depth));
-    bytes.extend(core::iter::repeat_n(b'a', depth - 1));
-    bytes.push(b'.');
-    bytes
 }
 
 #[test]

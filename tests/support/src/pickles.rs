@@ -36,3 +36,13 @@ pub fn set_laughs(items: usize, sets: usize) -> Vec<u8> {
     bytes.push(b'.');
     bytes
 }
+
+/// `depth` nested lists as CPython 3 writes `[[[...]]]` at protocol 2, without memo:
+/// `]` `depth` times, then `APPEND` `depth - 1` times.
+pub fn nested_lists(depth: usize) -> Vec<u8> {
+    let mut bytes = vec![0x80, 2];
+    bytes.extend(std::iter::repeat_n(b']', depth));
+    bytes.extend(std::iter::repeat_n(b'a', depth - 1));
+    bytes.push(b'.');
+    bytes
+}
