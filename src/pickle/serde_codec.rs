@@ -643,11 +643,7 @@ impl<'a, 'o> Stream<'a, 'o> {
 
     #[inline]
     fn dict_start(&mut self) {
-        if self.p.proto >= 1 {
-            self.p.out.push(EMPTY_DICT);
-        } else {
-            self.p.out.extend_from_slice(&[MARK, DICT]);
-        }
+        self.p.empty_container(EMPTY_DICT, DICT);
     }
 
     /// `{variant: ...}`: the dict and its key; the caller writes the content and
@@ -711,11 +707,7 @@ enum BatchKind {
 impl<'s, 'a, 'o> Batch<'s, 'a, 'o> {
     #[inline]
     fn list(s: &'s mut Stream<'a, 'o>, close: &'static [u8]) -> Self {
-        if s.p.proto >= 1 {
-            s.p.out.push(EMPTY_LIST);
-        } else {
-            s.p.out.extend_from_slice(&[MARK, LIST]);
-        }
+        s.p.empty_container(EMPTY_LIST, LIST);
         Batch {
             s,
             in_batch: 0,
