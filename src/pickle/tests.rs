@@ -37,6 +37,14 @@ fn err(pickle: &[u8]) -> Error {
     loads(pickle).unwrap_err()
 }
 
+/// Loading `pickle` fails with an error that matches `pattern`.
+macro_rules! assert_err {
+    ($pickle:expr, $pattern:pat) => {
+        let error = err($pickle);
+        assert!(matches!(error, $pattern), "{error:?}");
+    };
+}
+
 #[test]
 fn nested_containers_decode_at_every_protocol_cpython_writes() {
     let expected = "{'a': [1, (2, 3.5)], 'b': None}";
@@ -163,11 +171,8 @@ fn strings_decode_from_every_string_opcode() {
     );
     assert_eq!(loads(b"U\x02ab.").unwrap(), Value::bytes(b"ab"));
     assert_eq!(loads(b"T\x01\x00\x00\x00a.").unwrap(), Value::bytes(b"a"));
-    assert!(matches!(err(b"S'abc\n."), Error::BadArgument { .. }));
-    assert!(matches!(
-        err(b"X\x01\x00\x00\x00\xff."),
-        Error::BadArgument { .. }
-    ));
+    assert_err!(b"S'abc\n.", Error::BadArgument { .. });
+    assert_err!(b"X\x01\x00\x00\x00\xff.", Error::BadArgument { .. });
 }
 
 #[test]
@@ -345,9 +350,9 @@ fn marks_pop_and_dup_follow_cpython() {
             }
         }
     ));
-    assert!(matches!(err(b"K\x01(."), Error::StackUnderflow { .. }));
-    assert!(matches!(err(b"K\x01t."), Error::NoMark { .. }));
-    assert!(matches!(err(b"."), Error::StackUnderflow { .. }));
+    assert_err!(b"K\x01(.", Error::StackUnderflow { .. });
+    assert_err!(b"K\x01t.", Error::NoMark { .. });
+    assert_err!(b".", Error::StackUnderflow { .. });
 }
 
 #[test]
@@ -356,10 +361,10 @@ fn frames_are_read_through() {
         loads(b"\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00K\x01.").unwrap(),
         Value::Int(1)
     );
-    assert!(matches!(
-        err(b"\x80\x04\x95\xff\x00\x00\x00\x00\x00\x00\x00K\x01."),
+    assert_err!(
+        b"\x80\x04\x95\xff\x00\x00\x00\x00\x00\x00\x00K\x01.",
         Error::Truncated { .. }
-    ));
+    );
 }
 
 #[test]
@@ -389,10 +394,7 @@ fn refused_features_say_what_and_where() {
             at: At { offset: 2, .. }
         }
     ));
-    assert!(matches!(
-        err(b"\x80\x05\x98."),
-        Error::OutOfBandBuffer { .. }
-    ));
+    assert_err!(b"\x80\x05\x98.", Error::OutOfBandBuffer { .. });
     assert!(matches!(
         err(b"\x82\x07."),
         Error::Extension { code: 7, .. }
@@ -568,19 +570,16 @@ fn every_prefix_of_a_pickle_is_an_error_never_a_panic() {
 
 #[test]
 fn lengths_past_the_input_are_refused_before_allocating() {
-    assert!(matches!(
-        err(b"\x8e\xff\xff\xff\xff\xff\xff\xff\xff"),
+    assert_err!(
+        b"\x8e\xff\xff\xff\xff\xff\xff\xff\xff",
         Error::Truncated { .. }
-    ));
-    assert!(matches!(
-        err(b"\x96\x00\x00\x00\x00\x00\x00\x00\x40"),
+    );
+    assert_err!(
+        b"\x96\x00\x00\x00\x00\x00\x00\x00\x40",
         Error::Truncated { .. }
-    ));
-    assert!(matches!(err(b"X\xff\xff\xff\xff"), Error::Truncated { .. }));
-    assert!(matches!(
-        err(b"T\xff\xff\xff\xff"),
-        Error::BadArgument { .. }
-    ));
+    );
+    assert_err!(b"X\xff\xff\xff\xff", Error::Truncated { .. });
+    assert_err!(b"T\xff\xff\xff\xff", Error::BadArgument { .. });
 }
 
 #[test]
