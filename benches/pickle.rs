@@ -74,6 +74,9 @@ fn best(secs: f64, mut f: impl FnMut()) -> Duration {
 /// One benchmarked operation; its result is black-boxed and dropped in the timing.
 type Op<'a> = Box<dyn Fn() + 'a>;
 
+/// A criterion group: its name, the bytes each operation handles, and the operations.
+type Group<'a> = (&'static str, usize, [(&'static str, Op<'a>); 4]);
+
 fn op<'a, T, E: std::fmt::Debug>(f: impl Fn() -> Result<T, E> + 'a) -> Op<'a> {
     Box::new(move || drop(black_box(f().unwrap())))
 }
@@ -119,7 +122,7 @@ fn main() {
 
     // Each operation once: criterion measures it, then the table below times it again.
     let (de, ser) = (serde_pickle::DeOptions::new, serde_pickle::SerOptions::new);
-    let groups: [(&str, usize, [(&str, Op); 4]); 2] = [
+    let groups: [Group; 2] = [
         (
             "unpickle",
             input.len(),
