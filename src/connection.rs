@@ -22,8 +22,8 @@ use alloc::vec::Vec;
 use rand_core::CryptoRng;
 
 use crate::error::{Error, Misuse};
-use crate::frame::{self, Frame};
-use crate::handshake::{Handshake, HandshakeConfig, Role};
+use crate::frame::{self, Frame, Transport};
+use crate::handshake::{Handshake, HandshakeConfig, Role, MAX_FRAME_LEN};
 use crate::receiver::{BufferPolicy, Receiver, RecvBuf};
 use crate::sender::{DirectSend, Sender};
 
@@ -145,7 +145,8 @@ impl Connection {
     pub fn with_buffer_policy(mut self, policy: BufferPolicy) -> Connection {
         let max_len = self.receiver.max_len();
         let refuses_a_challenge = self.receiver.refuses_a_challenge();
-        self.receiver = Receiver::with_policy(policy);
+        let transport = self.receiver.transport();
+        self.receiver = Receiver::with_policy(policy).with_transport(transport);
         self.receiver.set_max_len(max_len);
         if refuses_a_challenge {
             self.receiver.refuse_a_challenge();
@@ -156,6 +157,51 @@ impl Connection {
     /// The inbound buffer's policy.
     pub fn buffer_policy(&self) -> BufferPolicy {
         self.receiver.policy()
+    }
+
+    /// The same connection over `transport` (set it before the first read or write):
+    /// [`Transport::Messages`] for a Windows message-mode named pipe, where each
+    /// message, the handshake's included, is one pipe message without a header.
+    ///
+    /// ```
+    /// use mpconn::{Connection, HandshakeConfig, Transport};
+    /// # struct Counter(u8);
+    /// # impl rand_core::TryRng for Counter {
+    /// #     type Error = core::convert::Infallible;
+    /// #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(self.0 as u32) }
+    /// #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { Ok(self.0 as u64) }
+    /// #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Self::Error> {
+    /// #         for b in d { self.0 = self.0.wrapping_add(1); *b = self.0 } Ok(())
+    /// #     }
+    /// # }
+    /// # impl rand_core::TryCryptoRng for Counter {}
+    /// let config = HandshakeConfig::default();
+    /// let mut server = Connection::server(Some(b"key"), &config, &mut Counter(0))
+    ///     .with_transport(Transport::Messages);
+    /// let mut client = Connection::client(Some(b"key"), &config, &mut Counter(7))
+    ///     .with_transport(Transport::Messages);
+    /// let challenge = server.take_message().unwrap();
+    /// assert!(challenge.starts_with(b"#CHALLENGE#{sha256}")); // no header in front
+    /// client.feed_message(&challenge).unwrap();
+    /// while server.wants_write() || client.wants_write() {
+    ///     while let Some(message) = client.take_message() {
+    ///         server.feed_message(&message).unwrap();
+    ///     }
+    ///     while let Some(message) = server.take_message() {
+    ///         client.feed_message(&message).unwrap();
+    ///     }
+    /// }
+    /// assert!(server.is_established() && client.is_established());
+    /// ```
+    pub fn with_transport(mut self, transport: Transport) -> Connection {
+        self.receiver = self.receiver.with_transport(transport);
+        self.sender.set_transport(transport);
+        self
+    }
+
+    /// The transport it runs over.
+    pub fn transport(&self) -> Transport {
+        self.receiver.transport()
     }
 
     /// Where the connection stands. A failed handshake stays
@@ -291,8 +337,58 @@ impl Connection {
     #[inline]
     pub fn received(&mut self, n: usize) -> Result<(), Misuse> {
         self.receiver.received(n)?;
+        self.cap_handshake_message();
         self.run_handshake();
         Ok(())
+    }
+
+    /// The message now arriving on [`Transport::Messages`] is whole (see
+    /// [`Receiver::received_message_end`]); during the handshake this runs the
+    /// handshake over it, as [`received`](Self::received) does.
+    pub fn received_message_end(&mut self) -> Result<(), Misuse> {
+        self.receiver.received_message_end()?;
+        self.run_handshake();
+        Ok(())
+    }
+
+    /// How much of the message now arriving on [`Transport::Messages`] is still to come
+    /// (see [`Receiver::message_remaining`]).
+    pub fn message_remaining(&mut self, left: u64) -> Result<(), Misuse> {
+        self.receiver.message_remaining(left)?;
+        self.run_handshake();
+        Ok(())
+    }
+
+    /// Copies one whole message in, as a message-transport read would (see
+    /// [`Receiver::feed_message`]), then runs the handshake over it: for tests, fuzzing
+    /// and in-memory transports.
+    pub fn feed_message(&mut self, message: &[u8]) -> Result<(), Misuse> {
+        self.receiver.feed(message)?;
+        self.cap_handshake_message();
+        self.received_message_end()
+    }
+
+    /// Takes the next whole message to write on [`Transport::Messages`] (see
+    /// [`Sender::take_message`]).
+    pub fn take_message(&mut self) -> Option<Vec<u8>> {
+        self.sender.take_message()
+    }
+
+    /// A handshake message is at most [`MAX_FRAME_LEN`] bytes: on a message transport,
+    /// where no header declares its length, one that grows past it fails the handshake
+    /// as it arrives (as a header declaring it would), so it is never held.
+    fn cap_handshake_message(&mut self) {
+        if !self.is_handshaking() {
+            return;
+        }
+        if let Some(len) = self.receiver.open_message_len() {
+            if len > MAX_FRAME_LEN {
+                self.fail(Error::MessageTooLong {
+                    len,
+                    max: MAX_FRAME_LEN,
+                });
+            }
+        }
     }
 
     /// The peer closed its end of the stream: a running handshake fails with
@@ -311,6 +407,7 @@ impl Connection {
     /// in-memory transports.
     pub fn feed(&mut self, input: &[u8]) -> Result<(), Misuse> {
         self.receiver.feed(input)?;
+        self.cap_handshake_message();
         self.run_handshake();
         Ok(())
     }

@@ -98,6 +98,18 @@ pub enum Misuse {
     },
     /// `received(n)` with `n > 0` after `received_eof()`: nothing comes after the end.
     AfterEof,
+    /// A call of the message transport ([`Transport::Messages`](crate::Transport)) on a
+    /// receiver that reads a byte stream.
+    NotMessages,
+    /// The message ended (`received_message_end`) before the bytes that
+    /// `message_remaining` announced had arrived, or more arrived than it announced.
+    /// The receiver is out of step ([`Error::OutOfStep`] from then on).
+    MessageLengthMismatch {
+        /// The bytes announced still to come.
+        announced: u64,
+        /// The bytes of them received when the message ended.
+        received: u64,
+    },
 }
 
 /// Why an authentication handshake failed: which check, on which side.
@@ -195,6 +207,17 @@ impl fmt::Display for Misuse {
                 "received({reported}), but the payload buffer shrank (limit {limit})"
             ),
             Misuse::AfterEof => f.write_str("received bytes after received_eof()"),
+            Misuse::NotMessages => {
+                f.write_str("a message-transport call on a receiver of a byte stream")
+            }
+            Misuse::MessageLengthMismatch {
+                announced,
+                received,
+            } => write!(
+                f,
+                "the message ended after {received} of the {announced} bytes \
+                 message_remaining announced"
+            ),
         }
     }
 }

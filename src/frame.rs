@@ -44,6 +44,41 @@ pub const LONG_MARKER: [u8; 4] = [0xff; 4];
 /// actually arrived (docs/protocol.md section 1), never the claim.
 pub const GROWTH_STEP: usize = 64 * 1024;
 
+/// What carries the frames: a byte stream, or a transport that keeps message boundaries.
+///
+/// CPython frames every message with a length header on sockets and on Unix pipes
+/// ([`Stream`](Transport::Stream)). On Windows, `PipeConnection` runs over message-mode
+/// named pipes and writes no header at all: one pipe message is one message, in the
+/// handshake too, and the pipe says where each ends
+/// ([`Messages`](Transport::Messages); docs/protocol.md section 1).
+///
+/// With `Messages` the adapter reports where each incoming message ends
+/// ([`Receiver::received_message_end`](crate::Receiver::received_message_end)) and
+/// writes each [`pending_output`](crate::Sender::pending_output) as one message of its
+/// own; everything else, the limits, the errors and the handshake, is the same.
+///
+/// ```
+/// use mpconn::{Receiver, Sender, Transport};
+///
+/// let mut sender = Sender::with_transport(Transport::Messages);
+/// sender.send(b"spam").unwrap();
+/// assert_eq!(sender.pending_output(), b"spam"); // no header: the pipe frames it
+///
+/// let mut receiver = Receiver::new().with_transport(Transport::Messages);
+/// receiver.feed_message(b"spam").unwrap();
+/// assert_eq!(receiver.next_message().unwrap().as_deref(), Some(&b"spam"[..]));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// A byte stream (TCP, Unix sockets, Unix pipes): each frame is a header and its
+    /// payload.
+    #[default]
+    Stream,
+    /// A message transport (Windows message-mode named pipes): each frame is one
+    /// transport message, without a header.
+    Messages,
+}
+
 /// An encoded frame header: 4 bytes, or 12 above [`MAX_SHORT_LEN`].
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Header {

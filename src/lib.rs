@@ -103,7 +103,7 @@ pub mod sender;
 pub use connection::Connection;
 pub use digest::Digest;
 pub use error::{AuthFailure, Error, Misuse};
-pub use frame::{Decoder, Frame};
+pub use frame::{Decoder, Frame, Transport};
 pub use handshake::{AuthKey, Handshake, HandshakeConfig, Role};
 pub use receiver::{BufferPolicy, Receiver, RecvBuf};
 pub use sender::{DirectSend, Sender};

@@ -10,7 +10,11 @@
 use alloc::vec::Vec;
 
 use crate::error::{Error, Misuse};
-use crate::frame::{Decoder, Frame};
+use crate::frame::{Decoder, Frame, Header, Transport};
+
+/// The bytes reserved in front of a message of the message transport, for the header
+/// written once its length is known: the decoder then reads it as a stream frame.
+const RESERVED: usize = 4;
 
 /// How the inbound buffer grows: it starts at `initial` bytes and doubles while reads
 /// fill it, up to `max`. The default is 4 KiB to 64 KiB: a handshake and small messages
@@ -122,6 +126,23 @@ pub struct Receiver {
     decoder: Decoder,
     lent: Lent,
     eof: bool,
+    transport: Transport,
+    /// The message transport's message now arriving, if one started.
+    open: Option<Open>,
+    /// A fault found behind the messages still buffered (a message over the limit while
+    /// it arrives, the end of the transport inside one): reported once they are taken.
+    trailing: Option<Error>,
+}
+
+/// A message of the message transport, part-way in: its bytes follow `RESERVED` bytes at
+/// `at` in the buffer, which hold its header once its length is known (from then on the
+/// decoder reads it as a frame, and `at` is stale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Open {
+    at: usize,
+    /// The bytes still to come, once `message_remaining` announced them: the header is
+    /// written and the decoder reads the message as a stream frame.
+    left: Option<u64>,
 }
 
 impl Default for Receiver {
@@ -151,6 +172,38 @@ impl Receiver {
             decoder: Decoder::new(),
             lent: Lent::Nothing,
             eof: false,
+            transport: Transport::Stream,
+            open: None,
+            trailing: None,
+        }
+    }
+
+    /// The same receiver, reading from `transport` (set it before the first read). With
+    /// [`Transport::Messages`], report the end of each message with
+    /// [`received_message_end`](Self::received_message_end).
+    ///
+    /// ```
+    /// use mpconn::{Receiver, Transport};
+    /// let receiver = Receiver::new().with_transport(Transport::Messages);
+    /// assert_eq!(receiver.transport(), Transport::Messages);
+    /// ```
+    pub fn with_transport(mut self, transport: Transport) -> Receiver {
+        self.transport = transport;
+        self
+    }
+
+    /// The transport it reads from.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Where the bytes the decoder may read end: a message of the message transport
+    /// whose length is not known yet is not one of them.
+    #[inline]
+    fn decodable_end(&self) -> usize {
+        match self.open {
+            Some(Open { at, left: None }) => at,
+            _ => self.end,
         }
     }
 
@@ -182,13 +235,14 @@ impl Receiver {
     /// ```
     pub fn recv_buf(&mut self) -> RecvBuf<'_> {
         self.settle();
-        if self.start < self.end && !self.decoder.completes(&self.buf[self.start..self.end]) {
+        let decodable = self.decodable_end();
+        if self.start < decodable && !self.decoder.completes(&self.buf[self.start..decodable]) {
             // Nothing whole is buffered: the decoder takes what is (a header, the start
             // of a payload), so that the rest of a large payload is read onto its own
             // Vec instead of doubling this buffer to hold it. A driver may then read
             // until `has_message()` without taking anything in between. An error stays
             // in the decoder for `next_message` to report.
-            if let Ok((used, _)) = self.decoder.decode(&self.buf[self.start..self.end]) {
+            if let Ok((used, _)) = self.decoder.decode(&self.buf[self.start..decodable]) {
                 self.start += used;
             }
         }
@@ -207,18 +261,36 @@ impl Receiver {
             }
         } else if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
+            if let Some(Open { at, left: None }) = &mut self.open {
+                // (Once its length is known, the decoder reads it and `at` is not used.)
+                *at -= self.start;
+            }
             (self.start, self.end) = (0, self.end - self.start);
         }
+        let refusing = self.trailing.is_some();
+        if self.transport == Transport::Messages && self.open.is_none() && !self.eof && !refusing {
+            open_message(&mut self.buf, &mut self.end, &mut self.open, self.policy);
+        }
         if self.buf.is_empty() {
-            self.buf.resize(self.policy.initial, 0);
+            self.buf.resize(self.policy.initial.max(RESERVED + 1), 0);
         } else if self.end == self.buf.len() {
             // Full of bytes not taken: grow (by doubling) rather than lend nothing.
             self.buf.resize(self.buf.len() * 2, 0);
         }
-        self.lent = Lent::Buffer {
-            room: self.buf.len() - self.end,
-        };
-        RecvBuf::Buffer(&mut self.buf[self.end..])
+        let mut room = self.buf.len() - self.end;
+        if let Some(Open {
+            left: Some(left), ..
+        }) = self.open
+        {
+            // The message's announced rest, and not a byte of the next one.
+            room = room.min(usize::try_from(left).unwrap_or(usize::MAX).max(1));
+        }
+        self.lent = Lent::Buffer { room };
+        RecvBuf::Buffer(&mut self.buf[self.end..self.end + room])
+    }
+
+    fn open_message(&mut self) {
+        open_message(&mut self.buf, &mut self.end, &mut self.open, self.policy);
     }
 
     /// Commits `n` bytes read into what the last [`recv_buf`](Self::recv_buf) lent.
@@ -258,6 +330,11 @@ impl Receiver {
                     let grown = (self.buf.len() * 2).min(self.policy.max);
                     self.buf.resize(grown, 0);
                 }
+                if self.transport == Transport::Messages && self.open.is_none() {
+                    // A message was refused: what follows it is not read.
+                    self.end -= n;
+                }
+                self.count_message_bytes(n as u64)?;
                 self.drop_input_after_failure();
                 Ok(())
             }
@@ -265,7 +342,7 @@ impl Receiver {
                 let now = self.decoder.payload_len().unwrap_or(before);
                 let grew_by = now.checked_sub(before);
                 if grew_by == Some(n) && n <= limit {
-                    Ok(())
+                    self.count_message_bytes(n as u64)
                 } else {
                     self.decoder.fail(Error::OutOfStep);
                     Err(Misuse::PayloadMismatch {
@@ -285,6 +362,209 @@ impl Receiver {
     pub fn received_eof(&mut self) {
         self.settle();
         self.eof = true;
+        // A message whose length was announced is a frame the decoder is inside: it
+        // reports the end itself.
+        if let Some(Open { at, left: None }) = self.open.take() {
+            let got = (self.end - at - RESERVED) as u64;
+            if got > 0 {
+                // The transport ended inside a message.
+                self.trail(Error::UnexpectedEof { received: got });
+            }
+            self.end = at;
+        }
+    }
+
+    /// The message now arriving on the message transport is whole: the bytes received
+    /// since the last one ended are one message (none: an empty message). An adapter
+    /// calls it when a read returns without "more data" (Windows: `ReadFile` done,
+    /// not `ERROR_MORE_DATA`). On a stream, [`Misuse::NotMessages`].
+    ///
+    /// ```
+    /// use mpconn::{Receiver, RecvBuf, Transport};
+    /// let mut receiver = Receiver::new().with_transport(Transport::Messages);
+    /// let RecvBuf::Buffer(room) = receiver.recv_buf() else { unreachable!() };
+    /// room[..2].copy_from_slice(b"hi");
+    /// receiver.received(2).unwrap();
+    /// assert!(!receiver.has_message()); // it may go on
+    /// receiver.received_message_end().unwrap();
+    /// receiver.received_message_end().unwrap(); // an empty one
+    /// assert_eq!(receiver.next_message().unwrap().as_deref(), Some(&b"hi"[..]));
+    /// assert_eq!(receiver.next_message().unwrap().as_deref(), Some(&b""[..]));
+    /// ```
+    pub fn received_message_end(&mut self) -> Result<(), Misuse> {
+        self.settle();
+        if self.transport != Transport::Messages {
+            return Err(Misuse::NotMessages);
+        }
+        if self.eof {
+            return Err(Misuse::AfterEof);
+        }
+        if self.decoder.is_failed() || self.trailing.is_some() {
+            // Nothing more is decoded.
+            self.open = None;
+            self.drop_input_after_failure();
+            return Ok(());
+        }
+        if self.open.is_none() {
+            self.open_message();
+        }
+        let Some(open) = self.open.take() else {
+            return Ok(());
+        };
+        match open.left {
+            None => self.write_header(open.at, 0),
+            Some(0) => {}
+            Some(left) => {
+                self.decoder.fail(Error::OutOfStep);
+                self.drop_input_after_failure();
+                return Err(Misuse::MessageLengthMismatch {
+                    announced: left,
+                    received: 0,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Announces how much of the message now arriving on the message transport is
+    /// still to come (Windows: `PeekNamedPipe`'s bytes left in this message after
+    /// `ERROR_MORE_DATA`). Optional, and it pays: a message over the length limit fails
+    /// now, before its bytes are read (as CPython's `PipeConnection` checks), and the
+    /// rest of a large one is read straight onto its own `Vec`. The message still ends
+    /// with [`received_message_end`](Self::received_message_end) once `left` bytes have
+    /// come.
+    ///
+    /// ```
+    /// use mpconn::{Error, Receiver, Transport};
+    /// let mut receiver = Receiver::new().with_transport(Transport::Messages);
+    /// receiver.set_max_len(Some(100));
+    /// receiver.feed(&[7; 64]).unwrap(); // a first read, cut short
+    /// receiver.message_remaining(1000).unwrap();
+    /// assert_eq!(receiver.next_message(), Err(Error::MessageTooLong { len: 1064, max: 100 }));
+    /// ```
+    pub fn message_remaining(&mut self, left: u64) -> Result<(), Misuse> {
+        self.settle();
+        if self.transport != Transport::Messages {
+            return Err(Misuse::NotMessages);
+        }
+        if self.eof {
+            return Err(Misuse::AfterEof);
+        }
+        if self.decoder.is_failed() || self.trailing.is_some() {
+            return Ok(());
+        }
+        if self.open.is_none() {
+            self.open_message();
+        }
+        let Some(open) = self.open else {
+            return Ok(());
+        };
+        match open.left {
+            None => {
+                self.write_header(open.at, left);
+                self.open = Some(Open {
+                    at: open.at,
+                    left: Some(left),
+                });
+                Ok(())
+            }
+            // Said again: it must agree with what is still to come.
+            Some(known) if known == left => Ok(()),
+            Some(known) => {
+                self.decoder.fail(Error::OutOfStep);
+                self.drop_input_after_failure();
+                Err(Misuse::MessageLengthMismatch {
+                    announced: known,
+                    received: known.saturating_sub(left),
+                })
+            }
+        }
+    }
+
+    /// Copies one whole message in, as a message-transport read would: [`feed`](Self::feed)
+    /// then [`received_message_end`](Self::received_message_end). For tests, fuzzing and
+    /// in-memory transports.
+    ///
+    /// ```
+    /// use mpconn::{Receiver, Transport};
+    /// let mut receiver = Receiver::new().with_transport(Transport::Messages);
+    /// receiver.feed_message(b"abc").unwrap();
+    /// assert_eq!(receiver.next_message().unwrap().as_deref(), Some(&b"abc"[..]));
+    /// ```
+    pub fn feed_message(&mut self, message: &[u8]) -> Result<(), Misuse> {
+        self.feed(message)?;
+        self.received_message_end()
+    }
+
+    /// Writes the header of the message at `at` (its bytes so far, and `more` to come)
+    /// into the room reserved for it; a long header (above 2 GiB) moves the bytes up.
+    fn write_header(&mut self, at: usize, more: u64) {
+        let got = self.end - at - RESERVED;
+        let header = Header::new(got as u64 + more);
+        let bytes = header.as_bytes();
+        if bytes.len() > RESERVED {
+            let shift = bytes.len() - RESERVED;
+            if self.buf.len() < self.end + shift {
+                self.buf.resize(self.end + shift, 0);
+            }
+            self.buf
+                .copy_within(at + RESERVED..self.end, at + bytes.len());
+            self.end += shift;
+        }
+        self.buf[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+
+    /// Counts `n` bytes received into the open message of the message transport:
+    /// against what was announced to come, or against the length limit while its
+    /// length is not known (so memory follows the limit, as on a stream).
+    fn count_message_bytes(&mut self, n: u64) -> Result<(), Misuse> {
+        let Some(open) = &mut self.open else {
+            return Ok(());
+        };
+        match &mut open.left {
+            Some(left) if n > *left => {
+                let announced = *left;
+                self.decoder.fail(Error::OutOfStep);
+                self.drop_input_after_failure();
+                Err(Misuse::MessageLengthMismatch {
+                    announced,
+                    received: n,
+                })
+            }
+            Some(left) => {
+                *left -= n;
+                Ok(())
+            }
+            None => {
+                let got = (self.end - open.at - RESERVED) as u64;
+                if let Some(max) = self.decoder.max_len() {
+                    if got > max {
+                        // Bytes past the limit are not kept: the message is refused
+                        // once those before it are taken, as CPython's would be.
+                        self.end = open.at;
+                        self.open = None;
+                        self.trail(Error::MessageTooLong { len: got, max });
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The bytes of the message now arriving on the message transport whose length is
+    /// not known yet (`None`: no such message).
+    pub(crate) fn open_message_len(&self) -> Option<u64> {
+        match self.open {
+            Some(Open { at, left: None }) => Some((self.end - at - RESERVED) as u64),
+            _ => None,
+        }
+    }
+
+    /// Reports `error` once the messages already buffered are taken.
+    fn trail(&mut self, error: Error) {
+        if self.trailing.is_none() {
+            self.trailing = Some(error);
+        }
     }
 
     /// True once [`received_eof`](Self::received_eof) was called.
@@ -335,7 +615,7 @@ impl Receiver {
     #[inline]
     pub fn next_message(&mut self) -> Result<Option<Frame<'_>>, Error> {
         self.settle();
-        let input = &self.buf[self.start..self.end];
+        let input = &self.buf[self.start..self.decodable_end()];
         match self.decoder.decode(input) {
             Ok((used, Some(frame))) => {
                 self.start += used;
@@ -343,7 +623,11 @@ impl Receiver {
             }
             Ok((used, None)) => {
                 self.start += used;
-                if self.eof {
+                if let Some(error) = self.trailing.take() {
+                    self.decoder.fail(error.clone());
+                    (self.start, self.end, self.open) = (0, 0, None);
+                    Err(error)
+                } else if self.eof {
                     Err(self.decoder.eof())
                 } else {
                     Ok(None)
@@ -351,7 +635,7 @@ impl Receiver {
             }
             Err(error) => {
                 // Nothing more is decoded: the input need not be kept.
-                (self.start, self.end) = (0, 0);
+                (self.start, self.end, self.open) = (0, 0, None);
                 Err(error)
             }
         }
@@ -375,7 +659,12 @@ impl Receiver {
         // A payload Vec changed without a report: next_message settles it as out of step.
         let misreported = matches!(self.lent, Lent::Payload { before, .. }
             if self.decoder.payload_len() != Some(before));
-        self.eof || misreported || self.decoder.completes(&self.buf[self.start..self.end])
+        self.eof
+            || misreported
+            || self.trailing.is_some()
+            || self
+                .decoder
+                .completes(&self.buf[self.start..self.decodable_end()])
     }
 
     /// Limits the length of incoming messages from the next decoded frame on (CPython's
@@ -416,7 +705,7 @@ impl Receiver {
     /// ```
     #[inline]
     pub fn has_buffered_input(&self) -> bool {
-        self.start < self.end
+        self.start < self.decodable_end()
     }
 
     /// The received bytes not yet decoded (for an adapter that hands the stream over to
@@ -429,7 +718,7 @@ impl Receiver {
     /// assert_eq!(receiver.buffered_input(), b"\0\0");
     /// ```
     pub fn buffered_input(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        &self.buf[self.start..self.decodable_end()]
     }
 
     /// True when the decoder is part-way through a message (a partial header or
@@ -489,13 +778,14 @@ impl Receiver {
     /// Marks bytes as taken by a handshake that read them from
     /// [`buffered_input`](Self::buffered_input).
     pub(crate) fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end);
+        self.start = (self.start + n).min(self.decodable_end());
     }
 
     /// Forgets the buffered input: after a failure nothing more is decoded, so it need
     /// not be kept.
     pub(crate) fn discard_input(&mut self) {
         (self.start, self.end) = (0, 0);
+        self.open = None;
     }
 
     fn drop_input_after_failure(&mut self) {
@@ -517,10 +807,25 @@ impl Receiver {
     }
 }
 
+/// Starts a message of the message transport at the end of the buffer: room for its
+/// header first. (A function of the fields, so that `recv_buf` can call it after a
+/// branch that lends the decoder's payload.)
+fn open_message(buf: &mut Vec<u8>, end: &mut usize, open: &mut Option<Open>, policy: BufferPolicy) {
+    if buf.len() < *end + RESERVED {
+        let size = (*end + RESERVED).max(policy.initial).max(RESERVED + 1);
+        buf.resize(size, 0);
+    }
+    *open = Some(Open {
+        at: *end,
+        left: None,
+    });
+    *end += RESERVED;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::{encode, Header, GROWTH_STEP};
+    use crate::frame::{encode, GROWTH_STEP};
     use alloc::vec;
 
     fn framed(payload: &[u8]) -> Vec<u8> {

@@ -10,7 +10,7 @@
 use alloc::vec::Vec;
 
 use crate::error::Error;
-use crate::frame::{self, Header, CONCAT_LIMIT};
+use crate::frame::{self, Header, Transport, CONCAT_LIMIT};
 
 /// Whether the stream can still be trusted to sit between two frames after the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,10 +38,16 @@ enum WriteSide {
 /// ```
 #[derive(Debug)]
 pub struct Sender {
+    /// Framed messages, whatever the transport: with [`Transport::Messages`] the output
+    /// is their payloads, one message at a time.
     out: Vec<u8>,
-    /// Bytes of `out` already written.
+    /// Bytes of `out` already written (with `Messages`: the start of the frame whose
+    /// payload goes out next).
     out_start: usize,
+    /// With `Messages`: bytes of that frame's payload already written.
+    msg_written: usize,
     step: WriteSide,
+    transport: Transport,
 }
 
 impl Default for Sender {
@@ -53,10 +59,58 @@ impl Default for Sender {
 impl Sender {
     /// An empty queue.
     pub fn new() -> Sender {
+        Sender::with_transport(Transport::Stream)
+    }
+
+    /// An empty queue for `transport`. With [`Transport::Messages`],
+    /// [`pending_output`](Self::pending_output) is what is left of the next message
+    /// alone, without a header: write it as one transport message (an empty one
+    /// included), then [`consume_output`](Self::consume_output) it.
+    ///
+    /// ```
+    /// use mpconn::{Sender, Transport};
+    /// let mut sender = Sender::with_transport(Transport::Messages);
+    /// sender.send(b"").unwrap();
+    /// sender.send(b"ab").unwrap();
+    /// assert!(sender.wants_write());
+    /// assert_eq!(sender.pending_output(), b""); // an empty message is one too
+    /// sender.consume_output(0);
+    /// assert_eq!(sender.take_output(), b"ab");
+    /// assert!(!sender.wants_write());
+    /// ```
+    pub fn with_transport(transport: Transport) -> Sender {
         Sender {
             out: Vec::new(),
             out_start: 0,
+            msg_written: 0,
             step: WriteSide::InStep,
+            transport,
+        }
+    }
+
+    /// The transport it writes to.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Changes the transport before anything is written (the queue holds frames either
+    /// way).
+    pub(crate) fn set_transport(&mut self, transport: Transport) {
+        self.transport = transport;
+        self.msg_written = 0;
+    }
+
+    /// With `Messages`, the next queued frame's payload, as `(start, end)` in `out`.
+    #[inline]
+    fn next_message_span(&self) -> Option<(usize, usize)> {
+        let queue = &self.out[self.out_start..];
+        match frame::parse_header(queue) {
+            Ok(Some((header_len, len))) => {
+                let start = self.out_start + header_len;
+                Some((start, start + len as usize))
+            }
+            // The queue holds whole frames of our own encoding: nothing else occurs.
+            _ => None,
         }
     }
 
@@ -102,10 +156,16 @@ impl Sender {
         }
         self.check_in_step()?;
         self.step = WriteSide::Direct;
+        let header = Header::new(payload.len() as u64);
+        // A message transport frames it itself: the header counts as written.
+        let written = match self.transport {
+            Transport::Stream => 0,
+            Transport::Messages => header.as_bytes().len(),
+        };
         Ok(DirectSend {
-            header: Header::new(payload.len() as u64),
+            header,
             payload,
-            written: 0,
+            written,
             sender: self,
         })
     }
@@ -114,24 +174,50 @@ impl Sender {
     #[inline]
     pub fn pending_output(&self) -> &[u8] {
         match self.step {
-            WriteSide::InStep => &self.out[self.out_start..],
+            WriteSide::InStep => self.pending_of_queue(),
             WriteSide::Direct | WriteSide::OutOfStep => &[],
         }
     }
 
-    /// True when [`pending_output`](Self::pending_output) is not empty.
+    /// True when there is output to write: [`pending_output`](Self::pending_output) is
+    /// not empty, or (with [`Transport::Messages`]) an empty message is next.
     #[inline]
     pub fn wants_write(&self) -> bool {
-        !self.pending_output().is_empty()
+        self.step == WriteSide::InStep && self.out_start < self.out.len()
     }
 
     /// Marks the first `n` bytes of [`pending_output`](Self::pending_output) as written
     /// (a partial write keeps its place). `n` larger than what is pending is clamped.
+    /// With [`Transport::Messages`], the message is done once all of it is written
+    /// (`consume_output(0)` for an empty one).
     #[inline]
     pub fn consume_output(&mut self, n: usize) {
         self.notice_leak();
-        let n = n.min(self.pending_output().len());
-        self.out_start += n;
+        if self.step != WriteSide::InStep {
+            return;
+        }
+        self.consume_queue(n);
+    }
+
+    /// Marks `n` bytes of the queue's output as written, whatever the step.
+    #[inline]
+    fn consume_queue(&mut self, n: usize) {
+        match self.transport {
+            Transport::Stream => {
+                let n = n.min(self.out.len() - self.out_start);
+                self.out_start += n;
+            }
+            Transport::Messages => {
+                let Some((start, end)) = self.next_message_span() else {
+                    return;
+                };
+                self.msg_written = (self.msg_written + n).min(end - start);
+                if start + self.msg_written == end {
+                    self.out_start = end;
+                    self.msg_written = 0;
+                }
+            }
+        }
         if self.out_start == self.out.len() {
             self.out.clear();
             self.out_start = 0;
@@ -151,6 +237,27 @@ impl Sender {
         let out = self.pending_output().to_vec();
         self.consume_output(out.len());
         out
+    }
+
+    /// Takes the next whole message with [`Transport::Messages`] (`None` when nothing is
+    /// queued), for in-memory transports and tests; on a stream, what
+    /// [`take_output`](Self::take_output) takes.
+    ///
+    /// ```
+    /// use mpconn::{Sender, Transport};
+    /// let mut sender = Sender::with_transport(Transport::Messages);
+    /// sender.send(b"a").unwrap();
+    /// sender.send(b"").unwrap();
+    /// assert_eq!(sender.take_message().as_deref(), Some(&b"a"[..]));
+    /// assert_eq!(sender.take_message().as_deref(), Some(&b""[..]));
+    /// assert_eq!(sender.take_message(), None);
+    /// ```
+    pub fn take_message(&mut self) -> Option<Vec<u8>> {
+        self.notice_leak();
+        if !self.wants_write() {
+            return None;
+        }
+        Some(self.take_output())
     }
 
     /// True once a message was only partly written: nothing more can be sent.
@@ -226,12 +333,19 @@ impl<'a> DirectSend<'a> {
 
     /// The bytes still to write, in order: what was queued before this message, what
     /// is left of its header, what is left of its payload. Some may be empty.
+    ///
+    /// With [`Transport::Messages`] they are one message: the next one queued before
+    /// this (only the first slice), then this message's payload (only the last); write
+    /// them as one transport message each time.
     pub fn slices(&self) -> [&[u8]; 3] {
         let header = self.header.as_bytes();
         let in_header = self.written.min(header.len());
         let in_payload = self.written - in_header;
         let header_rest = &header[in_header..];
         let payload_rest = &self.payload[in_payload..];
+        if self.sender.transport == Transport::Messages && !self.sender.queue_is_empty() {
+            return [self.sender.pending_of_queue(), &[], &[]];
+        }
         [self.sender.pending_of_queue(), header_rest, payload_rest]
     }
 
@@ -239,18 +353,28 @@ impl<'a> DirectSend<'a> {
     /// what is left).
     pub fn advance(&mut self, n: usize) {
         let queued = self.sender.pending_of_queue().len();
-        let from_queue = n.min(queued);
-        self.sender.out_start += from_queue;
-        if self.sender.out_start == self.sender.out.len() {
-            self.sender.out.clear();
-            self.sender.out_start = 0;
+        if self.sender.transport == Transport::Messages && !self.sender.queue_is_empty() {
+            // One queued message at a time (an empty one is done by `advance(0)`).
+            self.sender.consume_queue(n);
+            return;
         }
+        let from_queue = n.min(queued);
+        self.sender.consume_queue(from_queue);
         self.written = (self.written + (n - from_queue)).min(self.frame_len());
     }
 
     /// True when all of it (and everything queued before it) is written.
     pub fn is_done(&self) -> bool {
-        self.written == self.frame_len() && self.sender.pending_of_queue().is_empty()
+        self.written == self.frame_len() && self.sender.queue_is_empty()
+    }
+
+    /// Bytes of the frame counted as written before anything was: the header, on a
+    /// message transport.
+    fn written_at_start(&self) -> usize {
+        match self.sender.transport {
+            Transport::Stream => 0,
+            Transport::Messages => self.header.as_bytes().len(),
+        }
     }
 
     /// Gives up after a hard I/O error (the peer is gone, the socket broken): nothing
@@ -267,7 +391,7 @@ impl<'a> DirectSend<'a> {
     /// assert_eq!(sender.send(b"x"), Err(mpconn::Error::OutOfStep));
     /// ```
     pub fn abandon(mut self) {
-        let side = if self.written == 0 || self.written == self.frame_len() {
+        let side = if self.written == self.written_at_start() || self.written == self.frame_len() {
             WriteSide::InStep
         } else {
             WriteSide::OutOfStep
@@ -278,9 +402,23 @@ impl<'a> DirectSend<'a> {
 }
 
 impl Sender {
-    /// The queue, whatever the step (a live `DirectSend` writes it first).
+    /// The queue's output, whatever the step (a live `DirectSend` writes it first): the
+    /// frames, or with `Messages` the rest of the next one's payload.
+    #[inline]
     fn pending_of_queue(&self) -> &[u8] {
-        &self.out[self.out_start..]
+        match self.transport {
+            Transport::Stream => &self.out[self.out_start..],
+            Transport::Messages => match self.next_message_span() {
+                Some((start, end)) => &self.out[start + self.msg_written..end],
+                None => &[],
+            },
+        }
+    }
+
+    /// True while frames are queued (a live `DirectSend` waits for them).
+    #[inline]
+    fn queue_is_empty(&self) -> bool {
+        self.out_start == self.out.len()
     }
 }
 
@@ -288,6 +426,17 @@ impl Drop for DirectSend<'_> {
     fn drop(&mut self) {
         if self.sender.step == WriteSide::Direct {
             self.sender.step = WriteSide::InStep;
+        }
+        if self.sender.transport == Transport::Messages && self.written < self.frame_len() {
+            if self.written > self.written_at_start() {
+                // Part of the message went out as a message of its own: the rest cannot
+                // join it.
+                self.sender.step = WriteSide::OutOfStep;
+            } else {
+                self.sender.out.extend_from_slice(self.header.as_bytes());
+                self.sender.out.extend_from_slice(self.payload);
+            }
+            return;
         }
         // Part of the frame is out only once the queue before it is: what is left goes
         // behind what is still queued, before anything sent later.

@@ -7,6 +7,10 @@
 //! `tests/python/core_peer.py`, which plays every case of that direction over one
 //! connection each, in the order the test passes them on its command line; the
 //! script's docstring describes CPython's half of each case.
+//!
+//! Unix only: there is no CPython for Windows on the machines that run the Windows
+//! build (under Wine).
+#![cfg(unix)]
 
 use std::fmt;
 use std::io::{self, Read, Write};

@@ -8,7 +8,9 @@ use proptest::prelude::*;
 use mpconn::connection::State as ConnState;
 use mpconn::frame::{encode, Decoder};
 use mpconn::handshake::{Handshake, State};
-use mpconn::{AuthFailure, Connection, Digest, Error, HandshakeConfig, Receiver, RecvBuf, Role};
+use mpconn::{
+    AuthFailure, Connection, Digest, Error, HandshakeConfig, Receiver, RecvBuf, Role, Transport,
+};
 // Seeded: a conversation replays with the same nonces.
 use mpconn_test_support::{pieces, SplitMix};
 
@@ -158,11 +160,109 @@ struct Transcript {
     client_outcome: Result<(), Error>,
 }
 
+/// What reads from a message transport: a [`Receiver`] or a [`Connection`].
+trait MessageSink {
+    fn recv_buf(&mut self) -> RecvBuf<'_>;
+    fn received(&mut self, n: usize);
+    fn message_remaining(&mut self, left: u64);
+    fn received_message_end(&mut self);
+}
+
+impl MessageSink for Receiver {
+    fn recv_buf(&mut self) -> RecvBuf<'_> {
+        Receiver::recv_buf(self)
+    }
+    fn received(&mut self, n: usize) {
+        Receiver::received(self, n).unwrap();
+    }
+    fn message_remaining(&mut self, left: u64) {
+        Receiver::message_remaining(self, left).unwrap();
+    }
+    fn received_message_end(&mut self) {
+        Receiver::received_message_end(self).unwrap();
+    }
+}
+
+impl MessageSink for Connection {
+    fn recv_buf(&mut self) -> RecvBuf<'_> {
+        Connection::recv_buf(self)
+    }
+    fn received(&mut self, n: usize) {
+        Connection::received(self, n).unwrap();
+    }
+    fn message_remaining(&mut self, left: u64) {
+        Connection::message_remaining(self, left).unwrap();
+    }
+    fn received_message_end(&mut self) {
+        Connection::received_message_end(self).unwrap();
+    }
+}
+
+/// One message into `sink` as an adapter reads a message-mode pipe: reads of at most
+/// `sizes` bytes (cycled) into whatever `recv_buf` lends, the rest announced after the
+/// first read when `announce` (as `PeekNamedPipe` tells after `ERROR_MORE_DATA`), then
+/// its end. With `cut`, only the bytes of `message` arrive of a message `cut` long,
+/// and no end: the pipe broke inside it.
+fn read_message(
+    sink: &mut impl MessageSink,
+    message: &[u8],
+    sizes: &[usize],
+    announce: bool,
+    cut: Option<usize>,
+) {
+    let whole = cut.unwrap_or(message.len());
+    let mut sizes = sizes.iter().cycle();
+    let mut rest = message;
+    let mut first = true;
+    while !rest.is_empty() {
+        let max = (*sizes.next().unwrap()).max(1);
+        let n = match sink.recv_buf() {
+            RecvBuf::Buffer(room) => {
+                let n = room.len().min(rest.len()).min(max);
+                room[..n].copy_from_slice(&rest[..n]);
+                n
+            }
+            RecvBuf::Payload { buf, limit } => {
+                let n = limit.min(rest.len()).min(max);
+                buf.extend_from_slice(&rest[..n]);
+                n
+            }
+        };
+        sink.received(n);
+        rest = &rest[n..];
+        if first && announce && !rest.is_empty() {
+            sink.message_remaining((whole - (message.len() - rest.len())) as u64);
+        }
+        first = false;
+    }
+    if cut.is_none() {
+        sink.received_message_end();
+    }
+}
+
 /// Moves bytes between two connections, cut into `sizes` pieces, until both are quiet.
 /// A side still handshaking when nothing more will come gets `received_eof()`, as if
 /// the peer had closed (a real peer that failed closes its socket).
+/// On [`Transport::Messages`], whole messages move, each read in `sizes` pieces (every
+/// other one announced); the log holds them framed, as the stream would carry them.
 fn pump(server: &mut Connection, client: &mut Connection, sizes: &[usize], log: &mut Transcript) {
     loop {
+        if server.transport() == Transport::Messages {
+            let to_client: Vec<_> = std::iter::from_fn(|| server.take_message()).collect();
+            let to_server: Vec<_> = std::iter::from_fn(|| client.take_message()).collect();
+            if to_client.is_empty() && to_server.is_empty() {
+                break;
+            }
+            for (i, message) in to_client.iter().enumerate() {
+                encode(message, &mut log.server_to_client);
+                read_message(client, message, sizes, i % 2 == 0, None);
+            }
+            for (i, message) in to_server.iter().enumerate() {
+                encode(message, &mut log.client_to_server);
+                read_message(server, message, sizes, i % 2 == 1, None);
+            }
+            continue;
+        }
         let to_client = server.take_output();
         let to_server = client.take_output();
         if to_client.is_empty() && to_server.is_empty() {
@@ -220,11 +320,17 @@ struct Conversation {
 
 impl Conversation {
     fn run(&self, sizes: &[usize]) -> Transcript {
+        self.run_over(Transport::Stream, sizes)
+    }
+
+    fn run_over(&self, transport: Transport, sizes: &[usize]) -> Transcript {
         let mut rng = SplitMix::new(self.seed);
         let mut server =
-            Connection::server(self.server_key.as_deref(), &self.server_config, &mut rng);
+            Connection::server(self.server_key.as_deref(), &self.server_config, &mut rng)
+                .with_transport(transport);
         let mut client =
-            Connection::client(self.client_key.as_deref(), &self.client_config, &mut rng);
+            Connection::client(self.client_key.as_deref(), &self.client_config, &mut rng)
+                .with_transport(transport);
         for message in &self.early.0 {
             server.send(message).unwrap();
         }
@@ -479,5 +585,128 @@ proptest! {
         let all_at_once = conversation.run(&[usize::MAX]);
         prop_assert_eq!(&conversation.run(&[1]), &all_at_once);
         prop_assert_eq!(&conversation.run(&sizes), &all_at_once);
+    }
+
+    #[test]
+    fn a_conversation_over_the_message_transport_is_the_stream_one_without_headers(
+        conversation in conversation(),
+        sizes in split_sizes(),
+    ) {
+        // The same nonces, keys and messages: the pipe messages are exactly the
+        // stream's frames less their headers, and both ends see the same.
+        let stream = conversation.run(&[usize::MAX]);
+        prop_assert_eq!(&conversation.run_over(Transport::Messages, &[usize::MAX]), &stream);
+        let mut split = conversation.run_over(Transport::Messages, &sizes);
+        // A handshake message too long is refused as soon as it passes 256 bytes, not
+        // at the length a header would declare.
+        for (outcome, on_stream) in [
+            (&mut split.server_outcome, &stream.server_outcome),
+            (&mut split.client_outcome, &stream.client_outcome),
+        ] {
+            if let (
+                Err(Error::MessageTooLong { len, max }),
+                Err(Error::MessageTooLong { len: declared, max: m }),
+            ) = (&mut *outcome, on_stream)
+            {
+                prop_assert!(max == m && *len > *max && *len <= *declared, "{} past {}", len, declared);
+                *len = *declared;
+            }
+        }
+        prop_assert_eq!(&split, &stream);
+    }
+
+    #[test]
+    fn a_message_receiver_yields_what_a_stream_receiver_yields_of_the_same_frames(
+        payloads in prop::collection::vec(
+            prop_oneof![
+                8 => prop::collection::vec(any::<u8>(), 0..2000),
+                1 => prop::collection::vec(any::<u8>(), 60_000..70_000),
+            ],
+            0..6,
+        ),
+        announce in prop::collection::vec(any::<bool>(), 1..8),
+        cut in any::<prop::sample::Index>(),
+        max_len in prop::option::of(0u64..3000),
+        sizes in prop::collection::vec(1usize..100_000, 1..8),
+    ) {
+        // The last message is sometimes cut: the pipe broke inside it (never before
+        // its first byte, which would be no message at all).
+        let cut_at = payloads
+            .last()
+            .filter(|last| last.len() > 1 && cut.index(3) == 0)
+            .map(|last| 2 + cut.index(last.len() - 1));
+        let mut wire = Vec::new();
+        for payload in &payloads {
+            encode(payload, &mut wire);
+        }
+        if let Some(at) = cut_at {
+            let last = payloads.last().unwrap();
+            wire.truncate(wire.len() - last.len() + at - 1);
+        }
+        let mut stream = Receiver::new();
+        stream.set_max_len(max_len);
+        let (stream_messages, stream_error) = receive_pieces(&mut stream, &[&wire], &[usize::MAX]);
+        let stream_error = stream_error.or_else(|| {
+            stream.received_eof();
+            stream.next_message().err()
+        });
+
+        let mut receiver = Receiver::new().with_transport(Transport::Messages);
+        receiver.set_max_len(max_len);
+        let (mut messages, mut error) = (Vec::new(), None);
+        for (i, payload) in payloads.iter().enumerate() {
+            let last = i + 1 == payloads.len();
+            let (payload, cut) = match cut_at {
+                Some(at) if last => (&payload[..at - 1], Some(payload.len())),
+                _ => (&payload[..], None),
+            };
+            let announced = announce[i % announce.len()];
+            read_message(&mut receiver, payload, &sizes, announced, cut);
+            if let Some(max) = max_len {
+                // Memory follows the limit, not what the peer sends.
+                let bound = (max as usize + 8).max(receiver.policy().max) * 2 + 100_000;
+                prop_assert!(receiver.buffer_len() <= bound, "{} > {}", receiver.buffer_len(), bound);
+            }
+            loop {
+                let ready = receiver.has_message();
+                let next = receiver.next_message();
+                prop_assert_eq!(ready, !matches!(next, Ok(None)), "has_message before {:?}", next);
+                match next {
+                    Ok(Some(frame)) => messages.push(frame.into_vec()),
+                    Ok(None) => break,
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+            if error.is_some() {
+                break;
+            }
+        }
+        if error.is_none() {
+            receiver.received_eof();
+            error = receiver.next_message().err();
+        }
+        prop_assert_eq!(&messages, &stream_messages);
+        // The errors agree, but for what only a header tells: a length not announced
+        // is known up to the bytes read when it passed the limit, and the header's
+        // bytes count toward what arrived before the end on the stream.
+        match (error, stream_error) {
+            (Some(Error::MessageTooLong { len, max }), Some(Error::MessageTooLong { len: declared, max: m })) => {
+                prop_assert_eq!(max, m);
+                prop_assert!(len > max && len <= declared, "{} not in ({}, {}]", len, max, declared);
+            }
+            (Some(Error::UnexpectedEof { received }), Some(Error::UnexpectedEof { received: on_stream })) => {
+                prop_assert!(received == on_stream || received + 4 == on_stream, "{} vs {}", received, on_stream);
+            }
+            (Some(Error::UnexpectedEof { .. }), Some(Error::MessageTooLong { .. }))
+                if cut_at.is_some() =>
+            {
+                // Cut before the limit was passed, and no header said it would be
+                // (what a cut message announced is what was left of its cut part).
+            }
+            (error, stream_error) => prop_assert_eq!(error, stream_error),
+        }
     }
 }

@@ -16,4 +16,5 @@ pub mod decoder;
 pub mod digest;
 pub mod handshake;
 pub mod memory;
+pub mod messages;
 pub mod pickle;

@@ -10,11 +10,12 @@
 //! | `localhost:6000`, `127.0.0.1:0`, `[::1]:6000` | [`Address::Tcp`] | `('localhost', 6000)` |
 //! | `/tmp/app.sock`, `app.sock`, `./a:1` | [`Address::Unix`] | `'/tmp/app.sock'` |
 //! | `@app`, `\0app` | [`Address::Abstract`] (Linux) | `'\0app'` |
-//! | `\\.\pipe\app` | refused: named pipes are Windows-only | `r'\\.\pipe\app'` |
+//! | `\\.\pipe\app` | [`Address::Pipe`] (Windows; refused elsewhere) | `r'\\.\pipe\app'` |
 //!
 //! A spelling is TCP when it ends in `:` and a port number and has no `/` in it;
 //! anything else that is not abstract or a pipe is a path (write `./a:1` for a file
-//! named `a:1`).
+//! named `a:1`). As in CPython, a spelling that starts with two backslashes is a
+//! Windows named pipe (`AF_PIPE`).
 //!
 //! ```
 //! use mpconn_net::{Address, Family};
@@ -31,15 +32,20 @@
 //! assert_eq!(name, Address::abstract_name("app"));
 //! assert_eq!(name.to_string(), "@app");
 //!
-//! assert!(r"\\.\pipe\app".parse::<Address>().is_err());
+//! // AF_PIPE exists on Windows only, as in CPython.
+//! assert_eq!(r"\\.\pipe\app".parse::<Address>().is_ok(), cfg!(windows));
 //! ```
 
+#[cfg(unix)]
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+#[cfg(unix)]
 use std::os::unix::ffi::OsStringExt;
+#[cfg(unix)]
 use std::os::unix::fs::DirBuilderExt;
+#[cfg(unix)]
 use std::os::unix::net::SocketAddr as UnixSocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -55,12 +61,15 @@ use std::str::FromStr;
 pub enum Family {
     /// `AF_INET`: a `(host, port)` pair. The host may also resolve to IPv6 here.
     Inet,
-    /// `AF_UNIX`: a socket path or (Linux) an abstract name.
+    /// `AF_UNIX`: a socket path or (Linux) an abstract name. Not on Windows, where
+    /// CPython has no `AF_UNIX` listener either.
     Unix,
+    /// `AF_PIPE`: a Windows named pipe, `\\.\pipe\name` (Windows only).
+    Pipe,
 }
 
 impl Family {
-    /// CPython's name for the family: `"AF_INET"` or `"AF_UNIX"`.
+    /// CPython's name for the family: `"AF_INET"`, `"AF_UNIX"` or `"AF_PIPE"`.
     ///
     /// ```
     /// assert_eq!(mpconn_net::Family::Inet.name(), "AF_INET");
@@ -69,6 +78,7 @@ impl Family {
         match self {
             Family::Inet => "AF_INET",
             Family::Unix => "AF_UNIX",
+            Family::Pipe => "AF_PIPE",
         }
     }
 }
@@ -106,6 +116,10 @@ pub enum Address {
     /// A Linux abstract socket name: CPython's `'\0name'`, without the leading NUL. No
     /// file exists for it, so there is nothing to remove.
     Abstract(Vec<u8>),
+    /// A Windows named pipe (`AF_PIPE`), the whole name: `\\.\pipe\app`. Only a
+    /// Windows build reads one from a spelling; elsewhere binding or connecting to one
+    /// fails as unsupported.
+    Pipe(String),
 }
 
 /// Why a spelling is not an address, or an address cannot be used here.
@@ -123,7 +137,8 @@ pub enum AddressError {
     BadPort(String),
     /// `[v6 address]:port` with something wrong around the brackets.
     BadBrackets(String),
-    /// A `\\`-prefixed name is a Windows named pipe (`AF_PIPE`), which Unix lacks.
+    /// A `\\`-prefixed name is a Windows named pipe (`AF_PIPE`), which only Windows
+    /// has.
     NamedPipe(String),
     /// An abstract name with a broken `\x` escape in its spelling.
     BadEscape(String),
@@ -227,10 +242,37 @@ impl Address {
     /// std::fs::remove_dir(path.parent().unwrap()).unwrap();
     /// ```
     pub fn fresh_unix() -> io::Result<Address> {
+        if cfg!(windows) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "AF_UNIX listeners are not supported on Windows: use AF_PIPE or AF_INET",
+            ));
+        }
         let dir = private_temp_dir()?;
         Ok(Address::Unix(
             dir.join(format!("listener-{}", random_name()?)),
         ))
+    }
+
+    /// CPython's `arbitrary_address('AF_PIPE')`: a fresh `\\.\pipe\pyc-<pid>-<n>-<random>`
+    /// name, unique in this process (the counter) and across processes (the pid, and
+    /// eight random characters). On Windows the default address of a listener.
+    ///
+    /// ```
+    /// let address = mpconn_net::Address::fresh_pipe().unwrap();
+    /// let name = address.to_string();
+    /// assert!(name.starts_with(&format!(r"\\.\pipe\pyc-{}-", std::process::id())), "{name}");
+    /// assert_ne!(mpconn_net::Address::fresh_pipe().unwrap(), address);
+    /// ```
+    pub fn fresh_pipe() -> io::Result<Address> {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Address::Pipe(format!(
+            r"\\.\pipe\pyc-{}-{}-{}",
+            std::process::id(),
+            n,
+            random_name()?
+        )))
     }
 
     /// The family, as CPython's `address_type` infers it.
@@ -243,6 +285,7 @@ impl Address {
         match self {
             Address::Tcp { .. } => Family::Inet,
             Address::Unix(_) | Address::Abstract(_) => Family::Unix,
+            Address::Pipe(_) => Family::Pipe,
         }
     }
 
@@ -282,7 +325,7 @@ impl Address {
             }
             _ => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                format!("{self} is an AF_UNIX address, not a TCP one"),
+                format!("{self} is an {} address, not a TCP one", self.family()),
             )),
         }
     }
@@ -295,14 +338,27 @@ impl Address {
     /// assert!(addr.as_pathname().is_some());
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[cfg(unix)]
     pub fn to_unix_socket_addr(&self) -> io::Result<UnixSocketAddr> {
         match self {
             Address::Unix(path) => UnixSocketAddr::from_pathname(path),
             Address::Abstract(name) => abstract_socket_addr(name),
-            Address::Tcp { .. } => Err(io::Error::new(
+            Address::Tcp { .. } | Address::Pipe(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                format!("{self} is a TCP address, not an AF_UNIX one"),
+                format!("{self} is an {} address, not an AF_UNIX one", self.family()),
             )),
+        }
+    }
+
+    /// The name of a named pipe (`AF_PIPE`), for an address that is one.
+    ///
+    /// ```
+    /// assert!(mpconn_net::Address::tcp("h", 1).pipe_name().is_none());
+    /// ```
+    pub fn pipe_name(&self) -> Option<&str> {
+        match self {
+            Address::Pipe(name) => Some(name),
+            _ => None,
         }
     }
 }
@@ -316,7 +372,7 @@ fn abstract_socket_addr(name: &[u8]) -> io::Result<UnixSocketAddr> {
     UnixSocketAddr::from_abstract_name(name)
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
 fn abstract_socket_addr(_name: &[u8]) -> io::Result<UnixSocketAddr> {
     Err(AddressError::AbstractUnsupported.into())
 }
@@ -327,7 +383,11 @@ fn private_temp_dir() -> io::Result<PathBuf> {
     let base = std::env::temp_dir();
     loop {
         let dir = base.join(format!("mpconn-{}", random_name()?));
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        #[cfg_attr(not(unix), allow(unused_mut))]
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        builder.mode(0o700);
+        match builder.create(&dir) {
             Ok(()) => return Ok(dir),
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(error) => return Err(error),
@@ -373,6 +433,7 @@ impl fmt::Display for Address {
                 }
                 Ok(())
             }
+            Address::Pipe(name) => f.write_str(name),
         }
     }
 }
@@ -395,7 +456,11 @@ impl FromStr for Address {
             return parse_abstract(name, s);
         }
         if s.starts_with("\\\\") {
-            return Err(AddressError::NamedPipe(s.to_string()));
+            return if cfg!(windows) {
+                Ok(Address::Pipe(s.to_string()))
+            } else {
+                Err(AddressError::NamedPipe(s.to_string()))
+            };
         }
         if let Some(rest) = s.strip_prefix('[') {
             let bad = || AddressError::BadBrackets(s.to_string());
@@ -462,6 +527,7 @@ impl From<SocketAddr> for Address {
 
 /// A peer or a bound socket as the OS reports it. An unnamed socket (a client that
 /// did not bind) gives an empty path, as CPython's `last_accepted` gives `''`.
+#[cfg(unix)]
 impl From<&UnixSocketAddr> for Address {
     fn from(addr: &UnixSocketAddr) -> Address {
         #[cfg(target_os = "android")]
@@ -503,6 +569,7 @@ mod tests {
         }
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn both_abstract_spellings_give_the_same_name() {
         assert_eq!(parse("@app"), Address::abstract_name("app"));
@@ -511,6 +578,7 @@ mod tests {
         assert_eq!(parse("@app").family(), Family::Unix);
     }
 
+    #[cfg(not(windows))]
     #[test]
     fn named_pipes_are_refused_with_a_clear_error() {
         let error = r"\\.\pipe\app".parse::<Address>().unwrap_err();
@@ -530,10 +598,12 @@ mod tests {
             "[::1]80".parse::<Address>(),
             Err(AddressError::BadBrackets(_))
         ));
-        assert!(matches!(
-            "@a\\q".parse::<Address>(),
-            Err(AddressError::BadEscape(_))
-        ));
+        let bad_escape = "@a\\q".parse::<Address>();
+        if cfg!(target_os = "linux") {
+            assert!(matches!(bad_escape, Err(AddressError::BadEscape(_))));
+        } else {
+            assert_eq!(bad_escape, Err(AddressError::AbstractUnsupported));
+        }
     }
 
     #[test]
@@ -543,6 +613,7 @@ mod tests {
             Address::tcp("::1", 65535),
             Address::unix("/tmp/a b"),
             Address::unix("./a:1"),
+            #[cfg(target_os = "linux")]
             Address::abstract_name(b"\x00odd\\name\xff "),
         ];
         for address in cases {
@@ -560,6 +631,17 @@ mod tests {
         }
     }
 
+    #[cfg(windows)]
+    #[test]
+    fn named_pipes_are_af_pipe_and_read_back_as_written() {
+        let address = parse(r"\\.\pipe\app");
+        assert_eq!(address, Address::Pipe(r"\\.\pipe\app".into()));
+        assert_eq!(address.family(), Family::Pipe);
+        assert_eq!(parse(&address.to_string()), address);
+        assert!(Address::fresh_unix().is_err());
+    }
+
+    #[cfg(unix)]
     #[test]
     fn fresh_unix_address_is_in_a_private_directory() {
         use std::os::unix::fs::PermissionsExt;
@@ -574,6 +656,7 @@ mod tests {
         std::fs::remove_dir(dir).unwrap();
     }
 
+    #[cfg(unix)]
     #[test]
     fn converts_to_std_socket_addresses() {
         let tcp = Address::tcp("127.0.0.1", 5).to_socket_addrs().unwrap();

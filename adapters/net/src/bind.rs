@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::TcpListener;
-use std::os::fd::OwnedFd;
+#[cfg(unix)]
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 
@@ -13,7 +13,11 @@ use socket2::{Domain, Socket, Type};
 use crate::address::{Address, Family};
 use crate::error::{During, Error, Result};
 use crate::options::ListenerOptions;
-use crate::socket::{first_that_works, resolve, unix_sockaddr};
+#[cfg(windows)]
+use crate::pipe::PipeListener;
+#[cfg(unix)]
+use crate::socket::unix_sockaddr;
+use crate::socket::{first_that_works, resolve};
 
 crate::socket_enum! {
     /// A listening socket of either family, in blocking mode until
@@ -31,6 +35,7 @@ crate::socket_enum! {
     pub enum Listening {
         Tcp(TcpListener),
         Unix(UnixListener),
+        Pipe(crate::pipe::PipeListener),
     }
 }
 
@@ -43,7 +48,11 @@ impl Listening {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        crate::each_socket!(self, listener => listener.set_nonblocking(nonblocking))
+        crate::each_socket!(self, listener => listener.set_nonblocking(nonblocking),
+        pipe _pipe => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a named pipe listener is driven by its own deadlines, not O_NONBLOCK",
+        )))
     }
 
     /// Sets the socket non-blocking and hands it to `tcp` or `unix`, which wrap it in a
@@ -55,6 +64,7 @@ impl Listening {
     /// assert_eq!(family, "unix");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg(unix)]
     pub fn into_nonblocking<L>(
         self,
         tcp: impl FnOnce(TcpListener) -> io::Result<L>,
@@ -155,6 +165,10 @@ pub fn bind(address: Option<Address>, options: &ListenerOptions) -> Result<Bound
         }
         (Some(address), _) => address,
         (None, Some(Family::Inet)) => Address::localhost_any_port(),
+        // CPython's default family on Windows.
+        (None, None | Some(Family::Pipe)) if cfg!(windows) => {
+            Address::fresh_pipe().map_err(|e| Error::io(During::Bind, e))?
+        }
         (None, _) => {
             let fresh = Address::fresh_unix().map_err(|e| Error::io(During::Bind, e))?;
             cleanup.private_dir = fresh.path().and_then(|p| p.parent()).map(PathBuf::from);
@@ -193,14 +207,35 @@ fn listen(address: &Address, backlog: i32) -> Result<(Listening, Address)> {
                     "a TCP listener reported a non-IP local address",
                 ))
             })?;
-            let listener = TcpListener::from(OwnedFd::from(socket));
+            let listener = TcpListener::from(socket);
             Ok((Listening::Tcp(listener), Address::from(local)))
         }
+        #[cfg(unix)]
         Family::Unix => {
             let addr = unix_sockaddr(address).map_err(failed)?;
             let socket = listen_on(Domain::UNIX, &addr).map_err(failed)?;
-            let listener = UnixListener::from(OwnedFd::from(socket));
+            let listener = UnixListener::from(std::os::fd::OwnedFd::from(socket));
             Ok((Listening::Unix(listener), address.clone()))
         }
+        #[cfg(windows)]
+        Family::Pipe => {
+            let name = address.pipe_name().unwrap_or_default();
+            let listener = PipeListener::bind(name).map_err(failed)?;
+            Ok((Listening::Pipe(listener), address.clone()))
+        }
+        family => Err(failed(unsupported_family(family))),
     }
+}
+
+/// The error for a family this system lacks (AF_PIPE off Windows, AF_UNIX on it).
+///
+/// ```
+/// let error = mpconn_net::unsupported_family(mpconn_net::Family::Pipe);
+/// assert_eq!(error.kind(), std::io::ErrorKind::Unsupported);
+/// ```
+pub fn unsupported_family(family: Family) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("{family} is not supported on this system"),
+    )
 }

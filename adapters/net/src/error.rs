@@ -595,6 +595,7 @@ impl From<Error> for io::Error {
 pub fn accept_error(source: io::Error, address: &Address) -> Error {
     // accept(2): "Linux accept() passes already-pending network errors on the new
     // socket as an error code from accept()"; each of these is one client's.
+    #[cfg(unix)]
     const CLIENTS_OWN: [i32; 11] = [
         libc::ECONNABORTED,
         libc::ECONNRESET,
@@ -607,6 +608,15 @@ pub fn accept_error(source: io::Error, address: &Address) -> Error {
         libc::EOPNOTSUPP,
         libc::ENETUNREACH,
         libc::ETIMEDOUT,
+    ];
+    // Windows: a client that reset or aborted before accept(), or a pipe client that
+    // left (the kinds below cover the rest).
+    #[cfg(windows)]
+    const CLIENTS_OWN: [i32; 4] = [
+        10053, // WSAECONNABORTED
+        10054, // WSAECONNRESET
+        232,   // ERROR_NO_DATA
+        109,   // ERROR_BROKEN_PIPE
     ];
     let clients_own = source
         .raw_os_error()
@@ -656,6 +666,7 @@ mod tests {
         assert_eq!(io::Error::from(error).kind(), io::ErrorKind::TimedOut);
     }
 
+    #[cfg(unix)]
     #[test]
     fn accept_errors_of_one_client_are_client_failures_and_the_listener_s_are_not() {
         let at = Address::unix("/tmp/x.sock");

@@ -38,7 +38,9 @@
 //! ```
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![forbid(unsafe_code)]
+// Unsafe code only in `pipe`, the Windows named pipes' OS calls (no crate offers
+// message-mode pipes with deadlines); it allows it there, each use with its SAFETY.
+#![deny(unsafe_code)]
 
 pub mod address;
 mod bind;
@@ -47,12 +49,15 @@ mod options;
 mod outcome;
 #[cfg(feature = "pickle")]
 pub mod pickle;
+#[cfg(windows)]
+#[cfg_attr(docsrs, doc(cfg(windows)))]
+pub mod pipe;
 mod socket;
 mod sockets;
 mod transfer;
 
 pub use address::{Address, AddressError, Family};
-pub use bind::{bind, Bound, Listening, SocketCleanup};
+pub use bind::{bind, unsupported_family, Bound, Listening, SocketCleanup};
 pub use error::{accept_error, protocol_error_kind, During, Error, Result};
 pub use mpconn::HandshakeConfig;
 pub use options::{

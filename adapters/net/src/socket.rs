@@ -2,17 +2,22 @@
 //! `TCP_NODELAY` on every TCP stream, one policy for a full Unix backlog, and the core
 //! with the OS's randomness.
 
+#[cfg(unix)]
 use std::ffi::OsString;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsFd, OwnedFd};
+#[cfg(unix)]
 use std::os::unix::ffi::OsStringExt;
+#[cfg(unix)]
 use std::os::unix::net::UnixStream;
+#[cfg(unix)]
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mpconn::{HandshakeConfig, Role};
-use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+#[cfg(unix)]
+use socket2::Domain;
+use socket2::{SockAddr, SockRef, Socket, Type};
 
 use crate::address::Address;
 use crate::error::{During, Error, Result};
@@ -51,7 +56,15 @@ pub fn new_core(
 /// assert!(stream.nodelay()?);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn set_up_tcp(stream: &impl AsFd) -> io::Result<()> {
+#[cfg(unix)]
+pub fn set_up_tcp(stream: &impl std::os::fd::AsFd) -> io::Result<()> {
+    SockRef::from(stream).set_tcp_nodelay(true)
+}
+
+/// Sets up a TCP stream, accepted or connected, of any runtime: `TCP_NODELAY`, since
+/// every write is whole frames and Nagle's delay could only add latency.
+#[cfg(windows)]
+pub fn set_up_tcp(stream: &impl std::os::windows::io::AsSocket) -> io::Result<()> {
     SockRef::from(stream).set_tcp_nodelay(true)
 }
 
@@ -151,6 +164,7 @@ pub(crate) fn first_that_works<T>(
 }
 
 /// The socket address for an `AF_UNIX` [`Address`]: a path, or a NUL and the name.
+#[cfg(unix)]
 pub(crate) fn unix_sockaddr(address: &Address) -> io::Result<SockAddr> {
     match address {
         Address::Unix(path) => SockAddr::unix(path),
@@ -161,7 +175,7 @@ pub(crate) fn unix_sockaddr(address: &Address) -> io::Result<SockAddr> {
             bytes.extend_from_slice(name);
             SockAddr::unix(PathBuf::from(OsString::from_vec(bytes)))
         }
-        Address::Tcp { .. } => Err(io::Error::new(
+        Address::Tcp { .. } | Address::Pipe(_) => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{address} is not an AF_UNIX address"),
         )),
@@ -185,6 +199,7 @@ crate::socket_enum! {
     pub enum Connected {
         Tcp(TcpStream),
         Unix(UnixStream),
+        Pipe(crate::pipe::PipeStream),
     }
 }
 
@@ -234,11 +249,17 @@ pub fn connect(
                         socket.connect_timeout(&addr, left).map_err(failed)?
                     }
                 }
-                Ok(TcpStream::from(OwnedFd::from(socket)))
+                Ok(TcpStream::from(socket))
             })?;
             set_up_tcp(&stream).map_err(failed)?;
             Ok(Connected::Tcp(stream))
         }
+        #[cfg(windows)]
+        Address::Pipe(name) => {
+            let pipe = crate::pipe::PipeStream::connect(name, deadline).map_err(failed)?;
+            Ok(Connected::Pipe(pipe))
+        }
+        #[cfg(unix)]
         Address::Unix(_) | Address::Abstract(_) => {
             let addr = unix_sockaddr(address).map_err(failed)?;
             let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(failed)?;
@@ -256,8 +277,11 @@ pub fn connect(
                 }
             }
             socket.set_nonblocking(false).map_err(failed)?;
-            Ok(Connected::Unix(UnixStream::from(OwnedFd::from(socket))))
+            Ok(Connected::Unix(UnixStream::from(
+                std::os::fd::OwnedFd::from(socket),
+            )))
         }
+        other => Err(failed(crate::bind::unsupported_family(other.family()))),
     }
 }
 

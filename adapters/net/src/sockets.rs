@@ -1,5 +1,7 @@
 //! The two-variant socket enums every adapter declares for its runtime's types (a TCP
-//! and a Unix stream, a TCP and a Unix listener), written once as macros.
+//! and a Unix stream, a TCP and a Unix listener), written once as macros. Off Unix the
+//! Unix variant is left out, and a declared `Pipe` variant (a Windows named pipe) is
+//! there on Windows only.
 
 /// Declares an enum of a TCP and a Unix socket, `Tcp(..)` and `Unix(..)`, with `From`
 /// for each and `AsFd` / `AsRawFd` that pass through: what every adapter's `Stream`
@@ -30,7 +32,8 @@ macro_rules! socket_enum {
         $(#[$meta:meta])*
         $vis:vis enum $name:ident {
             Tcp($tcp:ty),
-            Unix($unix:ty) $(,)?
+            Unix($unix:ty)
+            $(, Pipe($pipe:ty))? $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -38,7 +41,13 @@ macro_rules! socket_enum {
             /// `AF_INET` / `AF_INET6`.
             Tcp($tcp),
             /// `AF_UNIX`, a path or a Linux abstract name.
+            #[cfg(unix)]
             Unix($unix),
+            $(
+                /// `AF_PIPE`, a Windows named pipe.
+                #[cfg(windows)]
+                Pipe($pipe),
+            )?
         }
 
         impl ::core::convert::From<$tcp> for $name {
@@ -47,18 +56,30 @@ macro_rules! socket_enum {
             }
         }
 
+        #[cfg(unix)]
         impl ::core::convert::From<$unix> for $name {
             fn from(socket: $unix) -> Self {
                 $name::Unix(socket)
             }
         }
 
+        $(
+            #[cfg(windows)]
+            impl ::core::convert::From<$pipe> for $name {
+                fn from(pipe: $pipe) -> Self {
+                    $name::Pipe(pipe)
+                }
+            }
+        )?
+
+        #[cfg(unix)]
         impl ::std::os::fd::AsFd for $name {
             fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
                 $crate::each_socket!(self, socket => ::std::os::fd::AsFd::as_fd(socket))
             }
         }
 
+        #[cfg(unix)]
         impl ::std::os::fd::AsRawFd for $name {
             fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
                 $crate::each_socket!(self, socket => ::std::os::fd::AsRawFd::as_raw_fd(socket))
@@ -69,6 +90,8 @@ macro_rules! socket_enum {
 
 /// Runs the same expression on whichever socket a [`socket_enum!`](crate::socket_enum)
 /// value holds, inside one of its `impl` blocks: `each_socket!(self, s => s.write(buf))`.
+/// An enum with a `Pipe` variant names what a pipe does after the sockets' expression:
+/// `each_socket!(self, s => s.write(buf), pipe p => p.write_message(buf, None))`.
 ///
 /// ```
 /// use std::io::{self, Write};
@@ -97,7 +120,17 @@ macro_rules! each_socket {
     ($value:expr, $socket:ident => $body:expr) => {
         match $value {
             Self::Tcp($socket) => $body,
+            #[cfg(unix)]
             Self::Unix($socket) => $body,
+        }
+    };
+    ($value:expr, $socket:ident => $body:expr, pipe $pipe:ident => $pipe_body:expr) => {
+        match $value {
+            Self::Tcp($socket) => $body,
+            #[cfg(unix)]
+            Self::Unix($socket) => $body,
+            #[cfg(windows)]
+            Self::Pipe($pipe) => $pipe_body,
         }
     };
 }

@@ -2,6 +2,9 @@
 //! stream has `TCP_NODELAY`, every resolved address is tried, errors name the address,
 //! and a full Unix backlog is met with the same policy. Each of these drifted apart
 //! while every adapter had its own copy.
+//!
+//! Unix only while the adapters build only there (issue 13 ports them to Windows).
+#![cfg(unix)]
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};

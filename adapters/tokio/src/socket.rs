@@ -88,5 +88,6 @@ pub(crate) async fn connect(
                 }
             }
         }
+        Address::Pipe(_) => Err(failed(mpconn_net::unsupported_family(address.family()))),
     }
 }
