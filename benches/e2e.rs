@@ -52,6 +52,17 @@ const CONCURRENT: usize = 64;
 /// the run. (No socket timeouts: they would add system calls to what is measured.)
 const OVERRUN: Duration = Duration::from_secs(30);
 
+/// What the command line names: workloads and rows.
+trait Named: Copy + 'static {
+    const ALL: &'static [Self];
+
+    fn name(self) -> &'static str;
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.name() == name)
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Workload {
     PingPong64,
@@ -61,8 +72,8 @@ enum Workload {
     HandshakeC64,
 }
 
-impl Workload {
-    const ALL: [Workload; 5] = [
+impl Named for Workload {
+    const ALL: &'static [Workload] = &[
         Workload::PingPong64,
         Workload::Stream64,
         Workload::Stream1MiB,
@@ -79,11 +90,9 @@ impl Workload {
             Workload::HandshakeC64 => "handshake_c64",
         }
     }
+}
 
-    fn from_name(name: &str) -> Option<Workload> {
-        Workload::ALL.into_iter().find(|w| w.name() == name)
-    }
-
+impl Workload {
     fn title(self) -> &'static str {
         match self {
             Workload::PingPong64 => "ping-pong, 64 B",
@@ -118,8 +127,8 @@ enum Rust {
     TokioPipelined,
 }
 
-impl Rust {
-    const ALL: [Rust; 6] = [
+impl Named for Rust {
+    const ALL: &'static [Rust] = &[
         Rust::Raw,
         Rust::RawTokio,
         Rust::Std,
@@ -138,7 +147,9 @@ impl Rust {
             Rust::TokioPipelined => "tokio-pipelined",
         }
     }
+}
 
+impl Rust {
     /// Whether this row measures `workload` (pipelining changes only handshakes).
     fn measures(self, workload: Workload) -> bool {
         match self {
@@ -147,10 +158,6 @@ impl Rust {
             }
             _ => true,
         }
-    }
-
-    fn from_name(name: &str) -> Option<Rust> {
-        Rust::ALL.into_iter().find(|r| r.name() == name)
     }
 
     fn label(self) -> &'static str {
@@ -165,13 +172,14 @@ impl Rust {
     }
 
     fn measure(self, workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
+        let case = Case(workload, address, secs);
         match self {
-            Rust::Raw => raw::measure(workload, address, secs),
-            Rust::RawTokio => raw_tokio::measure(workload, address, secs),
-            Rust::Std => std_rows::measure(workload, address, secs, false),
-            Rust::StdPipelined => std_rows::measure(workload, address, secs, true),
-            Rust::Tokio => tokio_rows::measure(workload, address, secs, false),
-            Rust::TokioPipelined => tokio_rows::measure(workload, address, secs, true),
+            Rust::Raw => raw::measure(case),
+            Rust::RawTokio => raw_tokio::measure(case),
+            Rust::Std => std_rows::measure(case, false),
+            Rust::StdPipelined => std_rows::measure(case, true),
+            Rust::Tokio => tokio_rows::measure(case, false),
+            Rust::TokioPipelined => tokio_rows::measure(case, true),
         }
     }
 
@@ -186,6 +194,11 @@ impl Rust {
         }
     }
 }
+
+/// What one measurement runs: a workload against the server at an address, for so
+/// many seconds.
+#[derive(Clone, Copy)]
+struct Case<'a>(Workload, &'a Path, f64);
 
 /// A row of the table.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -524,7 +537,8 @@ mod raw {
         }
     }
 
-    pub fn measure(workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
+    pub fn measure(case: Case<'_>) -> io::Result<f64> {
+        let Case(workload, address, secs) = case;
         match workload {
             Workload::Handshake => now(one_at_a_time(secs, async || {
                 handshake(connect(address)?, false)
@@ -659,7 +673,8 @@ mod raw_tokio {
         }
     }
 
-    pub fn measure(workload: Workload, address: &Path, secs: f64) -> io::Result<f64> {
+    pub fn measure(case: Case<'_>) -> io::Result<f64> {
+        let Case(workload, address, secs) = case;
         let address = address.to_path_buf();
         tokio_rows::runtime(workload)?.block_on(async move {
             match workload {
@@ -755,12 +770,8 @@ mod std_rows {
         }
     }
 
-    pub fn measure(
-        workload: Workload,
-        address: &Path,
-        secs: f64,
-        pipeline: bool,
-    ) -> io::Result<f64> {
+    pub fn measure(case: Case<'_>, pipeline: bool) -> io::Result<f64> {
+        let Case(workload, address, secs) = case;
         let address = Address::unix(address);
         match workload {
             Workload::Handshake => now(one_at_a_time(secs, async || {
@@ -838,12 +849,8 @@ mod tokio_rows {
         }
     }
 
-    pub fn measure(
-        workload: Workload,
-        address: &Path,
-        secs: f64,
-        pipeline: bool,
-    ) -> io::Result<f64> {
+    pub fn measure(case: Case<'_>, pipeline: bool) -> io::Result<f64> {
+        let Case(workload, address, secs) = case;
         let address = Address::unix(address);
         // What `Client::connect(&address, Some(AUTHKEY))` does, or pipelined.
         let authenticated = ClientOptions::new()
@@ -1150,12 +1157,14 @@ fn main() {
     // picks that workload alone.
     let filters: Vec<&String> = args.iter().filter(|arg| !arg.starts_with('-')).collect();
     let exact: Vec<Workload> = Workload::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|w| filters.iter().any(|f| w.name() == f.as_str()))
         .collect();
     let workloads: Vec<Workload> = if exact.is_empty() {
         Workload::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|w| filters.is_empty() || filters.iter().any(|f| w.name().contains(f.as_str())))
             .collect()
     } else {
@@ -1166,7 +1175,11 @@ fn main() {
     // MPCONN_BENCH_ROWS=raw,std,tokio,cpython picks rows (for profiling one of them).
     let rows = std::env::var("MPCONN_BENCH_ROWS").unwrap_or_default();
     let wanted = |name: &str| rows.is_empty() || rows.split(',').any(|row| row == name);
-    let rusts: Vec<Rust> = Rust::ALL.into_iter().filter(|r| wanted(r.name())).collect();
+    let rusts: Vec<Rust> = Rust::ALL
+        .iter()
+        .copied()
+        .filter(|r| wanted(r.name()))
+        .collect();
     let pythons: Vec<support::Python> = [(3, 13), (3, 11)]
         .into_iter()
         .filter(|_| wanted("cpython"))

@@ -71,6 +71,16 @@ fn best(secs: f64, mut f: impl FnMut()) -> Duration {
     best
 }
 
+/// One benchmarked operation; its result is black-boxed and dropped in the timing.
+type Op<'a> = Box<dyn Fn() + 'a>;
+
+/// A criterion group: its name, the bytes each operation handles, and the operations.
+type Group<'a> = (&'static str, usize, [(&'static str, Op<'a>); 4]);
+
+fn op<'a, T, E: std::fmt::Debug>(f: impl Fn() -> Result<T, E> + 'a) -> Op<'a> {
+    Box::new(move || drop(black_box(f().unwrap())))
+}
+
 fn cpython(bytes: &[u8], secs: f64) -> Option<(Duration, Duration)> {
     let python = support::python(3, 13)?;
     let dir = std::env::temp_dir().join(format!("mpconn-pickle-bench-{}", std::process::id()));
@@ -110,53 +120,53 @@ fn main() {
     let ours_p3 = pickle::dumps_with(&value, Protocol::V3).unwrap();
     assert_eq!(pickle::loads(&input).unwrap(), value);
 
+    // Each operation once: criterion measures it, then the table below times it again.
+    let (de, ser) = (serde_pickle::DeOptions::new, serde_pickle::SerOptions::new);
+    let groups: [Group; 2] = [
+        (
+            "unpickle",
+            input.len(),
+            [
+                ("mpconn/value", op(|| pickle::loads(black_box(&input)))),
+                (
+                    "serde-pickle/value",
+                    op(|| serde_pickle::value_from_slice(black_box(&input), de())),
+                ),
+                (
+                    "mpconn/typed",
+                    op(|| pickle::from_slice::<Vec<Item>>(black_box(&input))),
+                ),
+                (
+                    "serde-pickle/typed",
+                    op(|| serde_pickle::from_slice::<Vec<Item>>(black_box(&input), de())),
+                ),
+            ],
+        ),
+        (
+            "pickle",
+            ours_p3.len(),
+            [
+                ("mpconn/value", op(|| pickle::dumps(black_box(&value)))),
+                (
+                    "serde-pickle/value",
+                    op(|| serde_pickle::value_to_vec(black_box(&sp_value), ser())),
+                ),
+                ("mpconn/typed", op(|| pickle::to_vec(black_box(&items)))),
+                (
+                    "serde-pickle/typed",
+                    op(|| serde_pickle::to_vec(black_box(&items), ser())),
+                ),
+            ],
+        ),
+    ];
+
     let mut c = Criterion::default().configure_from_args();
-    {
-        let mut group = c.benchmark_group("unpickle");
-        group.throughput(Throughput::Bytes(input.len() as u64));
-        group.bench_function("mpconn/value", |b| {
-            b.iter(|| pickle::loads(black_box(&input)).unwrap())
-        });
-        group.bench_function("serde-pickle/value", |b| {
-            b.iter(|| {
-                serde_pickle::value_from_slice(black_box(&input), serde_pickle::DeOptions::new())
-                    .unwrap()
-            })
-        });
-        group.bench_function("mpconn/typed", |b| {
-            b.iter(|| pickle::from_slice::<Vec<Item>>(black_box(&input)).unwrap())
-        });
-        group.bench_function("serde-pickle/typed", |b| {
-            b.iter(|| {
-                serde_pickle::from_slice::<Vec<Item>>(
-                    black_box(&input),
-                    serde_pickle::DeOptions::new(),
-                )
-                .unwrap()
-            })
-        });
-        group.finish();
-    }
-    {
-        let mut group = c.benchmark_group("pickle");
-        group.throughput(Throughput::Bytes(ours_p3.len() as u64));
-        group.bench_function("mpconn/value", |b| {
-            b.iter(|| pickle::dumps(black_box(&value)).unwrap())
-        });
-        group.bench_function("serde-pickle/value", |b| {
-            b.iter(|| {
-                serde_pickle::value_to_vec(black_box(&sp_value), serde_pickle::SerOptions::new())
-                    .unwrap()
-            })
-        });
-        group.bench_function("mpconn/typed", |b| {
-            b.iter(|| pickle::to_vec(black_box(&items)).unwrap())
-        });
-        group.bench_function("serde-pickle/typed", |b| {
-            b.iter(|| {
-                serde_pickle::to_vec(black_box(&items), serde_pickle::SerOptions::new()).unwrap()
-            })
-        });
+    for (group_name, bytes, ops) in &groups {
+        let mut group = c.benchmark_group(*group_name);
+        group.throughput(Throughput::Bytes(*bytes as u64));
+        for (name, op) in ops {
+            group.bench_function(*name, |b| b.iter(op));
+        }
         group.finish();
     }
     c.final_summary();
@@ -167,67 +177,13 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0.5);
     let mb = |bytes: usize, t: Duration| bytes as f64 / 1e6 / t.as_secs_f64();
-    let rows: Vec<(&str, usize, Duration)> = vec![
-        (
-            "unpickle mpconn value",
-            input.len(),
-            best(secs, || drop(black_box(pickle::loads(&input).unwrap()))),
-        ),
-        (
-            "unpickle serde-pickle value",
-            input.len(),
-            best(secs, || {
-                drop(black_box(
-                    serde_pickle::value_from_slice(&input, serde_pickle::DeOptions::new()).unwrap(),
-                ))
-            }),
-        ),
-        (
-            "unpickle mpconn typed",
-            input.len(),
-            best(secs, || {
-                drop(black_box(pickle::from_slice::<Vec<Item>>(&input).unwrap()))
-            }),
-        ),
-        (
-            "unpickle serde-pickle typed",
-            input.len(),
-            best(secs, || {
-                drop(black_box(
-                    serde_pickle::from_slice::<Vec<Item>>(&input, serde_pickle::DeOptions::new())
-                        .unwrap(),
-                ))
-            }),
-        ),
-        (
-            "pickle mpconn value",
-            ours_p3.len(),
-            best(secs, || drop(black_box(pickle::dumps(&value).unwrap()))),
-        ),
-        (
-            "pickle serde-pickle value",
-            ours_p3.len(),
-            best(secs, || {
-                drop(black_box(
-                    serde_pickle::value_to_vec(&sp_value, serde_pickle::SerOptions::new()).unwrap(),
-                ))
-            }),
-        ),
-        (
-            "pickle mpconn typed",
-            ours_p3.len(),
-            best(secs, || drop(black_box(pickle::to_vec(&items).unwrap()))),
-        ),
-        (
-            "pickle serde-pickle typed",
-            ours_p3.len(),
-            best(secs, || {
-                drop(black_box(
-                    serde_pickle::to_vec(&items, serde_pickle::SerOptions::new()).unwrap(),
-                ))
-            }),
-        ),
-    ];
+    let mut rows: Vec<(String, usize, Duration)> = Vec::new();
+    for (group, bytes, ops) in &groups {
+        for (name, op) in ops {
+            let row = format!("{group} {}", name.replace('/', " "));
+            rows.push((row, *bytes, best(secs, op)));
+        }
+    }
     println!(
         "\npickle workload: {} dicts, {} bytes at protocol 4 ({} at 3)",
         items.len(),

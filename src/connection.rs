@@ -72,6 +72,20 @@ pub struct Connection {
     sender: Sender,
 }
 
+/// One constructor for each role, named as CPython names the two sides.
+macro_rules! role_constructors {
+    ($($(#[$doc:meta])* $name:ident: $role:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name<R: CryptoRng + ?Sized>(
+            authkey: Option<&[u8]>,
+            config: &HandshakeConfig,
+            rng: &mut R,
+        ) -> Connection {
+            Connection::with_role(Role::$role, authkey, config, rng)
+        }
+    )*};
+}
+
 impl Connection {
     /// A connection with no handshake (CPython's `authkey=None`), such as one end of a
     /// `Pipe`: established from the start.
@@ -87,25 +101,14 @@ impl Connection {
         }
     }
 
-    /// The accepting side (`Listener.accept`): with an authkey it delivers a challenge,
-    /// then answers one; without, it is established at once. Even an empty key runs the
-    /// handshake, as in CPython.
-    pub fn server<R: CryptoRng + ?Sized>(
-        authkey: Option<&[u8]>,
-        config: &HandshakeConfig,
-        rng: &mut R,
-    ) -> Connection {
-        Connection::with_role(Role::Server, authkey, config, rng)
-    }
-
-    /// The connecting side (`Client`): with an authkey it answers a challenge, then
-    /// delivers one; without, it is established at once.
-    pub fn client<R: CryptoRng + ?Sized>(
-        authkey: Option<&[u8]>,
-        config: &HandshakeConfig,
-        rng: &mut R,
-    ) -> Connection {
-        Connection::with_role(Role::Client, authkey, config, rng)
+    role_constructors! {
+        /// The accepting side (`Listener.accept`): with an authkey it delivers a
+        /// challenge, then answers one; without, it is established at once. Even an
+        /// empty key runs the handshake, as in CPython.
+        server: Server;
+        /// The connecting side (`Client`): with an authkey it answers a challenge, then
+        /// delivers one; without, it is established at once.
+        client: Client;
     }
 
     fn with_role<R: CryptoRng + ?Sized>(

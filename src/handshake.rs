@@ -140,47 +140,37 @@ impl Default for HandshakeConfig {
 }
 
 impl HandshakeConfig {
-    /// The digest this side asks for when it delivers a modern challenge
-    /// (default: SHA-256, as CPython).
-    pub fn digest(mut self, digest: Digest) -> Self {
-        self.digest = digest;
-        self
-    }
+    crate::__setters! {
+        /// The digest this side asks for when it delivers a modern challenge
+        /// (default: SHA-256, as CPython).
+        digest: Digest;
 
-    /// Deliver CPython-3.11-style challenges: 20 random bytes, no prefix, HMAC-MD5
-    /// (default: off). Every CPython answers those; only needed for peers that parse
-    /// the challenge strictly.
-    pub fn legacy(mut self, legacy: bool) -> Self {
-        self.legacy = legacy;
-        self
-    }
+        /// Deliver CPython-3.11-style challenges: 20 random bytes, no prefix, HMAC-MD5
+        /// (default: off). Every CPython answers those; only needed for peers that parse
+        /// the challenge strictly.
+        legacy: bool;
 
-    /// Refuse HMAC-MD5 in either direction: a legacy challenge is not answered, and a
-    /// raw or `{md5}` answer to our challenge is rejected (default: off, because every
-    /// CPython up to 3.11 speaks only MD5).
-    pub fn refuse_md5(mut self, refuse: bool) -> Self {
-        self.refuse_md5 = refuse;
-        self
-    }
+        /// Refuse HMAC-MD5 in either direction: a legacy challenge is not answered, and a
+        /// raw or `{md5}` answer to our challenge is rejected (default: off, because every
+        /// CPython up to 3.11 speaks only MD5).
+        refuse_md5: bool;
 
-    /// As a client, deliver our challenge right behind our answer to the server's,
-    /// without waiting for its `#WELCOME#` (default: off, CPython's order).
-    ///
-    /// The bytes on the wire are the same, only sooner: a client's handshake takes two
-    /// round trips instead of three. Every CPython server (2.7, 3.x) reads the
-    /// handshake frame by frame, so our challenge waits in its socket until it asks for
-    /// it. If the server rejects our answer, it closes with our challenge unread: on
-    /// Linux the client still reads `#FAILURE#` first (then the socket reports a reset).
-    /// A server ignores this option.
-    ///
-    /// ```
-    /// use mpconn::HandshakeConfig;
-    /// let faster_client = HandshakeConfig::default().pipeline(true);
-    /// # let _ = faster_client;
-    /// ```
-    pub fn pipeline(mut self, pipeline: bool) -> Self {
-        self.pipeline = pipeline;
-        self
+        /// As a client, deliver our challenge right behind our answer to the server's,
+        /// without waiting for its `#WELCOME#` (default: off, CPython's order).
+        ///
+        /// The bytes on the wire are the same, only sooner: a client's handshake takes two
+        /// round trips instead of three. Every CPython server (2.7, 3.x) reads the
+        /// handshake frame by frame, so our challenge waits in its socket until it asks for
+        /// it. If the server rejects our answer, it closes with our challenge unread: on
+        /// Linux the client still reads `#FAILURE#` first (then the socket reports a reset).
+        /// A server ignores this option.
+        ///
+        /// ```
+        /// use mpconn::HandshakeConfig;
+        /// let faster_client = HandshakeConfig::default().pipeline(true);
+        /// # let _ = faster_client;
+        /// ```
+        pipeline: bool;
     }
 
     /// Whether a client delivers its challenge together with its answer.
@@ -502,6 +492,22 @@ mod tests {
     use crate::frame::Frame;
     use crate::test_rng::Counter;
 
+    /// `Handshake::new` with the config by value, as most tests build it in place.
+    fn handshake(role: Role, key: &[u8], config: HandshakeConfig, rng: &mut Counter) -> Handshake {
+        Handshake::new(role, key, &config, rng)
+    }
+
+    /// A server and a client with the default config and these keys, their nonces
+    /// from one `Counter(0)` (the server's first).
+    fn default_pair(server_key: &[u8], client_key: &[u8]) -> (Handshake, Handshake) {
+        let (config, mut rng) = (HandshakeConfig::default(), Counter(0));
+        let server = Handshake::new(Role::Server, server_key, &config, &mut rng);
+        (
+            server,
+            Handshake::new(Role::Client, client_key, &config, &mut rng),
+        )
+    }
+
     fn run(
         server: &mut Handshake,
         client: &mut Handshake,
@@ -536,10 +542,7 @@ mod tests {
 
     #[test]
     fn wrong_key_fails_server_with_wrong_digest_and_client_with_rejection() {
-        let config = HandshakeConfig::default();
-        let mut rng = Counter(0);
-        let mut server = Handshake::new(Role::Server, b"right", &config, &mut rng);
-        let mut client = Handshake::new(Role::Client, b"wrong", &config, &mut rng);
+        let (mut server, mut client) = default_pair(b"right", b"wrong");
         let (s, c) = run(&mut server, &mut client);
         assert_eq!(s, Err(Error::Authentication(AuthFailure::WrongDigest)));
         assert_eq!(c, Err(Error::Authentication(AuthFailure::DigestRejected)));
@@ -547,10 +550,10 @@ mod tests {
 
     #[test]
     fn modern_challenge_is_prefixed_and_forty_bytes_of_nonce() {
-        let mut server = Handshake::new(
+        let mut server = handshake(
             Role::Server,
             b"k",
-            &HandshakeConfig::default(),
+            HandshakeConfig::default(),
             &mut Counter(0),
         );
         let out = server.take_output();
@@ -565,16 +568,16 @@ mod tests {
     #[test]
     fn refuse_md5_rejects_a_legacy_challenge_without_answering() {
         let mut rng = Counter(0);
-        let mut server = Handshake::new(
+        let mut server = handshake(
             Role::Server,
             b"k",
-            &HandshakeConfig::default().legacy(true),
+            HandshakeConfig::default().legacy(true),
             &mut rng,
         );
-        let mut client = Handshake::new(
+        let mut client = handshake(
             Role::Client,
             b"k",
-            &HandshakeConfig::default().refuse_md5(true),
+            HandshakeConfig::default().refuse_md5(true),
             &mut rng,
         );
         let err = client.feed(&server.take_output()).unwrap_err();
@@ -584,10 +587,7 @@ mod tests {
 
     #[test]
     fn bytes_after_the_last_frame_are_left_for_the_caller() {
-        let config = HandshakeConfig::default();
-        let mut rng = Counter(0);
-        let mut server = Handshake::new(Role::Server, b"k", &config, &mut rng);
-        let mut client = Handshake::new(Role::Client, b"k", &config, &mut rng);
+        let (mut server, mut client) = default_pair(b"k", b"k");
         client.feed(&server.take_output()).unwrap();
         server.feed(&client.take_output()).unwrap();
         client.feed(&server.take_output()).unwrap();
@@ -603,10 +603,10 @@ mod tests {
 
     #[test]
     fn oversized_handshake_frame_is_refused() {
-        let mut client = Handshake::new(
+        let mut client = handshake(
             Role::Client,
             b"k",
-            &HandshakeConfig::default(),
+            HandshakeConfig::default(),
             &mut Counter(0),
         );
         let err = client.feed(frame::Header::new(257).as_bytes()).unwrap_err();
@@ -681,12 +681,7 @@ mod tests {
     #[test]
     fn pipelined_client_with_a_wrong_key_is_rejected_and_its_challenge_is_never_answered() {
         let mut rng = Counter(0);
-        let mut server = Handshake::new(
-            Role::Server,
-            b"right",
-            &HandshakeConfig::default(),
-            &mut rng,
-        );
+        let mut server = handshake(Role::Server, b"right", HandshakeConfig::default(), &mut rng);
         let config = HandshakeConfig::default().pipeline(true);
         let mut client = Handshake::new(Role::Client, b"wrong", &config, &mut rng);
         client.feed(&server.take_output()).unwrap();

@@ -74,6 +74,22 @@ extern crate std;
 #[allow(dead_code)]
 mod test_rng;
 
+/// Builder methods that each set one field and hand the builder back, optionally
+/// converted first (`name: Type => expression of name`): one template for [`HandshakeConfig`] and mpconn-net's
+/// options, not a public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __setters {
+    ($($(#[$doc:meta])* $name:ident: $t:ty $(=> $conv:expr)?;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, $name: $t) -> Self {
+            $(let $name = $conv;)?
+            self.$name = $name;
+            self
+        }
+    )*};
+}
+
 pub mod connection;
 pub mod digest;
 pub mod error;

@@ -518,13 +518,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_forgotten_direct_send_puts_the_sender_out_of_step() {
+    /// A sender after a direct send of 30,000 bytes of which `written` went out, then
+    /// `leave` let go of the send.
+    fn left_after(written: usize, leave: impl FnOnce(DirectSend<'_>)) -> Sender {
         let payload = vec![9; 30_000];
         let mut sender = Sender::new();
         let mut send = sender.send_direct(&payload).unwrap();
-        send.advance(100);
-        core::mem::forget(send);
+        send.advance(written);
+        leave(send);
+        sender
+    }
+
+    #[test]
+    fn a_forgotten_direct_send_puts_the_sender_out_of_step() {
+        let payload = vec![9; 30_000];
+        let mut sender = left_after(100, |send| core::mem::forget(send));
         assert!(sender.is_out_of_step());
         assert!(!sender.wants_write());
         assert_eq!(sender.send(b"x"), Err(Error::OutOfStep));
@@ -548,11 +556,7 @@ mod tests {
 
     #[test]
     fn abandoning_part_way_through_the_frame_puts_the_sender_out_of_step() {
-        let payload = vec![9; 30_000];
-        let mut sender = Sender::new();
-        let mut send = sender.send_direct(&payload).unwrap();
-        send.advance(5);
-        send.abandon();
+        let mut sender = left_after(5, |send| send.abandon());
         assert!(sender.is_out_of_step());
         assert_eq!(sender.send(b""), Err(Error::OutOfStep));
     }

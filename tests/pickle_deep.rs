@@ -7,6 +7,7 @@
 mod memory;
 
 use mpconn::pickle::{self, Error, Limit, Limits, Protocol, Value};
+use mpconn_test_support::pickles::{nested_lists, set_laughs};
 
 #[global_allocator]
 static ALLOCATOR: memory::Counting = memory::Counting;
@@ -14,16 +15,6 @@ static ALLOCATOR: memory::Counting = memory::Counting;
 /// What the decoder may hold at its peak, per input byte: the arena (a node and an
 /// id per opcode), the stack, the walk's bookkeeping and the value it builds.
 const BYTES_PER_INPUT_BYTE: usize = 192;
-
-/// `depth` nested lists as CPython 3 writes `[[[...]]]` at protocol 2, without memo:
-/// `]` `depth` times, then `APPEND` `depth - 1` times.
-fn nested_lists(depth: usize) -> Vec<u8> {
-    let mut bytes = vec![0x80, 2];
-    bytes.extend(std::iter::repeat_n(b']', depth));
-    bytes.extend(std::iter::repeat_n(b'a', depth - 1));
-    bytes.push(b'.');
-    bytes
-}
 
 /// `depth` nested 1-tuples, `((((),),),)`: one byte a level (`TUPLE1`), the
 /// densest nesting a pickle can carry.
@@ -125,13 +116,7 @@ fn memory_follows_the_input_for_wide_and_shared_values_too() {
 fn a_billion_laughs_of_set_calls_is_capped() {
     // One 10,000-item list, then set(list) from the memo 1,000 times: 10 million
     // items from 20 kB; CPython would build them all.
-    let mut bytes = b"\x80\x02]\x94(".to_vec();
-    bytes.extend(std::iter::repeat_n(b'N', 10_000));
-    bytes.push(b'e');
-    for _ in 0..1000 {
-        bytes.extend_from_slice(b"c__builtin__\nset\nh\x00\x85R0");
-    }
-    bytes.push(b'.');
+    let bytes = set_laughs(10_000, 1000);
     let watermark = memory::Watermark::set();
     assert!(matches!(
         pickle::loads(&bytes),

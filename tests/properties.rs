@@ -34,6 +34,34 @@ fn decode_pieces(decoder: &mut Decoder, input: &[&[u8]]) -> (Vec<Vec<u8>>, Optio
     (frames, None)
 }
 
+/// Up to 5 payloads, mostly small, some past the read buffer (60-70 kB).
+fn small_and_large_payloads() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    prop::collection::vec(
+        prop_oneof![
+            8 => prop::collection::vec(any::<u8>(), 0..2000),
+            1 => prop::collection::vec(any::<u8>(), 60_000..70_000),
+        ],
+        0..6,
+    )
+}
+
+/// One read of at most `max` of `bytes` into what `recv_buf` lent, as much as fits:
+/// how many.
+fn read_into(buf: RecvBuf<'_>, bytes: &[u8], max: usize) -> usize {
+    match buf {
+        RecvBuf::Buffer(room) => {
+            let n = room.len().min(bytes.len()).min(max);
+            room[..n].copy_from_slice(&bytes[..n]);
+            n
+        }
+        RecvBuf::Payload { buf, limit } => {
+            let n = limit.min(bytes.len()).min(max);
+            buf.extend_from_slice(&bytes[..n]);
+            n
+        }
+    }
+}
+
 /// [`decode_pieces`] as an adapter drives a [`Receiver`]: each piece arrives in reads
 /// into whatever `recv_buf` lends (the buffer, or a large payload's own `Vec`), each
 /// read at most `maxes` bytes (cycled, at least 1), and after each read every message
@@ -49,18 +77,7 @@ fn receive_pieces(
         let mut rest = *piece;
         while !rest.is_empty() {
             let max = (*maxes.next().unwrap()).max(1);
-            let n = match receiver.recv_buf() {
-                RecvBuf::Buffer(room) => {
-                    let n = room.len().min(rest.len()).min(max);
-                    room[..n].copy_from_slice(&rest[..n]);
-                    n
-                }
-                RecvBuf::Payload { buf, limit } => {
-                    let n = limit.min(rest.len()).min(max);
-                    buf.extend_from_slice(&rest[..n]);
-                    n
-                }
-            };
+            let n = read_into(receiver.recv_buf(), rest, max);
             receiver.received(n).unwrap();
             rest = &rest[n..];
             loop {
@@ -168,35 +185,27 @@ trait MessageSink {
     fn received_message_end(&mut self);
 }
 
-impl MessageSink for Receiver {
-    fn recv_buf(&mut self) -> RecvBuf<'_> {
-        Receiver::recv_buf(self)
-    }
-    fn received(&mut self, n: usize) {
-        Receiver::received(self, n).unwrap();
-    }
-    fn message_remaining(&mut self, left: u64) {
-        Receiver::message_remaining(self, left).unwrap();
-    }
-    fn received_message_end(&mut self) {
-        Receiver::received_message_end(self).unwrap();
-    }
+/// Both forward to their own methods of the same names, failing the test on an error.
+macro_rules! message_sink {
+    ($($ty:ident),*) => {$(
+        impl MessageSink for $ty {
+            fn recv_buf(&mut self) -> RecvBuf<'_> {
+                $ty::recv_buf(self)
+            }
+            fn received(&mut self, n: usize) {
+                $ty::received(self, n).unwrap();
+            }
+            fn message_remaining(&mut self, left: u64) {
+                $ty::message_remaining(self, left).unwrap();
+            }
+            fn received_message_end(&mut self) {
+                $ty::received_message_end(self).unwrap();
+            }
+        }
+    )*};
 }
 
-impl MessageSink for Connection {
-    fn recv_buf(&mut self) -> RecvBuf<'_> {
-        Connection::recv_buf(self)
-    }
-    fn received(&mut self, n: usize) {
-        Connection::received(self, n).unwrap();
-    }
-    fn message_remaining(&mut self, left: u64) {
-        Connection::message_remaining(self, left).unwrap();
-    }
-    fn received_message_end(&mut self) {
-        Connection::received_message_end(self).unwrap();
-    }
-}
+message_sink!(Receiver, Connection);
 
 /// One message into `sink` as an adapter reads a message-mode pipe: reads of at most
 /// `sizes` bytes (cycled) into whatever `recv_buf` lends, the rest announced after the
@@ -216,18 +225,7 @@ fn read_message(
     let mut first = true;
     while !rest.is_empty() {
         let max = (*sizes.next().unwrap()).max(1);
-        let n = match sink.recv_buf() {
-            RecvBuf::Buffer(room) => {
-                let n = room.len().min(rest.len()).min(max);
-                room[..n].copy_from_slice(&rest[..n]);
-                n
-            }
-            RecvBuf::Payload { buf, limit } => {
-                let n = limit.min(rest.len()).min(max);
-                buf.extend_from_slice(&rest[..n]);
-                n
-            }
-        };
+        let n = read_into(sink.recv_buf(), rest, max);
         sink.received(n);
         rest = &rest[n..];
         if first && announce && !rest.is_empty() {
@@ -420,13 +418,7 @@ proptest! {
 
     #[test]
     fn a_receiver_driven_through_recv_buf_yields_the_frames_errors_and_end_of_plain_decode(
-        payloads in prop::collection::vec(
-            prop_oneof![
-                8 => prop::collection::vec(any::<u8>(), 0..2000),
-                1 => prop::collection::vec(any::<u8>(), 60_000..70_000),
-            ],
-            0..6,
-        ),
+        payloads in small_and_large_payloads(),
         cut in any::<prop::sample::Index>(),
         max_len in prop::option::of(0u64..3000),
         sizes in prop::collection::vec(1usize..5000, 1..8),
@@ -617,13 +609,7 @@ proptest! {
 
     #[test]
     fn a_message_receiver_yields_what_a_stream_receiver_yields_of_the_same_frames(
-        payloads in prop::collection::vec(
-            prop_oneof![
-                8 => prop::collection::vec(any::<u8>(), 0..2000),
-                1 => prop::collection::vec(any::<u8>(), 60_000..70_000),
-            ],
-            0..6,
-        ),
+        payloads in small_and_large_payloads(),
         announce in prop::collection::vec(any::<bool>(), 1..8),
         cut in any::<prop::sample::Index>(),
         max_len in prop::option::of(0u64..3000),

@@ -185,8 +185,7 @@ impl<'o, 'v> Pickler<'o, 'v> {
                     // A call whose arguments led back to its result (a cycle through
                     // them) has memoized the result already, in a re-write: drop this
                     // one and GET that, as CPython's save_reduce does.
-                    if let Some(index) = value.identity().and_then(|id| self.memo.get(&id)).copied()
-                    {
+                    if let Some(index) = self.memoized(value) {
                         self.out.push(POP);
                         self.get(index);
                     } else {
@@ -194,8 +193,7 @@ impl<'o, 'v> Pickler<'o, 'v> {
                     }
                 }
                 Task::EndTuple(value, len) => {
-                    if let Some(index) = value.identity().and_then(|id| self.memo.get(&id)).copied()
-                    {
+                    if let Some(index) = self.memoized(value) {
                         if self.proto >= 2 && (1..=3).contains(&len) {
                             self.out.extend(core::iter::repeat_n(POP, len));
                         } else {
@@ -211,8 +209,7 @@ impl<'o, 'v> Pickler<'o, 'v> {
                     }
                 }
                 Task::EndFrozenSet(value) => {
-                    if let Some(index) = value.identity().and_then(|id| self.memo.get(&id)).copied()
-                    {
+                    if let Some(index) = self.memoized(value) {
                         self.out.push(POP_MARK);
                         self.get(index);
                     } else {
@@ -276,31 +273,44 @@ impl<'o, 'v> Pickler<'o, 'v> {
         }
         if self.proto >= 4 {
             self.out.push(MEMOIZE);
-        } else if self.proto >= 1 {
-            if index < 256 {
-                self.out.extend_from_slice(&[BINPUT, index as u8]);
-            } else {
-                self.out.push(LONG_BINPUT);
-                self.out.extend_from_slice(&index.to_le_bytes());
-            }
         } else {
-            self.out.push(PUT);
-            self.decimal_line(index.into());
+            self.memo_op([PUT, BINPUT, LONG_BINPUT], index);
+        }
+    }
+
+    /// The memo index `value` was stored under, if it was.
+    fn memoized(&self, value: &Value) -> Option<u32> {
+        value.identity().and_then(|id| self.memo.get(&id)).copied()
+    }
+
+    /// An empty list or dict: its `EMPTY_` opcode, or under protocol 0 `MARK` and the
+    /// opcode that builds it from nothing.
+    #[inline]
+    pub(super) fn empty_container(&mut self, empty: u8, build: u8) {
+        if self.proto >= 1 {
+            self.out.push(empty);
+        } else {
+            self.out.extend_from_slice(&[MARK, build]);
         }
     }
 
     #[inline]
     fn get(&mut self, index: u32) {
-        if self.proto >= 1 {
-            if index < 256 {
-                self.out.extend_from_slice(&[BINGET, index as u8]);
-            } else {
-                self.out.push(LONG_BINGET);
-                self.out.extend_from_slice(&index.to_le_bytes());
-            }
-        } else {
-            self.out.push(GET);
+        self.memo_op([GET, BINGET, LONG_BINGET], index);
+    }
+
+    /// A memo opcode with its index, in the opcode of the three (text, one byte, four
+    /// bytes) that the protocol and the index allow.
+    #[inline]
+    fn memo_op(&mut self, [text, one, four]: [u8; 3], index: u32) {
+        if self.proto == 0 {
+            self.out.push(text);
             self.decimal_line(index.into());
+        } else if index < 256 {
+            self.out.extend_from_slice(&[one, index as u8]);
+        } else {
+            self.out.push(four);
+            self.out.extend_from_slice(&index.to_le_bytes());
         }
     }
 
@@ -311,7 +321,7 @@ impl<'o, 'v> Pickler<'o, 'v> {
     }
 
     fn save(&mut self, value: &'v Value, tasks: &mut Vec<Task<'v>>) -> Result<(), Error> {
-        if let Some(index) = value.identity().and_then(|id| self.memo.get(&id)).copied() {
+        if let Some(index) = self.memoized(value) {
             self.get(index);
             return Ok(());
         }
@@ -381,20 +391,12 @@ impl<'o, 'v> Pickler<'o, 'v> {
                 }
             }
             Value::List(items) => {
-                if self.proto >= 1 {
-                    self.out.push(EMPTY_LIST);
-                } else {
-                    self.out.extend_from_slice(&[MARK, LIST]);
-                }
+                self.empty_container(EMPTY_LIST, LIST);
                 self.memoize(value);
                 tasks.push(Task::Items(items, 0, APPENDS));
             }
             Value::Dict(entries) => {
-                if self.proto >= 1 {
-                    self.out.push(EMPTY_DICT);
-                } else {
-                    self.out.extend_from_slice(&[MARK, DICT]);
-                }
+                self.empty_container(EMPTY_DICT, DICT);
                 self.memoize(value);
                 tasks.push(Task::Entries(entries, 0));
             }

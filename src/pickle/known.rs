@@ -17,37 +17,25 @@ use num_traits::ToPrimitive;
 
 use super::value::{Call, Global, Object, Value};
 
-/// A `datetime.datetime`.
+/// A `datetime.datetime`: a date and a time of day, as Python's
+/// `datetime.combine(date, time)` makes one (the time's `tzinfo` is the datetime's).
 ///
 /// ```
 /// use mpconn::pickle::{known::DateTime, loads};
 /// // pickle.dumps(datetime.datetime(2020, 1, 2, 3, 4, 5, 6), 3)
 /// let v = loads(b"\x80\x03cdatetime\ndatetime\nq\x00C\n\x07\xe4\x01\x02\x03\x04\x05\x00\x00\x06q\x01\x85q\x02Rq\x03.").unwrap();
 /// let dt = v.as_datetime().unwrap();
-/// assert_eq!((dt.year, dt.month, dt.day, dt.microsecond), (2020, 1, 2, 6));
+/// assert_eq!((dt.date.year, dt.date.month, dt.date.day, dt.time.microsecond), (2020, 1, 2, 6));
 /// assert_eq!(v.to_string(), "datetime.datetime(2020, 1, 2, 3, 4, 5, 6)");
-/// assert_eq!(DateTime { tzinfo: None, ..dt.clone() }.to_value(), v);
+/// assert_eq!(dt.to_value(), v);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct DateTime {
-    /// 1 to 9999.
-    pub year: u16,
-    /// 1 to 12.
-    pub month: u8,
-    /// 1 to 31.
-    pub day: u8,
-    /// 0 to 23.
-    pub hour: u8,
-    /// 0 to 59.
-    pub minute: u8,
-    /// 0 to 59.
-    pub second: u8,
-    /// 0 to 999,999.
-    pub microsecond: u32,
-    /// 0 or 1 (PEP 495).
-    pub fold: u8,
-    /// The `tzinfo` object, if aware (`datetime.timezone.utc` is an object too).
-    pub tzinfo: Option<Value>,
+    /// The day.
+    pub date: Date,
+    /// The time of day, with the `tzinfo` object if aware (`datetime.timezone.utc`
+    /// is an object too).
+    pub time: Time,
 }
 
 /// A `datetime.date`.
@@ -150,25 +138,22 @@ impl DateTime {
     ///
     /// ```
     /// # use mpconn::pickle::known::DateTime;
-    /// let dt = DateTime { year: 1999, month: 12, day: 31, hour: 23, minute: 59, second: 0, microsecond: 0, fold: 1, tzinfo: None };
+    /// # use mpconn::pickle::known::{Date, Time};
+    /// let date = Date { year: 1999, month: 12, day: 31 };
+    /// let time = Time { hour: 23, minute: 59, second: 0, microsecond: 0, fold: 1, tzinfo: None };
+    /// let dt = DateTime { date, time };
     /// assert_eq!(dt.to_value().as_datetime(), Some(dt));
     /// ```
     pub fn to_value(&self) -> Value {
-        let us = self.microsecond.to_be_bytes();
-        let state = [
-            (self.year >> 8) as u8,
-            self.year as u8,
-            self.month | (self.fold << 7),
-            self.day,
-            self.hour,
-            self.minute,
-            self.second,
-            us[1],
-            us[2],
-            us[3],
-        ];
+        // The date's four bytes then the time's six, with the fold in the month's
+        // byte instead of the hour's.
+        let (date, clock) = (self.date.state(), self.time.clock());
+        let mut state = [0; 10];
+        state[..4].copy_from_slice(&date);
+        state[4..].copy_from_slice(&clock);
+        state[2] |= self.time.fold << 7;
         let mut args = alloc::vec![Value::bytes(&state)];
-        args.extend(self.tzinfo.clone());
+        args.extend(self.time.tzinfo.clone());
         call("datetime", "datetime", args)
     }
 }
@@ -181,13 +166,21 @@ impl Date {
     /// assert_eq!(Date { year: 1, month: 1, day: 1 }.to_value().to_string(), "datetime.date(1, 1, 1)");
     /// ```
     pub fn to_value(&self) -> Value {
-        let state = [
-            (self.year >> 8) as u8,
-            self.year as u8,
-            self.month,
-            self.day,
-        ];
-        call("datetime", "date", alloc::vec![Value::bytes(&state)])
+        call("datetime", "date", alloc::vec![Value::bytes(&self.state())])
+    }
+
+    /// The four bytes of CPython's state: year (big-endian), month, day.
+    fn state(&self) -> [u8; 4] {
+        let [hi, lo] = self.year.to_be_bytes();
+        [hi, lo, self.month, self.day]
+    }
+
+    fn from_state(s: &[u8; 4]) -> Date {
+        Date {
+            year: u16::from_be_bytes([s[0], s[1]]),
+            month: s[2],
+            day: s[3],
+        }
     }
 }
 
@@ -200,18 +193,46 @@ impl Time {
     /// assert_eq!(t.to_value().to_string(), "datetime.time(1, 2, 3)");
     /// ```
     pub fn to_value(&self) -> Value {
-        let us = self.microsecond.to_be_bytes();
-        let state = [
-            self.hour | (self.fold << 7),
-            self.minute,
-            self.second,
-            us[1],
-            us[2],
-            us[3],
-        ];
+        let mut state = self.clock();
+        state[0] |= self.fold << 7;
         let mut args = alloc::vec![Value::bytes(&state)];
         args.extend(self.tzinfo.clone());
         call("datetime", "time", args)
+    }
+
+    /// The six bytes of CPython's state without the fold: hour, minute, second,
+    /// microsecond (three bytes, big-endian).
+    fn clock(&self) -> [u8; 6] {
+        let [_, us @ ..] = self.microsecond.to_be_bytes();
+        [self.hour, self.minute, self.second, us[0], us[1], us[2]]
+    }
+
+    /// From [`clock`](Self::clock)'s bytes, with the fold and the `tzinfo` kept
+    /// elsewhere.
+    fn from_clock(s: &[u8; 6], fold: u8, tzinfo: Option<Value>) -> Time {
+        Time {
+            hour: s[0],
+            minute: s[1],
+            second: s[2],
+            microsecond: u32::from_be_bytes([0, s[3], s[4], s[5]]),
+            fold,
+            tzinfo,
+        }
+    }
+
+    /// `hour, minute[, second[, microsecond]][, fold=1])`: the end of its `repr`, and
+    /// of a datetime's.
+    fn repr_tail(&self, s: &mut String) {
+        s.push_str(&format!("{}, {}", self.hour, self.minute));
+        if self.microsecond != 0 {
+            s.push_str(&format!(", {}, {}", self.second, self.microsecond));
+        } else if self.second != 0 {
+            s.push_str(&format!(", {}", self.second));
+        }
+        if self.fold != 0 {
+            s.push_str(", fold=1");
+        }
+        s.push(')');
     }
 }
 
@@ -253,21 +274,12 @@ impl Value {
     /// ```
     pub fn as_datetime(&self) -> Option<DateTime> {
         let o = object_of(self, "datetime", "datetime")?;
-        let s = state_bytes(o.args().first()?)?;
-        if s.len() != 10 {
-            return None;
-        }
-        Some(DateTime {
-            year: u16::from(s[0]) << 8 | u16::from(s[1]),
-            month: s[2] & 0x7f,
-            day: s[3],
-            hour: s[4],
-            minute: s[5],
-            second: s[6],
-            microsecond: u32::from(s[7]) << 16 | u32::from(s[8]) << 8 | u32::from(s[9]),
-            fold: s[2] >> 7,
-            tzinfo: tz(o),
-        })
+        let s: &[u8; 10] = state_bytes(o.args().first()?)?.try_into().ok()?;
+        let (date, clock) = s.split_at(4);
+        let mut date = Date::from_state(date.try_into().ok()?);
+        date.month &= 0x7f;
+        let time = Time::from_clock(clock.try_into().ok()?, s[2] >> 7, tz(o));
+        Some(DateTime { date, time })
     }
 
     /// The `datetime.date` this object is.
@@ -278,15 +290,9 @@ impl Value {
     /// ```
     pub fn as_date(&self) -> Option<Date> {
         let o = object_of(self, "datetime", "date")?;
-        let s = state_bytes(o.args().first()?)?;
-        if s.len() != 4 {
-            return None;
-        }
-        Some(Date {
-            year: u16::from(s[0]) << 8 | u16::from(s[1]),
-            month: s[2],
-            day: s[3],
-        })
+        Some(Date::from_state(
+            state_bytes(o.args().first()?)?.try_into().ok()?,
+        ))
     }
 
     /// The `datetime.time` this object is.
@@ -297,18 +303,10 @@ impl Value {
     /// ```
     pub fn as_time(&self) -> Option<Time> {
         let o = object_of(self, "datetime", "time")?;
-        let s = state_bytes(o.args().first()?)?;
-        if s.len() != 6 {
-            return None;
-        }
-        Some(Time {
-            hour: s[0] & 0x7f,
-            minute: s[1],
-            second: s[2],
-            microsecond: u32::from(s[3]) << 16 | u32::from(s[4]) << 8 | u32::from(s[5]),
-            fold: s[0] >> 7,
-            tzinfo: tz(o),
-        })
+        let s: &[u8; 6] = state_bytes(o.args().first()?)?.try_into().ok()?;
+        let mut time = Time::from_clock(s, s[0] >> 7, tz(o));
+        time.hour &= 0x7f;
+        Some(time)
     }
 
     /// The `datetime.timedelta` this object is.
@@ -555,19 +553,12 @@ impl Value {
 
     /// How the well-known objects without nested values print: as their `repr`.
     pub(crate) fn known_repr(&self) -> Option<String> {
-        if let Some(dt) = self.as_datetime() {
-            if dt.tzinfo.is_some() {
+        if let Some(DateTime { date: d, time: t }) = self.as_datetime() {
+            if t.tzinfo.is_some() {
                 return None;
             }
-            let mut s = format!(
-                "datetime.datetime({}, {}, {}, {}, {}",
-                dt.year, dt.month, dt.day, dt.hour, dt.minute
-            );
-            seconds(&mut s, dt.second, dt.microsecond);
-            if dt.fold != 0 {
-                s.push_str(", fold=1");
-            }
-            s.push(')');
+            let mut s = format!("datetime.datetime({}, {}, {}, ", d.year, d.month, d.day);
+            t.repr_tail(&mut s);
             return Some(s);
         }
         if let Some(d) = self.as_date() {
@@ -577,12 +568,8 @@ impl Value {
             if t.tzinfo.is_some() {
                 return None;
             }
-            let mut s = format!("datetime.time({}, {}", t.hour, t.minute);
-            seconds(&mut s, t.second, t.microsecond);
-            if t.fold != 0 {
-                s.push_str(", fold=1");
-            }
-            s.push(')');
+            let mut s = String::from("datetime.time(");
+            t.repr_tail(&mut s);
             return Some(s);
         }
         if let Some(d) = self.as_timedelta() {
@@ -619,13 +606,5 @@ impl Value {
             ));
         }
         None
-    }
-}
-
-fn seconds(s: &mut String, second: u8, microsecond: u32) {
-    if microsecond != 0 {
-        s.push_str(&format!(", {second}, {microsecond}"));
-    } else if second != 0 {
-        s.push_str(&format!(", {second}"));
     }
 }

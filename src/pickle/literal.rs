@@ -121,42 +121,20 @@ impl<'a> Parser<'a> {
             return Err(self.error("expected a value"));
         };
         match c {
-            b'(' => {
-                self.pos += 1;
-                if self.eat(b')') {
-                    return Ok(Value::tuple(Vec::new()));
-                }
-                let first = self.value(depth + 1)?;
-                if self.eat(b')') {
-                    return Ok(first); // parenthesized, not a tuple
-                }
-                if !self.eat(b',') {
-                    return Err(self.error("expected ',' or ')'"));
-                }
-                let mut items = alloc::vec![first];
-                self.items(b')', depth, &mut items)?;
-                Ok(Value::tuple(items))
-            }
-            b'[' => {
-                self.pos += 1;
-                let mut items = Vec::new();
-                if !self.eat(b']') {
-                    items.push(self.value(depth + 1)?);
-                    if !self.eat(b']') {
-                        if !self.eat(b',') {
-                            return Err(self.error("expected ',' or ']'"));
-                        }
-                        self.items(b']', depth, &mut items)?;
-                    }
-                }
-                Ok(Value::list(items))
-            }
+            b'(' => match self.opened(b')', depth)? {
+                None => Ok(Value::tuple(Vec::new())),
+                // Parenthesized, not a tuple.
+                Some(first) if self.eat(b')') => Ok(first),
+                Some(first) => Ok(Value::tuple(self.items_after(first, b')', depth)?)),
+            },
+            b'[' => match self.opened(b']', depth)? {
+                None => Ok(Value::list(Vec::new())),
+                Some(first) => Ok(Value::list(self.items_after(first, b']', depth)?)),
+            },
             b'{' => {
-                self.pos += 1;
-                if self.eat(b'}') {
+                let Some(first) = self.opened(b'}', depth)? else {
                     return Ok(Value::dict(Vec::new()));
-                }
-                let first = self.value(depth + 1)?;
+                };
                 if self.eat(b':') {
                     let mut entries = alloc::vec![(first, self.value(depth + 1)?)];
                     loop {
@@ -176,13 +154,7 @@ impl<'a> Parser<'a> {
                         entries.push((k, self.value(depth + 1)?));
                     }
                 }
-                let mut items = alloc::vec![first];
-                if !self.eat(b'}') {
-                    if !self.eat(b',') {
-                        return Err(self.error("expected ',' or '}'"));
-                    }
-                    self.items(b'}', depth, &mut items)?;
-                }
+                let items = self.items_after(first, b'}', depth)?;
                 Ok(Value::Set(Arc::new(items)))
             }
             b'\'' | b'"' => self.string(false, false),
@@ -246,19 +218,28 @@ impl<'a> Parser<'a> {
     }
 
     /// The items after a first `item,` up to `close`, trailing comma allowed.
-    fn items(
+    /// Past an opening bracket: `None` when `close` follows at once, else the first
+    /// item.
+    fn opened(&mut self, close: u8, depth: usize) -> Result<Option<Value>, LiteralError> {
+        self.pos += 1;
+        if self.eat(close) {
+            return Ok(None);
+        }
+        self.value(depth + 1).map(Some)
+    }
+
+    /// A container's items after its first, `first`, up to `close`: a `,` between two,
+    /// one more allowed before `close`.
+    fn items_after(
         &mut self,
+        first: Value,
         close: u8,
         depth: usize,
-        items: &mut Vec<Value>,
-    ) -> Result<(), LiteralError> {
+    ) -> Result<Vec<Value>, LiteralError> {
+        let mut items = alloc::vec![first];
         loop {
             if self.eat(close) {
-                return Ok(());
-            }
-            items.push(self.value(depth + 1)?);
-            if self.eat(close) {
-                return Ok(());
+                return Ok(items);
             }
             if !self.eat(b',') {
                 return Err(self.error(match close {
@@ -267,6 +248,10 @@ impl<'a> Parser<'a> {
                     _ => "expected ',' or '}'",
                 }));
             }
+            if self.eat(close) {
+                return Ok(items);
+            }
+            items.push(self.value(depth + 1)?);
         }
     }
 

@@ -337,14 +337,18 @@ impl<'a> Machine<'a, '_> {
         }
     }
 
+    fn exceeded(&self, limit: Limit, max: usize) -> Error {
+        Error::LimitExceeded {
+            at: self.at,
+            limit,
+            max,
+        }
+    }
+
     fn count(&mut self, n: usize) -> Result<(), Error> {
         self.items = self.items.saturating_add(n);
         if self.items > self.limits.max_items {
-            return Err(Error::LimitExceeded {
-                at: self.at,
-                limit: Limit::Items,
-                max: self.limits.max_items,
-            });
+            return Err(self.exceeded(Limit::Items, self.limits.max_items));
         }
         Ok(())
     }
@@ -352,11 +356,7 @@ impl<'a> Machine<'a, '_> {
     fn copy(&mut self, n: usize) -> Result<(), Error> {
         self.copied = self.copied.saturating_add(n);
         if self.copied > self.input.len() {
-            return Err(Error::LimitExceeded {
-                at: self.at,
-                limit: Limit::Copies,
-                max: self.input.len(),
-            });
+            return Err(self.exceeded(Limit::Copies, self.input.len()));
         }
         Ok(())
     }
@@ -384,10 +384,9 @@ impl<'a> Machine<'a, '_> {
     }
 
     fn pop(&mut self) -> Result<Id, Error> {
-        if self.stack.len() <= self.fence() {
-            return Err(Error::StackUnderflow { at: self.at });
-        }
-        Ok(self.stack.pop().unwrap_or(0))
+        let id = self.top()?;
+        self.stack.pop();
+        Ok(id)
     }
 
     fn top(&self) -> Result<Id, Error> {
@@ -436,11 +435,7 @@ impl<'a> Machine<'a, '_> {
     fn memo_put(&mut self, index: u32) -> Result<(), Error> {
         let id = self.top()?;
         if self.memo.put(index, id) && self.memo.len > self.limits.max_memo {
-            return Err(Error::LimitExceeded {
-                at: self.at,
-                limit: Limit::Memo,
-                max: self.limits.max_memo,
-            });
+            return Err(self.exceeded(Limit::Memo, self.limits.max_memo));
         }
         Ok(())
     }
@@ -453,6 +448,29 @@ impl<'a> Machine<'a, '_> {
         self.count(1)?;
         self.stack.push(id);
         Ok(())
+    }
+
+    /// A length-prefixed argument: its length in one, four or eight bytes
+    /// (little-endian, by opcode), then that many bytes.
+    fn sized(&mut self, op: u8) -> Result<&'a [u8], Error> {
+        let n = match op {
+            SHORT_BINSTRING | SHORT_BINBYTES | SHORT_BINUNICODE => self.byte()?.into(),
+            BINBYTES | BINUNICODE => self.u32()? as usize,
+            _ => {
+                let n = self.u64()?;
+                self.len64(n)?
+            }
+        };
+        self.take(n)
+    }
+
+    /// The memo index a `GET`/`PUT` opcode carries: a text line, one byte or four.
+    fn memo_index(&mut self, op: u8) -> Result<u32, Error> {
+        match op {
+            GET | PUT => self.text_index(),
+            BINGET | BINPUT => Ok(self.byte()?.into()),
+            _ => self.u32(),
+        }
     }
 
     fn text_index(&mut self) -> Result<u32, Error> {
@@ -651,26 +669,12 @@ impl<'a> Machine<'a, '_> {
                     let bytes = self.take(n as usize)?;
                     self.push_atom(Value::bytes(bytes))?;
                 }
-                SHORT_BINSTRING | SHORT_BINBYTES => {
-                    let n = self.byte()? as usize;
-                    let bytes = self.take(n)?;
-                    self.push_atom(Value::bytes(bytes))?;
-                }
-                BINBYTES => {
-                    let n = self.u32()? as usize;
-                    let bytes = self.take(n)?;
-                    self.push_atom(Value::bytes(bytes))?;
-                }
-                BINBYTES8 => {
-                    let n = self.u64()?;
-                    let n = self.len64(n)?;
-                    let bytes = self.take(n)?;
+                SHORT_BINSTRING | SHORT_BINBYTES | BINBYTES | BINBYTES8 => {
+                    let bytes = self.sized(op)?;
                     self.push_atom(Value::bytes(bytes))?;
                 }
                 BYTEARRAY8 => {
-                    let n = self.u64()?;
-                    let n = self.len64(n)?;
-                    let bytes = self.take(n)?;
+                    let bytes = self.sized(op)?;
                     self.push_atom(Value::ByteArray(bytes.into()))?;
                 }
                 UNICODE => {
@@ -679,22 +683,8 @@ impl<'a> Machine<'a, '_> {
                         .ok_or_else(|| self.bad("a bad \\u escape in UNICODE"))?;
                     self.push_atom(Value::Str(s.into()))?;
                 }
-                SHORT_BINUNICODE => {
-                    let n = self.byte()? as usize;
-                    let bytes = self.take(n)?;
-                    let s = self.str_arg(bytes)?;
-                    self.push_atom(Value::Str(s))?;
-                }
-                BINUNICODE => {
-                    let n = self.u32()? as usize;
-                    let bytes = self.take(n)?;
-                    let s = self.str_arg(bytes)?;
-                    self.push_atom(Value::Str(s))?;
-                }
-                BINUNICODE8 => {
-                    let n = self.u64()?;
-                    let n = self.len64(n)?;
-                    let bytes = self.take(n)?;
+                SHORT_BINUNICODE | BINUNICODE | BINUNICODE8 => {
+                    let bytes = self.sized(op)?;
                     let s = self.str_arg(bytes)?;
                     self.push_atom(Value::Str(s))?;
                 }
@@ -714,10 +704,14 @@ impl<'a> Machine<'a, '_> {
                     let items = self.stack.split_off(self.stack.len() - n);
                     self.tuple_of(items)?;
                 }
-                LIST => {
+                LIST | FROZENSET => {
                     let items = self.pop_mark()?;
                     self.count(items.len())?;
-                    self.push_node(Node::List(items))?;
+                    let node = match op {
+                        LIST => Node::List(items),
+                        _ => Node::FrozenSet(items),
+                    };
+                    self.push_node(node)?;
                 }
                 DICT => {
                     let items = self.pop_mark()?;
@@ -730,53 +724,25 @@ impl<'a> Machine<'a, '_> {
                     let entries = items.chunks_exact(2).map(|kv| (kv[0], kv[1])).collect();
                     self.push_node(Node::Dict(entries))?;
                 }
-                FROZENSET => {
-                    let items = self.pop_mark()?;
-                    self.count(items.len())?;
-                    self.push_node(Node::FrozenSet(items))?;
+                APPEND | APPENDS | SETITEM | SETITEMS | ADDITEMS => {
+                    let from = match op {
+                        APPEND => self.items_from_top(1)?,
+                        SETITEM => self.items_from_top(2)?,
+                        _ => self.items_from_mark()?,
+                    };
+                    let how = match op {
+                        APPEND | APPENDS => Extend::Append,
+                        SETITEM | SETITEMS => Extend::SetItems,
+                        _ => Extend::AddItems,
+                    };
+                    self.extend_target(from, how)?;
                 }
-                APPEND => {
-                    let from = self.items_from_top(1)?;
-                    self.extend_target(from, Extend::Append)?;
-                }
-                APPENDS => {
-                    let from = self.items_from_mark()?;
-                    self.extend_target(from, Extend::Append)?;
-                }
-                SETITEM => {
-                    let from = self.items_from_top(2)?;
-                    self.extend_target(from, Extend::SetItems)?;
-                }
-                SETITEMS => {
-                    let from = self.items_from_mark()?;
-                    self.extend_target(from, Extend::SetItems)?;
-                }
-                ADDITEMS => {
-                    let from = self.items_from_mark()?;
-                    self.extend_target(from, Extend::AddItems)?;
-                }
-                GET => {
-                    let index = self.text_index()?;
+                GET | BINGET | LONG_BINGET => {
+                    let index = self.memo_index(op)?;
                     self.memo_get(index)?;
                 }
-                BINGET => {
-                    let index = self.byte()?.into();
-                    self.memo_get(index)?;
-                }
-                LONG_BINGET => {
-                    let index = self.u32()?;
-                    self.memo_get(index)?;
-                }
-                PUT => {
-                    let index = self.text_index()?;
-                    self.memo_put(index)?;
-                }
-                BINPUT => {
-                    let index = self.byte()?.into();
-                    self.memo_put(index)?;
-                }
-                LONG_BINPUT => {
-                    let index = self.u32()?;
+                PUT | BINPUT | LONG_BINPUT => {
+                    let index = self.memo_index(op)?;
                     self.memo_put(index)?;
                 }
                 MEMOIZE => {
@@ -829,9 +795,7 @@ impl<'a> Machine<'a, '_> {
                     let global = self.text_global()?;
                     let items = self.pop_mark()?;
                     let cls = self.new_node(Node::Atom(global))?;
-                    self.count(items.len())?;
-                    let args = self.new_node(Node::Tuple(items))?;
-                    self.push_object(cls, Call::Inst, args, None)?;
+                    self.inst(cls, items)?;
                 }
                 OBJ => {
                     let mut items = self.pop_mark()?;
@@ -839,9 +803,7 @@ impl<'a> Machine<'a, '_> {
                         return Err(Error::StackUnderflow { at: self.at });
                     }
                     let cls = items.remove(0);
-                    self.count(items.len())?;
-                    let args = self.new_node(Node::Tuple(items))?;
-                    self.push_object(cls, Call::Inst, args, None)?;
+                    self.inst(cls, items)?;
                 }
                 BUILD => {
                     let state = self.pop()?;
@@ -914,6 +876,13 @@ impl<'a> Machine<'a, '_> {
         BigInt::parse_bytes(text.as_bytes(), 10)
             .map(Value::int)
             .ok_or_else(|| self.bad("the INT/LONG line is no integer"))
+    }
+
+    /// `INST` and `OBJ`: `cls(*items)`, the old-style instance call.
+    fn inst(&mut self, cls: Id, items: Vec<Id>) -> Result<(), Error> {
+        self.count(items.len())?;
+        let args = self.new_node(Node::Tuple(items))?;
+        self.push_object(cls, Call::Inst, args, None)
     }
 
     fn push_object(

@@ -174,6 +174,26 @@ pub(crate) fn bytes_repr(b: &[u8], out: &mut impl Write) -> fmt::Result {
     out.write_char(char::from(quote))
 }
 
+/// A container: `empty` when it has nothing, else `open`, its items (which close
+/// their own bracket), then `after`.
+fn container<'a>(
+    f: &mut fmt::Formatter<'_>,
+    stack: &mut Vec<Piece<'a>>,
+    is_empty: bool,
+    [empty, open, after]: [&'static str; 3],
+    items: Piece<'a>,
+) -> fmt::Result {
+    if is_empty {
+        return f.write_str(empty);
+    }
+    f.write_str(open)?;
+    if !after.is_empty() {
+        stack.push(Piece::Text(after));
+    }
+    stack.push(items);
+    Ok(())
+}
+
 enum Piece<'a> {
     Value(&'a Value),
     /// A value in the callable position: a global prints as `module.name`.
@@ -235,50 +255,31 @@ impl fmt::Display for Value {
                         bytes_repr(b, f)?;
                         f.write_str(")")?;
                     }
-                    Value::Tuple(items) => match items.len() {
-                        0 => f.write_str("()")?,
-                        1 => {
-                            f.write_str("(")?;
-                            stack.push(Piece::Text(",)"));
-                            stack.push(Piece::Value(&items[0]));
-                        }
-                        _ => {
-                            f.write_str("(")?;
-                            stack.push(Piece::Items(items, 0, ")"));
-                        }
-                    },
+                    Value::Tuple(items) if items.len() == 1 => {
+                        f.write_str("(")?;
+                        stack.push(Piece::Text(",)"));
+                        stack.push(Piece::Value(&items[0]));
+                    }
+                    Value::Tuple(items) => {
+                        let tuple = Piece::Items(items, 0, ")");
+                        container(f, &mut stack, items.is_empty(), ["()", "(", ""], tuple)?;
+                    }
                     Value::List(items) => {
-                        f.write_str("[")?;
-                        if items.is_empty() {
-                            f.write_str("]")?;
-                        } else {
-                            stack.push(Piece::Items(items, 0, "]"));
-                        }
+                        let list = Piece::Items(items, 0, "]");
+                        container(f, &mut stack, items.is_empty(), ["[]", "[", ""], list)?;
                     }
                     Value::Dict(entries) => {
-                        f.write_str("{")?;
-                        if entries.is_empty() {
-                            f.write_str("}")?;
-                        } else {
-                            stack.push(Piece::Entries(entries, 0));
-                        }
+                        let dict = Piece::Entries(entries, 0);
+                        container(f, &mut stack, entries.is_empty(), ["{}", "{", ""], dict)?;
                     }
                     Value::Set(items) => {
-                        if items.is_empty() {
-                            f.write_str("set()")?;
-                        } else {
-                            f.write_str("{")?;
-                            stack.push(Piece::Items(items, 0, "}"));
-                        }
+                        let set = Piece::Items(items, 0, "}");
+                        container(f, &mut stack, items.is_empty(), ["set()", "{", ""], set)?;
                     }
                     Value::FrozenSet(items) => {
-                        if items.is_empty() {
-                            f.write_str("frozenset()")?;
-                        } else {
-                            f.write_str("frozenset({")?;
-                            stack.push(Piece::Text(")"));
-                            stack.push(Piece::Items(items, 0, "}"));
-                        }
+                        let set = Piece::Items(items, 0, "}");
+                        let texts = ["frozenset()", "frozenset({", ")"];
+                        container(f, &mut stack, items.is_empty(), texts, set)?;
                     }
                     Value::Global(g) => write!(f, "<class '{}.{}'>", g.module, g.name)?,
                     Value::Object(o) => {
@@ -291,13 +292,9 @@ impl fmt::Display for Value {
                             .is_some_and(|g| g.is("collections", "OrderedDict"));
                         if ordered && o.args().is_empty() && o.state.is_none() && o.items.is_empty()
                         {
-                            if o.entries.is_empty() {
-                                f.write_str("OrderedDict()")?;
-                            } else {
-                                f.write_str("OrderedDict({")?;
-                                stack.push(Piece::Text(")"));
-                                stack.push(Piece::Entries(&o.entries, 0));
-                            }
+                            let texts = ["OrderedDict()", "OrderedDict({", ")"];
+                            let dict = Piece::Entries(&o.entries, 0);
+                            container(f, &mut stack, o.entries.is_empty(), texts, dict)?;
                             continue;
                         }
                         // Pushed in reverse.

@@ -34,7 +34,7 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt;
 
-use ::serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
+use ::serde::de::{self, DeserializeOwned, Visitor};
 use ::serde::ser::{self, Serialize};
 use ::serde::Deserialize;
 use num_bigint::BigInt;
@@ -313,32 +313,171 @@ pub fn from_value_with<'de, T: Deserialize<'de>>(
 
 // ---- Serialize: Rust to Value ----------------------------------------------------
 
-/// The four sequence-shaped serializer traits (seq, tuple, tuple struct, tuple variant)
-/// differ only in their element method's name: one body for all four.
-macro_rules! seq_like_impls {
-    ($ty:ty, $ok:ty, |$this:ident, $value:ident| $push:expr, |$done:ident| $end:expr) => {
-        seq_like_impls!(@one $ty, $ok, SerializeSeq, serialize_element, $this, $value, $push, $done, $end);
-        seq_like_impls!(@one $ty, $ok, SerializeTuple, serialize_element, $this, $value, $push, $done, $end);
-        seq_like_impls!(@one $ty, $ok, SerializeTupleStruct, serialize_field, $this, $value, $push, $done, $end);
-        seq_like_impls!(@one $ty, $ok, SerializeTupleVariant, serialize_field, $this, $value, $push, $done, $end);
+/// serde's seven compound serializer traits differ only in their methods' names: each
+/// builder has one inherent `element`, `key`, `value`, `field` and `done`, and these
+/// impls route every trait's methods to them. `seq` for the four sequence shapes (seq,
+/// tuple, tuple struct, tuple variant), `map` for the three mapping ones (map, struct,
+/// struct variant).
+macro_rules! compound_impls {
+    (seq $ty:ty => $ok:ty) => {
+        compound_impls!(@elements $ty, $ok, SerializeSeq, serialize_element);
+        compound_impls!(@elements $ty, $ok, SerializeTuple, serialize_element);
+        compound_impls!(@elements $ty, $ok, SerializeTupleStruct, serialize_field);
+        compound_impls!(@elements $ty, $ok, SerializeTupleVariant, serialize_field);
     };
-    (@one $ty:ty, $ok:ty, $trait:ident, $method:ident, $this:ident, $value:ident, $push:expr, $done:ident, $end:expr) => {
+    (map $ty:ty => $ok:ty) => {
+        impl ser::SerializeMap for $ty {
+            type Ok = $ok;
+            type Error = SerdeError;
+            fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerdeError> {
+                self.key(key)
+            }
+            fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
+                self.value(value)
+            }
+            fn end(self) -> Result<$ok, SerdeError> {
+                self.done()
+            }
+        }
+        compound_impls!(@fields $ty, $ok, SerializeStruct);
+        compound_impls!(@fields $ty, $ok, SerializeStructVariant);
+    };
+    (@elements $ty:ty, $ok:ty, $trait:ident, $method:ident) => {
         impl ser::$trait for $ty {
             type Ok = $ok;
             type Error = SerdeError;
-            fn $method<T: Serialize + ?Sized>(&mut self, $value: &T) -> Result<(), SerdeError> {
-                let $this = self;
-                $push
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
+                self.element(value)
             }
             fn end(self) -> Result<$ok, SerdeError> {
-                let $done = self;
-                $end
+                self.done()
+            }
+        }
+    };
+    (@fields $ty:ty, $ok:ty, $trait:ident) => {
+        impl ser::$trait for $ty {
+            type Ok = $ok;
+            type Error = SerdeError;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), SerdeError> {
+                self.field(key, value)
+            }
+            fn end(self) -> Result<$ok, SerdeError> {
+                self.done()
             }
         }
     };
 }
 
+/// The serializer methods for what serde tells apart and Python does not, the same in
+/// both serializers: every integer is an `int` (through the serializer's `i64` method,
+/// or its `big` one past `i64`), `f32` a `float`, `char` a `str`, `()` and unit structs
+/// `None`, `Some(x)` and newtype structs `x`, a unit variant its name, tuple structs
+/// tuples, and structs dicts; the other variants go to the serializer's own
+/// `newtype_variant`, `tuple_variant` and `struct_variant`, without serde's names and
+/// indexes.
+macro_rules! python_shapes {
+    () => {
+        python_shapes!(@widen serialize_i64: serialize_i8(i8), serialize_i16(i16),
+            serialize_i32(i32), serialize_u8(u8), serialize_u16(u16), serialize_u32(u32));
+        python_shapes!(@widen big: serialize_i128(i128), serialize_u128(u128));
+        python_shapes!(@widen serialize_f64: serialize_f32(f32));
+        fn serialize_u64(self, v: u64) -> Result<Self::Ok, SerdeError> {
+            match i64::try_from(v) {
+                Ok(v) => self.serialize_i64(v),
+                Err(_) => self.big(v.into()),
+            }
+        }
+        fn serialize_char(self, v: char) -> Result<Self::Ok, SerdeError> {
+            self.serialize_str(v.encode_utf8(&mut [0; 4]))
+        }
+        fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Self::Ok, SerdeError> {
+            value.serialize(self)
+        }
+        fn serialize_unit(self) -> Result<Self::Ok, SerdeError> {
+            self.serialize_none()
+        }
+        fn serialize_unit_struct(self, _: &'static str) -> Result<Self::Ok, SerdeError> {
+            self.serialize_none()
+        }
+        fn serialize_unit_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            variant: &'static str,
+        ) -> Result<Self::Ok, SerdeError> {
+            self.serialize_str(variant)
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            value: &T,
+        ) -> Result<Self::Ok, SerdeError> {
+            value.serialize(self)
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: u32,
+            variant: &'static str,
+            value: &T,
+        ) -> Result<Self::Ok, SerdeError> {
+            self.newtype_variant(variant, value)
+        }
+        python_shapes!(@named serialize_tuple_struct => serialize_tuple(): SerializeTupleStruct,
+            serialize_struct => serialize_map(Some): SerializeStruct);
+        python_shapes!(@variants serialize_tuple_variant => tuple_variant: SerializeTupleVariant,
+            serialize_struct_variant => struct_variant: SerializeStructVariant);
+    };
+    (@named $($method:ident => $to:ident($($wrap:ident)?): $ret:ident),*) => {
+        $(fn $method(self, _: &'static str, len: usize) -> Result<Self::$ret, SerdeError> {
+            self.$to($($wrap)?(len))
+        })*
+    };
+    (@variants $($method:ident => $to:ident: $ret:ident),*) => {
+        $(fn $method(
+            self,
+            _: &'static str,
+            _: u32,
+            variant: &'static str,
+            len: usize,
+        ) -> Result<Self::$ret, SerdeError> {
+            self.$to(variant, len)
+        })*
+    };
+    (@widen $to:ident: $($method:ident($t:ty)),*) => {
+        $(fn $method(self, v: $t) -> Result<Self::Ok, SerdeError> {
+            self.$to(v.into())
+        })*
+    };
+}
+
 struct ValueSerializer;
+
+impl ValueSerializer {
+    fn big(self, n: BigInt) -> Result<Value, SerdeError> {
+        Ok(Value::int(n))
+    }
+
+    fn newtype_variant<T: Serialize + ?Sized>(
+        self,
+        variant: &str,
+        value: &T,
+    ) -> Result<Value, SerdeError> {
+        Ok(variant_of(variant, value.serialize(self)?))
+    }
+
+    fn tuple_variant(self, variant: &'static str, len: usize) -> Result<SeqBuilder, SerdeError> {
+        Ok(SeqBuilder::new(Some(len), Shape::Tuple, Some(variant)))
+    }
+
+    fn struct_variant(self, variant: &'static str, len: usize) -> Result<MapBuilder, SerdeError> {
+        Ok(MapBuilder::new(Some(len), Some(variant)))
+    }
+}
 
 fn variant_of(variant: &str, content: Value) -> Value {
     Value::dict(alloc::vec![(Value::str(variant), content)])
@@ -355,48 +494,16 @@ impl ser::Serializer for ValueSerializer {
     type SerializeStruct = MapBuilder;
     type SerializeStructVariant = MapBuilder;
 
+    python_shapes!();
+
     fn serialize_bool(self, v: bool) -> Result<Value, SerdeError> {
         Ok(Value::Bool(v))
-    }
-    fn serialize_i8(self, v: i8) -> Result<Value, SerdeError> {
-        Ok(Value::Int(v.into()))
-    }
-    fn serialize_i16(self, v: i16) -> Result<Value, SerdeError> {
-        Ok(Value::Int(v.into()))
-    }
-    fn serialize_i32(self, v: i32) -> Result<Value, SerdeError> {
-        Ok(Value::Int(v.into()))
     }
     fn serialize_i64(self, v: i64) -> Result<Value, SerdeError> {
         Ok(Value::Int(v))
     }
-    fn serialize_i128(self, v: i128) -> Result<Value, SerdeError> {
-        Ok(Value::int(v))
-    }
-    fn serialize_u8(self, v: u8) -> Result<Value, SerdeError> {
-        Ok(Value::Int(v.into()))
-    }
-    fn serialize_u16(self, v: u16) -> Result<Value, SerdeError> {
-        Ok(Value::Int(v.into()))
-    }
-    fn serialize_u32(self, v: u32) -> Result<Value, SerdeError> {
-        Ok(Value::Int(v.into()))
-    }
-    fn serialize_u64(self, v: u64) -> Result<Value, SerdeError> {
-        Ok(Value::int(v))
-    }
-    fn serialize_u128(self, v: u128) -> Result<Value, SerdeError> {
-        Ok(Value::int(v))
-    }
-    fn serialize_f32(self, v: f32) -> Result<Value, SerdeError> {
-        Ok(Value::Float(v.into()))
-    }
     fn serialize_f64(self, v: f64) -> Result<Value, SerdeError> {
         Ok(Value::Float(v))
-    }
-    fn serialize_char(self, v: char) -> Result<Value, SerdeError> {
-        let mut buf = [0; 4];
-        Ok(Value::str(v.encode_utf8(&mut buf)))
     }
     fn serialize_str(self, v: &str) -> Result<Value, SerdeError> {
         Ok(Value::str(v))
@@ -407,71 +514,14 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_none(self) -> Result<Value, SerdeError> {
         Ok(Value::None)
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Value, SerdeError> {
-        value.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<Value, SerdeError> {
-        Ok(Value::None)
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<Value, SerdeError> {
-        Ok(Value::None)
-    }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<Value, SerdeError> {
-        Ok(Value::str(variant))
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<Value, SerdeError> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-        value: &T,
-    ) -> Result<Value, SerdeError> {
-        Ok(variant_of(variant, value.serialize(self)?))
-    }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqBuilder, SerdeError> {
         Ok(SeqBuilder::new(len, Shape::List, None))
     }
     fn serialize_tuple(self, len: usize) -> Result<SeqBuilder, SerdeError> {
         Ok(SeqBuilder::new(Some(len), Shape::Tuple, None))
     }
-    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<SeqBuilder, SerdeError> {
-        Ok(SeqBuilder::new(Some(len), Shape::Tuple, None))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-        len: usize,
-    ) -> Result<SeqBuilder, SerdeError> {
-        Ok(SeqBuilder::new(Some(len), Shape::Tuple, Some(variant)))
-    }
     fn serialize_map(self, len: Option<usize>) -> Result<MapBuilder, SerdeError> {
         Ok(MapBuilder::new(len, None))
-    }
-    fn serialize_struct(self, _: &'static str, len: usize) -> Result<MapBuilder, SerdeError> {
-        Ok(MapBuilder::new(Some(len), None))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-        len: usize,
-    ) -> Result<MapBuilder, SerdeError> {
-        Ok(MapBuilder::new(Some(len), Some(variant)))
     }
 }
 
@@ -498,7 +548,7 @@ impl SeqBuilder {
         }
     }
 
-    fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
         let index = self.items.len();
         self.items.push(
             value
@@ -508,24 +558,19 @@ impl SeqBuilder {
         Ok(())
     }
 
-    fn finish(self) -> Value {
+    fn done(self) -> Result<Value, SerdeError> {
         let seq = match self.shape {
             Shape::List => Value::List(Arc::new(self.items)),
             Shape::Tuple => Value::Tuple(Arc::new(self.items)),
         };
-        match self.variant {
+        Ok(match self.variant {
             Some(variant) => variant_of(variant, seq),
             None => seq,
-        }
+        })
     }
 }
 
-seq_like_impls!(
-    SeqBuilder,
-    Value,
-    |this, value| this.push(value),
-    |this| Ok(this.finish())
-);
+compound_impls!(seq SeqBuilder => Value);
 
 struct MapBuilder {
     entries: Vec<(Value, Value)>,
@@ -542,12 +587,22 @@ impl MapBuilder {
         }
     }
 
-    fn finish(self) -> Value {
+    fn done(self) -> Result<Value, SerdeError> {
         let dict = Value::dict(self.entries);
-        match self.variant {
+        Ok(match self.variant {
             Some(variant) => variant_of(variant, dict),
             None => dict,
-        }
+        })
+    }
+
+    fn key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerdeError> {
+        self.key = Some(key.serialize(ValueSerializer)?);
+        Ok(())
+    }
+
+    fn value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
+        let key = self.key.take().unwrap_or(Value::None);
+        self.entry(key, value)
     }
 
     #[inline]
@@ -556,7 +611,10 @@ impl MapBuilder {
         key: &'static str,
         value: &T,
     ) -> Result<(), SerdeError> {
-        let key = Value::str(key);
+        self.entry(Value::str(key), value)
+    }
+
+    fn entry<T: Serialize + ?Sized>(&mut self, key: Value, value: &T) -> Result<(), SerdeError> {
         let value = value
             .serialize(ValueSerializer)
             .map_err(|e| e.within(Step::Key(&key)))?;
@@ -565,55 +623,7 @@ impl MapBuilder {
     }
 }
 
-impl ser::SerializeMap for MapBuilder {
-    type Ok = Value;
-    type Error = SerdeError;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerdeError> {
-        self.key = Some(key.serialize(ValueSerializer)?);
-        Ok(())
-    }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
-        let key = self.key.take().unwrap_or(Value::None);
-        let value = value
-            .serialize(ValueSerializer)
-            .map_err(|e| e.within(Step::Key(&key)))?;
-        self.entries.push((key, value));
-        Ok(())
-    }
-    fn end(self) -> Result<Value, SerdeError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeStruct for MapBuilder {
-    type Ok = Value;
-    type Error = SerdeError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), SerdeError> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<Value, SerdeError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeStructVariant for MapBuilder {
-    type Ok = Value;
-    type Error = SerdeError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), SerdeError> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<Value, SerdeError> {
-        Ok(self.finish())
-    }
-}
+compound_impls!(map MapBuilder => Value);
 
 // ---- Serialize: Rust straight to a pickle ------------------------------------------
 
@@ -622,7 +632,7 @@ struct Stream<'a, 'o> {
     p: &'a mut Pickler<'o, 'static>,
 }
 
-impl Stream<'_, '_> {
+impl<'a, 'o> Stream<'a, 'o> {
     fn big(&mut self, n: BigInt) -> Result<(), SerdeError> {
         match n.to_i64() {
             Some(small) => self.p.int(small),
@@ -633,11 +643,7 @@ impl Stream<'_, '_> {
 
     #[inline]
     fn dict_start(&mut self) {
-        if self.p.proto >= 1 {
-            self.p.out.push(EMPTY_DICT);
-        } else {
-            self.p.out.extend_from_slice(&[MARK, DICT]);
-        }
+        self.p.empty_container(EMPTY_DICT, DICT);
     }
 
     /// `{variant: ...}`: the dict and its key; the caller writes the content and
@@ -645,6 +651,37 @@ impl Stream<'_, '_> {
     fn variant(&mut self, variant: &str) {
         self.dict_start();
         self.p.str(variant);
+    }
+
+    fn newtype_variant<T: Serialize + ?Sized>(
+        &mut self,
+        variant: &str,
+        value: &T,
+    ) -> Result<(), SerdeError> {
+        self.variant(variant);
+        value
+            .serialize(&mut *self)
+            .map_err(|e| e.within(Step::Key(&Value::str(variant))))?;
+        self.p.out.push(SETITEM);
+        Ok(())
+    }
+
+    fn tuple_variant(
+        &mut self,
+        variant: &str,
+        len: usize,
+    ) -> Result<Batch<'_, 'a, 'o>, SerdeError> {
+        self.variant(variant);
+        Ok(Batch::tuple(self, len, &[SETITEM]))
+    }
+
+    fn struct_variant(
+        &mut self,
+        variant: &str,
+        _len: usize,
+    ) -> Result<Batch<'_, 'a, 'o>, SerdeError> {
+        self.variant(variant);
+        Ok(Batch::dict(self, &[SETITEM]))
     }
 }
 
@@ -670,11 +707,7 @@ enum BatchKind {
 impl<'s, 'a, 'o> Batch<'s, 'a, 'o> {
     #[inline]
     fn list(s: &'s mut Stream<'a, 'o>, close: &'static [u8]) -> Self {
-        if s.p.proto >= 1 {
-            s.p.out.push(EMPTY_LIST);
-        } else {
-            s.p.out.extend_from_slice(&[MARK, LIST]);
-        }
+        s.p.empty_container(EMPTY_LIST, LIST);
         Batch {
             s,
             in_batch: 0,
@@ -740,13 +773,7 @@ impl<'s, 'a, 'o> Batch<'s, 'a, 'o> {
     #[inline]
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
         self.before_item();
-        let index = self.index;
-        self.index += 1;
-        value
-            .serialize(&mut *self.s)
-            .map_err(|e| e.within(Step::Index(index)))?;
-        self.after_item();
-        Ok(())
+        self.value(value)
     }
 
     #[inline]
@@ -780,7 +807,7 @@ impl<'s, 'a, 'o> Batch<'s, 'a, 'o> {
         Ok(())
     }
 
-    fn end(self) -> Result<(), SerdeError> {
+    fn done(self) -> Result<(), SerdeError> {
         let out = &mut *self.s.p.out;
         match self.kind {
             BatchKind::List if self.in_batch > 0 => out.push(APPENDS),
@@ -810,6 +837,8 @@ impl<'s, 'a, 'o> ser::Serializer for &'s mut Stream<'a, 'o> {
     type SerializeStruct = Batch<'s, 'a, 'o>;
     type SerializeStructVariant = Batch<'s, 'a, 'o>;
 
+    python_shapes!();
+
     fn serialize_bool(self, v: bool) -> Result<(), SerdeError> {
         if self.p.proto >= 2 {
             self.p.out.push(if v { NEWTRUE } else { NEWFALSE });
@@ -820,50 +849,12 @@ impl<'s, 'a, 'o> ser::Serializer for &'s mut Stream<'a, 'o> {
         }
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), SerdeError> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), SerdeError> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), SerdeError> {
-        self.serialize_i64(v.into())
-    }
     fn serialize_i64(self, v: i64) -> Result<(), SerdeError> {
         self.p.int(v);
         Ok(())
     }
-    fn serialize_i128(self, v: i128) -> Result<(), SerdeError> {
-        self.big(v.into())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), SerdeError> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), SerdeError> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), SerdeError> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), SerdeError> {
-        match i64::try_from(v) {
-            Ok(v) => self.serialize_i64(v),
-            Err(_) => self.big(v.into()),
-        }
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), SerdeError> {
-        self.big(v.into())
-    }
-    fn serialize_f32(self, v: f32) -> Result<(), SerdeError> {
-        self.serialize_f64(v.into())
-    }
     fn serialize_f64(self, v: f64) -> Result<(), SerdeError> {
         self.p.float(v);
-        Ok(())
-    }
-    fn serialize_char(self, v: char) -> Result<(), SerdeError> {
-        let mut buf = [0; 4];
-        self.p.str(v.encode_utf8(&mut buf));
         Ok(())
     }
     fn serialize_str(self, v: &str) -> Result<(), SerdeError> {
@@ -877,139 +868,19 @@ impl<'s, 'a, 'o> ser::Serializer for &'s mut Stream<'a, 'o> {
         self.p.out.push(NONE);
         Ok(())
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), SerdeError> {
-        value.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<(), SerdeError> {
-        self.serialize_none()
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), SerdeError> {
-        self.serialize_none()
-    }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<(), SerdeError> {
-        self.serialize_str(variant)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), SerdeError> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-        value: &T,
-    ) -> Result<(), SerdeError> {
-        self.variant(variant);
-        value
-            .serialize(&mut *self)
-            .map_err(|e| e.within(Step::Key(&Value::str(variant))))?;
-        self.p.out.push(SETITEM);
-        Ok(())
-    }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
         Ok(Batch::list(self, &[]))
     }
     fn serialize_tuple(self, len: usize) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
         Ok(Batch::tuple(self, len, &[]))
     }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        len: usize,
-    ) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
-        Ok(Batch::tuple(self, len, &[]))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-        len: usize,
-    ) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
-        self.variant(variant);
-        Ok(Batch::tuple(self, len, &[SETITEM]))
-    }
     fn serialize_map(self, _len: Option<usize>) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
         Ok(Batch::dict(self, &[]))
     }
-    fn serialize_struct(
-        self,
-        _: &'static str,
-        _len: usize,
-    ) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
-        Ok(Batch::dict(self, &[]))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-        _len: usize,
-    ) -> Result<Batch<'s, 'a, 'o>, SerdeError> {
-        self.variant(variant);
-        Ok(Batch::dict(self, &[SETITEM]))
-    }
 }
 
-seq_like_impls!(
-    Batch<'_, '_, '_>,
-    (),
-    |this, value| this.element(value),
-    |this| Batch::end(this)
-);
-
-impl ser::SerializeMap for Batch<'_, '_, '_> {
-    type Ok = ();
-    type Error = SerdeError;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerdeError> {
-        self.key(key)
-    }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerdeError> {
-        self.value(value)
-    }
-    fn end(self) -> Result<(), SerdeError> {
-        Batch::end(self)
-    }
-}
-
-impl ser::SerializeStruct for Batch<'_, '_, '_> {
-    type Ok = ();
-    type Error = SerdeError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), SerdeError> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<(), SerdeError> {
-        Batch::end(self)
-    }
-}
-
-impl ser::SerializeStructVariant for Batch<'_, '_, '_> {
-    type Ok = ();
-    type Error = SerdeError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), SerdeError> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<(), SerdeError> {
-        Batch::end(self)
-    }
-}
+compound_impls!(seq Batch<'_, '_, '_> => ());
+compound_impls!(map Batch<'_, '_, '_> => ());
 
 impl Serialize for Value {
     /// A value as the serde data model has it: Python's types as in the module's
@@ -1076,6 +947,15 @@ impl Serialize for Value {
     }
 }
 
+/// Visitor methods that wrap what they are given in a [`Value`].
+macro_rules! visit_as {
+    ($($method:ident($t:ty) => $make:expr),* $(,)?) => {$(
+        fn $method<E>(self, v: $t) -> Result<Value, E> {
+            Ok($make(v))
+        }
+    )*};
+}
+
 impl<'de> Deserialize<'de> for Value {
     /// Any self-describing format's value as a [`Value`]: maps become dicts,
     /// sequences lists, bytes bytes.
@@ -1086,30 +966,16 @@ impl<'de> Deserialize<'de> for Value {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any value")
             }
-            fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-                Ok(Value::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-                Ok(Value::Int(v))
-            }
-            fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
-                Ok(Value::int(v))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-                Ok(Value::int(v))
-            }
-            fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
-                Ok(Value::int(v))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-                Ok(Value::Float(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-                Ok(Value::str(v))
-            }
-            fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
-                Ok(Value::bytes(v))
-            }
+            visit_as!(
+                visit_bool(bool) => Value::Bool,
+                visit_i64(i64) => Value::Int,
+                visit_i128(i128) => Value::int,
+                visit_u64(u64) => Value::int,
+                visit_u128(u128) => Value::int,
+                visit_f64(f64) => Value::Float,
+                visit_str(&str) => Value::str,
+                visit_bytes(&[u8]) => Value::bytes,
+            );
             fn visit_none<E>(self) -> Result<Value, E> {
                 Ok(Value::None)
             }
@@ -1234,9 +1100,13 @@ impl<'de, 'b> De<'de, 'b> {
         }
     }
 
-    fn seq(self, items: &'de [Value]) -> Seq<'de, 'b> {
+    fn seq(self, items: &'de [Value]) -> Seq<'b, core::slice::Iter<'de, Value>> {
+        self.elements(items.iter())
+    }
+
+    fn elements<I>(self, items: I) -> Seq<'b, I> {
         Seq {
-            items: items.iter(),
+            items,
             index: 0,
             budget: self.budget,
         }
@@ -1252,13 +1122,55 @@ impl<'de, 'b> De<'de, 'b> {
     }
 }
 
-struct Seq<'de, 'b> {
-    items: core::slice::Iter<'de, Value>,
+/// A sequence's elements, numbered for the error path: values (each counted against
+/// the budget), the bytes of a `bytes` as ints, or a complex's two floats.
+struct Seq<'b, I> {
+    items: I,
     index: usize,
     budget: &'b Budget,
 }
 
-impl<'de> de::SeqAccess<'de> for Seq<'de, '_> {
+/// What a [`Seq`] can hold.
+trait Element<'de> {
+    fn deserialize<T: de::DeserializeSeed<'de>>(
+        self,
+        seed: T,
+        budget: &Budget,
+    ) -> Result<T::Value, SerdeError>;
+}
+
+impl<'de> Element<'de> for &'de Value {
+    fn deserialize<T: de::DeserializeSeed<'de>>(
+        self,
+        seed: T,
+        budget: &Budget,
+    ) -> Result<T::Value, SerdeError> {
+        seed.deserialize(De::root(self, budget)?)
+    }
+}
+
+/// Plain Rust elements, through serde's own deserializers of them.
+macro_rules! plain_elements {
+    ($($t:ty => $de:ident),*) => {$(
+        impl<'de> Element<'de> for $t {
+            fn deserialize<T: de::DeserializeSeed<'de>>(
+                self,
+                seed: T,
+                _: &Budget,
+            ) -> Result<T::Value, SerdeError> {
+                seed.deserialize(de::value::$de::new(self))
+            }
+        }
+    )*};
+}
+
+plain_elements!(u8 => U8Deserializer, f64 => F64Deserializer);
+
+impl<'de, I> de::SeqAccess<'de> for Seq<'_, I>
+where
+    I: ExactSizeIterator,
+    I::Item: Element<'de>,
+{
     type Error = SerdeError;
     fn next_element_seed<T: de::DeserializeSeed<'de>>(
         &mut self,
@@ -1269,39 +1181,12 @@ impl<'de> de::SeqAccess<'de> for Seq<'de, '_> {
         };
         let index = self.index;
         self.index += 1;
-        De::root(item, self.budget)
-            .and_then(|d| seed.deserialize(d))
+        item.deserialize(seed, self.budget)
             .map(Some)
             .map_err(|e| e.within(Step::Index(index)))
     }
     fn size_hint(&self) -> Option<usize> {
         Some(self.items.len())
-    }
-}
-
-struct ByteSeq<'de> {
-    bytes: core::slice::Iter<'de, u8>,
-    index: usize,
-}
-
-impl<'de> de::SeqAccess<'de> for ByteSeq<'de> {
-    type Error = SerdeError;
-    fn next_element_seed<T: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, SerdeError> {
-        let Some(&byte) = self.bytes.next() else {
-            return Ok(None);
-        };
-        let index = self.index;
-        self.index += 1;
-        let d: de::value::U8Deserializer<SerdeError> = byte.into_deserializer();
-        seed.deserialize(d)
-            .map(Some)
-            .map_err(|e| e.within(Step::Index(index)))
-    }
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.bytes.len())
     }
 }
 
@@ -1373,28 +1258,33 @@ impl<'de> de::VariantAccess<'de> for Enum<'de, '_> {
         self,
         seed: T,
     ) -> Result<T::Value, SerdeError> {
-        De::root(self.content.unwrap_or(&NONE_VALUE), self.budget)
-            .and_then(|d| seed.deserialize(d))
-            .map_err(|e| e.within(Step::Key(self.variant)))
+        self.content(|d| seed.deserialize(d))
     }
     fn tuple_variant<V: Visitor<'de>>(
         self,
         _len: usize,
         visitor: V,
     ) -> Result<V::Value, SerdeError> {
-        let content = self.content.unwrap_or(&NONE_VALUE);
-        De::root(content, self.budget)
-            .and_then(|d| de::Deserializer::deserialize_seq(d, visitor))
-            .map_err(|e| e.within(Step::Key(self.variant)))
+        self.content(|d| de::Deserializer::deserialize_seq(d, visitor))
     }
     fn struct_variant<V: Visitor<'de>>(
         self,
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, SerdeError> {
-        let content = self.content.unwrap_or(&NONE_VALUE);
-        De::root(content, self.budget)
-            .and_then(|d| de::Deserializer::deserialize_map(d, visitor))
+        self.content(|d| de::Deserializer::deserialize_map(d, visitor))
+    }
+}
+
+impl<'de, 'b> Enum<'de, 'b> {
+    /// The variant's content (`None` after a bare name), read by `read`; an error's
+    /// path names the variant.
+    fn content<T>(
+        self,
+        read: impl FnOnce(De<'de, 'b>) -> Result<T, SerdeError>,
+    ) -> Result<T, SerdeError> {
+        De::root(self.content.unwrap_or(&NONE_VALUE), self.budget)
+            .and_then(read)
             .map_err(|e| e.within(Step::Key(self.variant)))
     }
 }
@@ -1415,6 +1305,38 @@ macro_rules! int_method {
             }
         }
     )*};
+}
+
+/// The deserializer methods that are one expression each.
+macro_rules! one_liners {
+    ($this:ident, $visitor:ident; $(
+        $method:ident($($arg:ident: $ty:ty),*) => $body:expr;
+    )*) => {$(
+        fn $method<V: Visitor<'de>>(
+            $this,
+            $($arg: $ty,)*
+            $visitor: V,
+        ) -> Result<V::Value, SerdeError> {
+            $body
+        }
+    )*};
+}
+
+/// The deserializer methods that take the shapes of value they list, after any
+/// `Recursive` wrapper, and refuse the rest with a type error naming what they wanted.
+macro_rules! shapes {
+    ($this:ident, $visitor:ident; $(
+        $method:ident($($arg:ident: $ty:ty),*) $expected:literal {
+            $($pat:pat $(if $guard:expr)? => $take:expr),* $(,)?
+        }
+    )*) => {
+        one_liners!($this, $visitor; $(
+            $method($($arg: $ty),*) => match unrecursive($this.value) {
+                $($pat $(if $guard)? => $take,)*
+                other => Err(SerdeError::type_error($expected, other)),
+            };
+        )*);
+    };
 }
 
 impl<'de> de::Deserializer<'de> for De<'de, '_> {
@@ -1456,126 +1378,82 @@ impl<'de> de::Deserializer<'de> for De<'de, '_> {
         deserialize_u128
     );
 
-    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match unrecursive(self.value) {
+    shapes!(self, visitor;
+        deserialize_bool() "a bool" {
             Value::Bool(b) => visitor.visit_bool(*b),
-            other => Err(SerdeError::type_error("a bool", other)),
         }
-    }
-
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        self.deserialize_f64(visitor)
-    }
-
-    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match unrecursive(self.value) {
+        deserialize_f64() "a float" {
             Value::Float(x) => visitor.visit_f64(*x),
             Value::Int(n) => visitor.visit_i64(*n),
             Value::BigInt(n) => visitor.visit_f64(n.to_f64().unwrap_or(f64::NAN)),
-            other => Err(SerdeError::type_error("a float", other)),
         }
-    }
-
-    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match unrecursive(self.value) {
+        deserialize_char() "a str of one character" {
             Value::Str(s) => visitor.visit_borrowed_str(s),
-            other => Err(SerdeError::type_error("a str of one character", other)),
         }
-    }
-
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match unrecursive(self.value) {
+        // Python 2's str is bytes: text when it is UTF-8.
+        deserialize_str() "a str" {
             Value::Str(s) => visitor.visit_borrowed_str(s),
-            // Python 2's str is bytes: text when it is UTF-8.
             Value::Bytes(b) => visitor.visit_borrowed_bytes(b),
-            other => Err(SerdeError::type_error("a str", other)),
         }
-    }
-
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match unrecursive(self.value) {
+        deserialize_bytes() "bytes" {
             Value::Bytes(b) | Value::ByteArray(b) => visitor.visit_borrowed_bytes(b),
             Value::Str(s) => visitor.visit_borrowed_str(s),
             v @ (Value::List(_) | Value::Tuple(_)) => self.same(v).deserialize_seq(visitor),
-            other => Err(SerdeError::type_error("bytes", other)),
         }
-    }
-
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        self.deserialize_bytes(visitor)
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match self.value {
-            Value::None => visitor.visit_none(),
-            _ => visitor.visit_some(self),
-        }
-    }
-
-    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match self.value {
-            Value::None => visitor.visit_unit(),
-            other => Err(SerdeError::type_error("None", other)),
-        }
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, SerdeError> {
-        self.deserialize_unit(visitor)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, SerdeError> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match unrecursive(self.value) {
+        deserialize_seq() "a sequence" {
             Value::Tuple(items)
             | Value::List(items)
             | Value::Set(items)
             | Value::FrozenSet(items) => visitor.visit_seq(self.seq(items)),
-            Value::Bytes(b) | Value::ByteArray(b) => visitor.visit_seq(ByteSeq {
-                bytes: b.iter(),
-                index: 0,
-            }),
+            Value::Bytes(b) | Value::ByteArray(b) => visitor.visit_seq(self.elements(b.iter().copied())),
             v @ Value::Object(_) => match v.as_namedtuple() {
                 Some((_, fields)) => visitor.visit_seq(self.seq(fields)),
                 None => Err(SerdeError::type_error("a sequence", v)),
             },
-            other => Err(SerdeError::type_error("a sequence", other)),
         }
-    }
+        deserialize_enum(_name: &'static str, _variants: &'static [&'static str])
+            "a str or a dict of one entry for an enum" {
+            v @ Value::Str(_) => visitor.visit_enum(Enum {
+                variant: v,
+                content: None,
+                budget: self.budget,
+            }),
+            Value::Dict(entries) if entries.len() == 1 => visitor.visit_enum(Enum {
+                variant: &entries[0].0,
+                content: Some(&entries[0].1),
+                budget: self.budget,
+            }),
+        }
+    );
 
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value, SerdeError> {
-        match unrecursive(self.value) {
-            Value::Complex(re, im) => visitor.visit_seq(Floats([*re, *im].into_iter(), 0)),
+    one_liners!(self, visitor;
+        deserialize_f32() => self.deserialize_f64(visitor);
+        deserialize_string() => self.deserialize_str(visitor);
+        deserialize_byte_buf() => self.deserialize_bytes(visitor);
+        deserialize_option() => match self.value {
+            Value::None => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        };
+        deserialize_unit() => match self.value {
+            Value::None => visitor.visit_unit(),
+            other => Err(SerdeError::type_error("None", other)),
+        };
+        deserialize_unit_struct(_name: &'static str) => self.deserialize_unit(visitor);
+        deserialize_newtype_struct(_name: &'static str) => visitor.visit_newtype_struct(self);
+        deserialize_tuple(_len: usize) => match unrecursive(self.value) {
+            Value::Complex(re, im) => visitor.visit_seq(self.elements([*re, *im].into_iter())),
             other => self.same(other).deserialize_seq(visitor),
-        }
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, SerdeError> {
-        self.deserialize_tuple(len, visitor)
-    }
+        };
+        deserialize_tuple_struct(_name: &'static str, len: usize) =>
+            self.deserialize_tuple(len, visitor);
+        deserialize_identifier() => match self.value {
+            Value::Str(s) => visitor.visit_borrowed_str(s),
+            Value::Int(n) => visitor.visit_i64(*n),
+            Value::Bytes(b) => visitor.visit_borrowed_bytes(b),
+            other => Err(SerdeError::type_error("a str naming a field or variant", other)),
+        };
+        deserialize_ignored_any() => visitor.visit_unit();
+    );
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
         let value = unrecursive(self.value);
@@ -1614,46 +1492,6 @@ impl<'de> de::Deserializer<'de> for De<'de, '_> {
             Value::Tuple(items) | Value::List(items) => visitor.visit_seq(self.seq(items)),
             other => Err(SerdeError::type_error("a dict", other)),
         }
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, SerdeError> {
-        match unrecursive(self.value) {
-            v @ Value::Str(_) => visitor.visit_enum(Enum {
-                variant: v,
-                content: None,
-                budget: self.budget,
-            }),
-            Value::Dict(entries) if entries.len() == 1 => visitor.visit_enum(Enum {
-                variant: &entries[0].0,
-                content: Some(&entries[0].1),
-                budget: self.budget,
-            }),
-            other => Err(SerdeError::type_error(
-                "a str or a dict of one entry for an enum",
-                other,
-            )),
-        }
-    }
-
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        match self.value {
-            Value::Str(s) => visitor.visit_borrowed_str(s),
-            Value::Int(n) => visitor.visit_i64(*n),
-            Value::Bytes(b) => visitor.visit_borrowed_bytes(b),
-            other => Err(SerdeError::type_error(
-                "a str naming a field or variant",
-                other,
-            )),
-        }
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SerdeError> {
-        visitor.visit_unit()
     }
 }
 
@@ -1704,27 +1542,6 @@ impl<'de> de::Deserializer<'de> for &'de Value {
         deserialize_identifier(),
         deserialize_ignored_any(),
     );
-}
-
-/// A complex's two parts, as a sequence of floats.
-struct Floats(core::array::IntoIter<f64, 2>, usize);
-
-impl<'de> de::SeqAccess<'de> for Floats {
-    type Error = SerdeError;
-    fn next_element_seed<T: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, SerdeError> {
-        let Some(x) = self.0.next() else {
-            return Ok(None);
-        };
-        let index = self.1;
-        self.1 += 1;
-        let d: de::value::F64Deserializer<SerdeError> = x.into_deserializer();
-        seed.deserialize(d)
-            .map(Some)
-            .map_err(|e| e.within(Step::Index(index)))
-    }
 }
 
 #[cfg(test)]

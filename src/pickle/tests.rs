@@ -6,6 +6,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
+use mpconn_test_support::pickles::{billion_laughs, nested_lists, set_laughs};
 
 const ALL: [Protocol; 6] = [
     Protocol::V0,
@@ -36,13 +37,12 @@ fn err(pickle: &[u8]) -> Error {
     loads(pickle).unwrap_err()
 }
 
-/// `depth` nested empty lists: `]` `depth` times, then `APPEND` `depth - 1` times.
-fn nested_lists(depth: usize) -> Vec<u8> {
-    let mut bytes = vec![0x80, 2];
-    bytes.extend(core::iter::repeat_n(b']', depth));
-    bytes.extend(core::iter::repeat_n(b'a', depth - 1));
-    bytes.push(b'.');
-    bytes
+/// Loading `pickle` fails with an error that matches `pattern`.
+macro_rules! assert_err {
+    ($pickle:expr, $pattern:pat) => {
+        let error = err($pickle);
+        assert!(matches!(error, $pattern), "{error:?}");
+    };
 }
 
 #[test]
@@ -171,11 +171,8 @@ fn strings_decode_from_every_string_opcode() {
     );
     assert_eq!(loads(b"U\x02ab.").unwrap(), Value::bytes(b"ab"));
     assert_eq!(loads(b"T\x01\x00\x00\x00a.").unwrap(), Value::bytes(b"a"));
-    assert!(matches!(err(b"S'abc\n."), Error::BadArgument { .. }));
-    assert!(matches!(
-        err(b"X\x01\x00\x00\x00\xff."),
-        Error::BadArgument { .. }
-    ));
+    assert_err!(b"S'abc\n.", Error::BadArgument { .. });
+    assert_err!(b"X\x01\x00\x00\x00\xff.", Error::BadArgument { .. });
 }
 
 #[test]
@@ -353,9 +350,9 @@ fn marks_pop_and_dup_follow_cpython() {
             }
         }
     ));
-    assert!(matches!(err(b"K\x01(."), Error::StackUnderflow { .. }));
-    assert!(matches!(err(b"K\x01t."), Error::NoMark { .. }));
-    assert!(matches!(err(b"."), Error::StackUnderflow { .. }));
+    assert_err!(b"K\x01(.", Error::StackUnderflow { .. });
+    assert_err!(b"K\x01t.", Error::NoMark { .. });
+    assert_err!(b".", Error::StackUnderflow { .. });
 }
 
 #[test]
@@ -364,10 +361,10 @@ fn frames_are_read_through() {
         loads(b"\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00K\x01.").unwrap(),
         Value::Int(1)
     );
-    assert!(matches!(
-        err(b"\x80\x04\x95\xff\x00\x00\x00\x00\x00\x00\x00K\x01."),
+    assert_err!(
+        b"\x80\x04\x95\xff\x00\x00\x00\x00\x00\x00\x00K\x01.",
         Error::Truncated { .. }
-    ));
+    );
 }
 
 #[test]
@@ -397,10 +394,7 @@ fn refused_features_say_what_and_where() {
             at: At { offset: 2, .. }
         }
     ));
-    assert!(matches!(
-        err(b"\x80\x05\x98."),
-        Error::OutOfBandBuffer { .. }
-    ));
+    assert_err!(b"\x80\x05\x98.", Error::OutOfBandBuffer { .. });
     assert!(matches!(
         err(b"\x82\x07."),
         Error::Extension { code: 7, .. }
@@ -576,19 +570,16 @@ fn every_prefix_of_a_pickle_is_an_error_never_a_panic() {
 
 #[test]
 fn lengths_past_the_input_are_refused_before_allocating() {
-    assert!(matches!(
-        err(b"\x8e\xff\xff\xff\xff\xff\xff\xff\xff"),
+    assert_err!(
+        b"\x8e\xff\xff\xff\xff\xff\xff\xff\xff",
         Error::Truncated { .. }
-    ));
-    assert!(matches!(
-        err(b"\x96\x00\x00\x00\x00\x00\x00\x00\x40"),
+    );
+    assert_err!(
+        b"\x96\x00\x00\x00\x00\x00\x00\x00\x40",
         Error::Truncated { .. }
-    ));
-    assert!(matches!(err(b"X\xff\xff\xff\xff"), Error::Truncated { .. }));
-    assert!(matches!(
-        err(b"T\xff\xff\xff\xff"),
-        Error::BadArgument { .. }
-    ));
+    );
+    assert_err!(b"X\xff\xff\xff\xff", Error::Truncated { .. });
+    assert_err!(b"T\xff\xff\xff\xff", Error::BadArgument { .. });
 }
 
 #[test]
@@ -623,13 +614,7 @@ fn limits_on_items_and_memo_are_kept() {
 fn copies_made_by_set_calls_are_capped_by_the_input_length() {
     // One 100-item list, then set(list) made 40 times from the memo: 4,000 copies
     // from a pickle of about 400 bytes.
-    let mut bytes = b"\x80\x02]\x94(".to_vec();
-    bytes.extend(core::iter::repeat_n(b'N', 100));
-    bytes.push(b'e');
-    for _ in 0..40 {
-        bytes.extend_from_slice(b"c__builtin__\nset\nh\x00\x85R0");
-    }
-    bytes.push(b'.');
+    let bytes = set_laughs(100, 40);
     assert!(matches!(
         err(&bytes),
         Error::LimitExceeded {
@@ -751,28 +736,6 @@ fn an_int_of_more_than_4300_digits_needs_protocol_2() {
         loads(&dumps_with(&fits, Protocol::V0).unwrap()).unwrap(),
         fits
     );
-}
-
-/// A "billion laughs" pickle (protocol 2): 60 levels of a list holding the level
-/// below twice, by memo (`BINGET`), over an empty list: 2^60 lists in a few hundred
-/// bytes.
-fn billion_laughs() -> alloc::vec::Vec<u8> {
-    let mut pickle = b"\x80\x02]q\x00".to_vec();
-    for level in 1..=60u8 {
-        pickle.extend([
-            b']',
-            b'(',
-            b'h',
-            level - 1,
-            b'h',
-            level - 1,
-            b'e',
-            b'q',
-            level,
-        ]);
-    }
-    pickle.push(b'.');
-    pickle
 }
 
 /// A list of lists, as deep as the data.

@@ -95,31 +95,52 @@ def expect_auth_error(connect, message):
     raise AssertionError('the handshake succeeded with a wrong key')
 
 
-def run_client(address, case):
-    def connect(authkey=None):
-        return Client(address, authkey=authkey)
-
+def run_case(case, open_conn, rejected, by_hand, special):
+    """One case on either side: open_conn(authkey) connects or accepts, `rejected` is
+    what a wrong key raises here, by_hand(conn, key, digest_name) runs this side's
+    half of the handshake itself, and `special` maps the cases only this side has
+    to how it opens them."""
     if case == 'wrong_key':
-        return expect_auth_error(lambda: connect(KEY), 'digest sent was rejected')
+        return expect_auth_error(lambda: open_conn(KEY), rejected)
     if case == 'messages':
-        conn = connect(KEY)
+        conn = open_conn(KEY)
         messages(conn)
     else:
         if case == 'no_key':
-            conn = connect()
-        elif case == 'empty_key':
-            conn = connect(b'')
+            conn = open_conn()
+        elif case in special:
+            conn = special[case]()
         elif case.startswith('rust_'):
-            conn = connect(KEY)
+            conn = open_conn(KEY)
         elif case.startswith('digest_'):
-            # What Client does, with a chosen digest for our challenge.
-            conn = connect()
-            answer_challenge(conn, KEY)
-            deliver_challenge(conn, KEY, digest_name=case[len('digest_'):])
+            conn = open_conn()
+            by_hand(conn, KEY, case[len('digest_'):])
         else:
             raise ValueError('unknown case %r' % case)
         ping_pong(conn, case)
     conn.close()
+
+
+def client_by_hand(conn, key, digest_name):
+    # What Client does, with a chosen digest for our challenge.
+    answer_challenge(conn, key)
+    deliver_challenge(conn, key, digest_name=digest_name)
+
+
+def server_by_hand(conn, key, digest_name=None):
+    # What Listener.accept does (a digest only where one is chosen: CPython before
+    # 3.12 has no digest_name).
+    kwargs = {'digest_name': digest_name} if digest_name else {}
+    deliver_challenge(conn, key, **kwargs)
+    answer_challenge(conn, key)
+
+
+def run_client(address, case):
+    def connect(authkey=None):
+        return Client(address, authkey=authkey)
+
+    special = {'empty_key': lambda: connect(b'')}
+    return run_case(case, connect, 'digest sent was rejected', client_by_hand, special)
 
 
 def run_server(path, case):
@@ -131,32 +152,15 @@ def run_server(path, case):
         listeners.append(listener)
         return listener.accept()
 
+    def empty_key():
+        # What Listener.accept does, with the empty key it skips before 3.13.
+        conn = accept()
+        server_by_hand(conn, b'')
+        return conn
+
+    special = {'empty_key': empty_key, 'empty_key_listener': lambda: accept(b'')}
     try:
-        if case == 'wrong_key':
-            return expect_auth_error(lambda: accept(KEY), 'digest received was wrong')
-        if case == 'messages':
-            conn = accept(KEY)
-            messages(conn)
-        else:
-            if case == 'no_key':
-                conn = accept()
-            elif case == 'empty_key':
-                # What Listener.accept does, with the empty key it skips before 3.13.
-                conn = accept()
-                deliver_challenge(conn, b'')
-                answer_challenge(conn, b'')
-            elif case == 'empty_key_listener':
-                conn = accept(b'')
-            elif case.startswith('rust_'):
-                conn = accept(KEY)
-            elif case.startswith('digest_'):
-                conn = accept()
-                deliver_challenge(conn, KEY, digest_name=case[len('digest_'):])
-                answer_challenge(conn, KEY)
-            else:
-                raise ValueError('unknown case %r' % case)
-            ping_pong(conn, case)
-        conn.close()
+        return run_case(case, accept, 'digest received was wrong', server_by_hand, special)
     finally:
         for listener in listeners:
             listener.close()

@@ -304,15 +304,21 @@ impl Connection {
     /// then on. A peer that closes between messages gives an error for which
     /// [`Error::is_eof`] is true.
     pub fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Option<Vec<u8>>, Error> {
-        let received = self.recv_owned(max_len);
+        let received = self.receiving(max_len, Self::receive);
         self.report(received)
     }
 
-    fn recv_owned(&mut self, max_len: Option<usize>) -> Result<Option<Vec<u8>>, Error> {
+    /// One receive by `receive`: the deadline checked first, `max_len` set, errors told
+    /// what was under way, and the connection settled after.
+    fn receiving<T>(
+        &mut self,
+        max_len: Option<usize>,
+        receive: fn(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         self.check_deadline()?;
         let during = self.during(During::Receive);
         self.core.set_max_len(max_len.map(|max| max as u64));
-        let received = self.receive().map_err(|e| e.during(during));
+        let received = receive(self).map_err(|e| e.during(during));
         self.settle();
         received
     }
@@ -349,7 +355,8 @@ impl Connection {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv_message(&mut self, max_len: Option<usize>) -> Result<Option<Frame<'_>>, Error> {
-        let received = self.recv_ready(max_len);
+        // True once the core has a message (or its error) to hand out.
+        let received = self.receiving(max_len, Self::receive_borrowed);
         if !self.report(received)? {
             return Ok(None);
         }
@@ -358,16 +365,6 @@ impl Connection {
             Ok(None) => unreachable!("has_message() said a message or an error was there"),
             Err(error) => Err(Error::from(error).during(During::Receive)),
         }
-    }
-
-    /// True once the core has a message (or its error) to hand out.
-    fn recv_ready(&mut self, max_len: Option<usize>) -> Result<bool, Error> {
-        self.check_deadline()?;
-        let during = self.during(During::Receive);
-        self.core.set_max_len(max_len.map(|max| max as u64));
-        let received = self.receive_borrowed().map_err(|e| e.during(during));
-        self.settle();
-        received
     }
 
     /// Reads until the core has a message (or the error) to hand out: false when the

@@ -165,12 +165,10 @@ fn echo_pickles(connection: Connection, python: &Python) {
 #[test]
 fn cpython_objects_round_trip_through_the_mio_client() {
     for python in async_peer::pythons() {
-        let listeners = format!("tcp=tcp:{key},unix=unix:{key}", key = hex(KEY));
         let cases = "tcp:good:pickles,unix:good:pickles";
-        let mut peer = async_peer::spawn(&python, &["listen", &listeners, cases]);
-        let addresses = peer.addresses();
-        for name in ["tcp", "unix"] {
-            let address: Address = addresses[name].parse().unwrap();
+        let (peer, addresses) = async_peer::listen_tcp_and_unix(&python, cases);
+        for address in addresses {
+            let address: Address = address.parse().unwrap();
             echo_pickles(Client::connect(&address, Some(KEY)).unwrap(), &python);
         }
         peer.expect_cases(&["ok", "ok"]);
@@ -180,12 +178,9 @@ fn cpython_objects_round_trip_through_the_mio_client() {
 #[test]
 fn mio_client_is_served_by_cpython_listeners_and_a_wrong_key_is_refused() {
     for python in async_peer::pythons() {
-        let listeners = format!("tcp=tcp:{key},unix=unix:{key}", key = hex(KEY));
-        let cases = "tcp:good:echo,tcp:bad,unix:bad,unix:good:echo";
-        let mut peer = async_peer::spawn(&python, &["listen", &listeners, cases]);
-        let addresses = peer.addresses();
-        let tcp: Address = addresses["tcp"].parse().unwrap();
-        let unix: Address = addresses["unix"].parse().unwrap();
+        let (peer, [tcp, unix]) =
+            async_peer::listen_tcp_and_unix(&python, async_peer::GOOD_BAD_BAD_GOOD);
+        let [tcp, unix]: [Address; 2] = [tcp, unix].map(|a| a.parse().unwrap());
 
         drive(Client::connect(&tcp, Some(KEY)).unwrap(), &python);
         for address in [&tcp, &unix] {

@@ -19,7 +19,7 @@ use echo_loop::{EchoLoop, Note};
 use mpconn_mio::mio::Events;
 use mpconn_mio::{Address, Client, ClientOptions, Error, Listener, ListenerOptions};
 use mpconn_test_support::attack::{
-    assert_burst_served, assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
+    assert_burst_served, honest_cpython_client, Attack, Attackers, Overflows,
 };
 use mpconn_test_support::{attack, python};
 
@@ -84,33 +84,22 @@ fn keyed_listener(options: ListenerOptions) -> Listener {
     .unwrap()
 }
 
-#[test]
-fn honest_cpython_client_is_served_at_once_among_50_silent_and_50_slowloris_clients() {
+/// An honest CPython client is served at once by a keyed echo loop while `attackers`
+/// run against it, and the loop drops them.
+fn honest_client_is_served_at_once(attackers: Attackers) {
     let Some(python) = python(3, 13) else { return };
-    let listener = keyed_listener(ListenerOptions::new());
+    let timeout = attackers.handshake_timeout();
+    let listener = keyed_listener(ListenerOptions::new().handshake_timeout(Some(timeout)));
     let address = listener.address().to_string();
-    let server = Server::start(listener, Duration::from_secs(20));
-    let attack = Attack::start(&address, 50, 50, 0, Duration::from_millis(200)).unwrap();
-    let took = honest_cpython_client(&python, &address, Some(KEY)).unwrap();
-    assert_served_in_under_a_second("mio Listener", took);
+    let server = Server::start(listener, timeout);
+    let attack = attackers.assert_honest_client_served(&python, &address, KEY, "mio Listener");
+    let (_, dropped) = server.counts();
+    attackers.assert_dropped(dropped);
     drop(attack);
     drop(server);
 }
 
-#[test]
-fn honest_cpython_client_is_served_at_once_while_5_attackers_reopen_their_connections() {
-    let Some(python) = python(3, 13) else { return };
-    let timeout = Duration::from_millis(200);
-    let listener = keyed_listener(ListenerOptions::new().handshake_timeout(Some(timeout)));
-    let address = listener.address().to_string();
-    let server = Server::start(listener, timeout);
-    let attack = Attack::reopened(&address);
-    let took = honest_cpython_client(&python, &address, Some(KEY)).unwrap();
-    assert_served_in_under_a_second("mio Listener, re-opening attackers", took);
-    let (_, dropped) = server.counts();
-    assert!(dropped >= 100, "only {dropped} attackers were dropped");
-    drop(attack);
-}
+mpconn_test_support::honest_client_tests!(honest_client_is_served_at_once);
 
 #[test]
 fn at_the_pending_limit_clients_wait_in_the_queue_and_are_served_when_a_place_frees() {
@@ -175,10 +164,7 @@ fn keyed_client_against_a_keyless_cpython_listener_fails_within_its_handshake_ti
         })
         .expect("the client never gave up");
     assert!(matches!(error, Error::NoChallenge { .. }), "{error:?}");
-    assert_eq!(
-        error.to_string(),
-        "no challenge from the listener within 1 s: does it have an authkey?"
-    );
+    assert_eq!(error.to_string(), attack::NO_CHALLENGE_IN_1_S);
     drop(connection);
     listener.finish().unwrap();
 }

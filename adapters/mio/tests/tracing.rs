@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use mpconn_mio::{Address, Client, Connection, Error, Listener};
-use mpconn_test_support::events::{assert_served_and_failed, Collector};
+use mpconn_test_support::events::Collector;
 
 const KEY: &[u8] = b"tracing test key";
 const LIMIT: Duration = Duration::from_secs(30);
@@ -34,8 +34,7 @@ fn handshake(listener: &mut Listener, key: &[u8]) -> (Result<Connection, Error>,
 
 #[test]
 fn an_accepted_and_a_failed_client_are_one_event_each_with_the_peer_and_no_key() {
-    let collector = Collector::default();
-    let _guard = collector.install();
+    let (collector, _guard) = Collector::installed();
     let mut listener = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), Some(KEY)).unwrap();
     let address = listener.address().to_string();
 
@@ -45,13 +44,5 @@ fn an_accepted_and_a_failed_client_are_one_event_each_with_the_peer_and_no_key()
     let error = failed.unwrap_err();
     assert!(error.is_authentication(), "{error}");
 
-    let error = error.to_string();
-    assert_served_and_failed(
-        &collector,
-        KEY,
-        &address,
-        &served_peer,
-        &failed_peer,
-        &error,
-    );
+    collector.assert_served_and_failed(KEY, &address, &served_peer, &failed_peer, &error);
 }

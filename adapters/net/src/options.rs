@@ -115,82 +115,66 @@ impl ListenerOptions {
         }
     }
 
-    /// The family of the default address, when binding gets none (default: `AF_UNIX`,
-    /// as CPython on Unix). With an address, a different family is an error.
-    ///
-    /// ```
-    /// use mpconn_net::{Family, ListenerOptions};
-    /// assert_eq!(ListenerOptions::new().family(Family::Inet).family, Some(Family::Inet));
-    /// ```
-    pub fn family(mut self, family: Family) -> Self {
-        self.family = Some(family);
-        self
-    }
+    mpconn::__setters! {
+        /// The family of the default address, when binding gets none (default: `AF_UNIX`,
+        /// as CPython on Unix). With an address, a different family is an error.
+        ///
+        /// ```
+        /// use mpconn_net::{Family, ListenerOptions};
+        /// assert_eq!(ListenerOptions::new().family(Family::Inet).family, Some(Family::Inet));
+        /// ```
+        family: Family => Some(family);
 
-    /// The `listen(2)` backlog: how many connections the kernel queues before the
-    /// listener takes them (default [`DEFAULT_BACKLOG`]).
-    ///
-    /// ```
-    /// assert_eq!(mpconn_net::ListenerOptions::new().backlog(1).backlog, 1);
-    /// ```
-    pub fn backlog(mut self, backlog: i32) -> Self {
-        self.backlog = backlog;
-        self
-    }
+        /// The `listen(2)` backlog: how many connections the kernel queues before the
+        /// listener takes them (default [`DEFAULT_BACKLOG`]).
+        ///
+        /// ```
+        /// assert_eq!(mpconn_net::ListenerOptions::new().backlog(1).backlog, 1);
+        /// ```
+        backlog: i32;
 
-    /// The authkey clients must prove they hold (default: none, no handshake). An
-    /// empty key is a key: the handshake runs.
-    ///
-    /// ```
-    /// let options = mpconn_net::ListenerOptions::new().authkey(Some(b""));
-    /// assert!(options.authkey.is_some());
-    /// ```
-    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(AuthKey::new);
-        self
-    }
+        /// The authkey clients must prove they hold (default: none, no handshake). An
+        /// empty key is a key: the handshake runs.
+        ///
+        /// ```
+        /// let options = mpconn_net::ListenerOptions::new().authkey(Some(b""));
+        /// assert!(options.authkey.is_some());
+        /// ```
+        authkey: Option<&[u8]> => authkey.map(AuthKey::new);
 
-    /// How long each client has, from when it was accepted, to finish the handshake
-    /// before the listener gives up on it and reports
-    /// [`Error::Timeout`](crate::Error::Timeout) for it (default 20 s; `None`: forever,
-    /// as CPython). A client that stays silent or trickles its answer delays nobody
-    /// else meanwhile. In mio the event loop owns the clock: it wakes by the
-    /// connection's handshake deadline, and the connection's next call fails.
-    ///
-    /// ```
-    /// let options = mpconn_net::ListenerOptions::new().handshake_timeout(None);
-    /// assert_eq!(options.handshake_timeout, None);
-    /// ```
-    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.handshake_timeout = timeout;
-        self
-    }
+        /// How long each client has, from when it was accepted, to finish the handshake
+        /// before the listener gives up on it and reports
+        /// [`Error::Timeout`](crate::Error::Timeout) for it (default 20 s; `None`: forever,
+        /// as CPython). A client that stays silent or trickles its answer delays nobody
+        /// else meanwhile. In mio the event loop owns the clock: it wakes by the
+        /// connection's handshake deadline, and the connection's next call fails.
+        ///
+        /// ```
+        /// let options = mpconn_net::ListenerOptions::new().handshake_timeout(None);
+        /// assert_eq!(options.handshake_timeout, None);
+        /// ```
+        handshake_timeout: Option<Duration>;
 
-    /// Digest choices for the handshake (default: CPython 3.12+'s).
-    ///
-    /// ```
-    /// use mpconn_net::{HandshakeConfig, ListenerOptions};
-    /// let options = ListenerOptions::new().handshake_config(HandshakeConfig::default());
-    /// # let _ = options;
-    /// ```
-    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
-        self.handshake_config = config;
-        self
-    }
+        /// Digest choices for the handshake (default: CPython 3.12+'s).
+        ///
+        /// ```
+        /// use mpconn_net::{HandshakeConfig, ListenerOptions};
+        /// let options = ListenerOptions::new().handshake_config(HandshakeConfig::default());
+        /// # let _ = options;
+        /// ```
+        handshake_config: HandshakeConfig;
 
-    /// At most this many accepted clients are handshaking, or finished and not yet
-    /// returned by `accept`, at once (default [`DEFAULT_PENDING_LIMIT`], at least 1);
-    /// beyond it new clients wait in the kernel's listen queue. It bounds the memory
-    /// and file descriptors that clients which never finish can take. In mio it counts
-    /// the connections handed out whose handshake still runs, and `accept` gives
-    /// `Ok(None)` at the limit until one ends.
-    ///
-    /// ```
-    /// assert_eq!(mpconn_net::ListenerOptions::new().pending_limit(0).pending_limit, 1);
-    /// ```
-    pub fn pending_limit(mut self, limit: usize) -> Self {
-        self.pending_limit = limit.max(1);
-        self
+        /// At most this many accepted clients are handshaking, or finished and not yet
+        /// returned by `accept`, at once (default [`DEFAULT_PENDING_LIMIT`], at least 1);
+        /// beyond it new clients wait in the kernel's listen queue. It bounds the memory
+        /// and file descriptors that clients which never finish can take. In mio it counts
+        /// the connections handed out whose handshake still runs, and `accept` gives
+        /// `Ok(None)` at the limit until one ends.
+        ///
+        /// ```
+        /// assert_eq!(mpconn_net::ListenerOptions::new().pending_limit(0).pending_limit, 1);
+        /// ```
+        pending_limit: usize => pending_limit.max(1);
     }
 }
 
@@ -277,59 +261,49 @@ impl ClientOptions {
         }
     }
 
-    /// The authkey to prove (default: none, no handshake).
-    ///
-    /// ```
-    /// assert!(mpconn_net::ClientOptions::new().authkey(Some(b"k")).authkey.is_some());
-    /// ```
-    pub fn authkey(mut self, authkey: Option<&[u8]>) -> Self {
-        self.authkey = authkey.map(AuthKey::new);
-        self
-    }
+    mpconn::__setters! {
+        /// The authkey to prove (default: none, no handshake).
+        ///
+        /// ```
+        /// assert!(mpconn_net::ClientOptions::new().authkey(Some(b"k")).authkey.is_some());
+        /// ```
+        authkey: Option<&[u8]> => authkey.map(AuthKey::new);
 
-    /// A limit on connecting and the handshake together (default: none, as CPython);
-    /// past it, the client fails with [`Error::Timeout`](crate::Error::Timeout). It
-    /// also ends the wait for room in a full Unix backlog. The connection's later reads
-    /// and writes are not limited by it.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let options = mpconn_net::ClientOptions::new().timeout(Some(Duration::from_secs(1)));
-    /// assert_eq!(options.timeout, Some(Duration::from_secs(1)));
-    /// ```
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
-        self
-    }
+        /// A limit on connecting and the handshake together (default: none, as CPython);
+        /// past it, the client fails with [`Error::Timeout`](crate::Error::Timeout). It
+        /// also ends the wait for room in a full Unix backlog. The connection's later reads
+        /// and writes are not limited by it.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let options = mpconn_net::ClientOptions::new().timeout(Some(Duration::from_secs(1)));
+        /// assert_eq!(options.timeout, Some(Duration::from_secs(1)));
+        /// ```
+        timeout: Option<Duration>;
 
-    /// How long the handshake may take once connected (default 20 s,
-    /// [`DEFAULT_HANDSHAKE_TIMEOUT`]; `None`: forever, as CPython). A CPython listener
-    /// without an authkey never sends a challenge and waits for a message while a
-    /// client with a key waits for the challenge: past this timeout that client fails
-    /// with [`Error::NoChallenge`](crate::Error::NoChallenge) when nothing at all
-    /// arrived, [`Error::Timeout`](crate::Error::Timeout) otherwise.
-    /// [`timeout`](Self::timeout), when shorter, still bounds the whole.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let options = mpconn_net::ClientOptions::new().handshake_timeout(Some(Duration::from_secs(2)));
-    /// assert_eq!(options.handshake_timeout, Some(Duration::from_secs(2)));
-    /// ```
-    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.handshake_timeout = timeout;
-        self
-    }
+        /// How long the handshake may take once connected (default 20 s,
+        /// [`DEFAULT_HANDSHAKE_TIMEOUT`]; `None`: forever, as CPython). A CPython listener
+        /// without an authkey never sends a challenge and waits for a message while a
+        /// client with a key waits for the challenge: past this timeout that client fails
+        /// with [`Error::NoChallenge`](crate::Error::NoChallenge) when nothing at all
+        /// arrived, [`Error::Timeout`](crate::Error::Timeout) otherwise.
+        /// [`timeout`](Self::timeout), when shorter, still bounds the whole.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let options = mpconn_net::ClientOptions::new().handshake_timeout(Some(Duration::from_secs(2)));
+        /// assert_eq!(options.handshake_timeout, Some(Duration::from_secs(2)));
+        /// ```
+        handshake_timeout: Option<Duration>;
 
-    /// Digest choices for the handshake (default: CPython 3.12+'s).
-    ///
-    /// ```
-    /// use mpconn_net::{ClientOptions, HandshakeConfig};
-    /// let options = ClientOptions::new().handshake_config(HandshakeConfig::default());
-    /// # let _ = options;
-    /// ```
-    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
-        self.handshake_config = config;
-        self
+        /// Digest choices for the handshake (default: CPython 3.12+'s).
+        ///
+        /// ```
+        /// use mpconn_net::{ClientOptions, HandshakeConfig};
+        /// let options = ClientOptions::new().handshake_config(HandshakeConfig::default());
+        /// # let _ = options;
+        /// ```
+        handshake_config: HandshakeConfig;
     }
 
     /// Resolves TCP host names with `resolve` instead of the system resolver. Its

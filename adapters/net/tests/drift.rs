@@ -166,7 +166,14 @@ fn assert_names_the_address(error: Error, start: &str, kind: io::ErrorKind) {
     assert_eq!(io::Error::from(error).kind(), kind, "{message}");
 }
 
-fn assert_connect_and_bind_errors(connect: Error, bind: Error, taken: &Address) {
+/// An adapter's errors name the address they concern: `connect` to a Unix socket that
+/// does not exist, `bind` to a TCP port another socket holds.
+fn assert_errors_name_the_address(
+    connect: impl FnOnce(&Address) -> Error,
+    bind: impl FnOnce(Address) -> Error,
+) {
+    let (_holder, taken) = taken_port();
+    let (connect, bind) = (connect(&missing_socket()), bind(taken.clone()));
     let start = format!("connect to {}: ", missing_socket());
     assert_names_the_address(connect, &start, io::ErrorKind::NotFound);
     let start = format!("bind to {taken}: ");
@@ -175,29 +182,33 @@ fn assert_connect_and_bind_errors(connect: Error, bind: Error, taken: &Address) 
 
 #[test]
 fn std_errors_name_the_address() {
-    let (_holder, taken) = taken_port();
-    let connect = mpconn_std::Client::connect(&missing_socket(), None).unwrap_err();
-    let bind = mpconn_std::Listener::bind(Some(taken.clone()), None).unwrap_err();
-    assert_connect_and_bind_errors(connect, bind, &taken);
+    assert_errors_name_the_address(
+        |missing| mpconn_std::Client::connect(missing, None).unwrap_err(),
+        |taken| mpconn_std::Listener::bind(Some(taken), None).unwrap_err(),
+    );
 }
 
 #[test]
 fn tokio_errors_name_the_address() {
-    let (_holder, taken) = taken_port();
-    let (connect, bind) = runtime().block_on(async {
-        let connect = mpconn_tokio::Client::connect(&missing_socket(), None).await;
-        let bind = mpconn_tokio::Listener::bind(Some(taken.clone()), None).await;
-        (connect.unwrap_err(), bind.unwrap_err())
-    });
-    assert_connect_and_bind_errors(connect, bind, &taken);
+    let runtime = runtime();
+    assert_errors_name_the_address(
+        |missing| {
+            let connect = mpconn_tokio::Client::connect(missing, None);
+            runtime.block_on(connect).unwrap_err()
+        },
+        |taken| {
+            let bind = mpconn_tokio::Listener::bind(Some(taken), None);
+            runtime.block_on(bind).unwrap_err()
+        },
+    );
 }
 
 #[test]
 fn mio_errors_name_the_address() {
-    let (_holder, taken) = taken_port();
-    let connect = mpconn_mio::Client::connect(&missing_socket(), None).unwrap_err();
-    let bind = mpconn_mio::Listener::bind(Some(taken.clone()), None).unwrap_err();
-    assert_connect_and_bind_errors(connect, bind, &taken);
+    assert_errors_name_the_address(
+        |missing| mpconn_mio::Client::connect(missing, None).unwrap_err(),
+        |taken| mpconn_mio::Listener::bind(Some(taken), None).unwrap_err(),
+    );
 }
 
 /// A Unix listener with backlog 1 that does not accept, its queue filled by hand: the

@@ -278,6 +278,12 @@ fn eof_between_messages_is_eof_error() {
     assert!(error.is_eof(), "{error}");
 }
 
+/// `error` is the core's end of file inside a message after `received` bytes of it.
+fn assert_unexpected_eof(error: &mpconn_std::Error, received: u64) {
+    let expected = mpconn::Error::UnexpectedEof { received };
+    assert_eq!(error.protocol(), Some(&expected), "{error}");
+}
+
 #[test]
 fn eof_inside_a_message_is_a_distinct_error() {
     let (mut raw, mut conn) = raw_peer();
@@ -285,10 +291,7 @@ fn eof_inside_a_message_is_a_distinct_error() {
     drop(raw);
     let error = conn.recv_bytes(None).unwrap_err();
     assert!(!error.is_eof());
-    assert_eq!(
-        error.protocol(),
-        Some(&mpconn::Error::UnexpectedEof { received: 13 })
-    );
+    assert_unexpected_eof(&error, 13);
     assert!(error.to_string().contains("end of file during message"));
 }
 
@@ -300,10 +303,7 @@ fn a_huge_declared_length_costs_nothing_until_bytes_arrive() {
     raw.write_all(b"a few bytes").unwrap();
     drop(raw);
     let error = conn.recv_bytes(None).unwrap_err();
-    assert_eq!(
-        error.protocol(),
-        Some(&mpconn::Error::UnexpectedEof { received: 23 })
-    );
+    assert_unexpected_eof(&error, 23);
 }
 
 #[test]
@@ -422,10 +422,7 @@ fn eof_inside_a_large_message_counts_every_byte_that_arrived() {
     });
     let error = conn.recv_bytes(None).unwrap_err();
     writer.join().unwrap();
-    assert_eq!(
-        error.protocol(),
-        Some(&mpconn::Error::UnexpectedEof { received: 300_004 })
-    );
+    assert_unexpected_eof(&error, 300_004);
 }
 
 #[test]

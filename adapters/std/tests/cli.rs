@@ -246,29 +246,36 @@ fn a_protocol_above_5_is_refused() {
     assert!(stderr.contains("--protocol is 0 to 5"), "{stderr}");
 }
 
+/// `mpconn listen --pickle` for `clients` clients, after the newest CPython ran `sends`
+/// with `c` a `Client` connected to it (`host`, `port` its address): the listener, to
+/// finish. `None` without CPython.
+fn pickle_listener_fed(clients: usize, sends: &str) -> Option<Peer> {
+    let python = newest_python()?;
+    let clients = clients.to_string();
+    let args = ["listen", "127.0.0.1:0", "--pickle", "--clients", &clients];
+    let mut listener = start(&args, None);
+    let bound = listener.line().unwrap();
+    let code = format!(
+        "import sys\nfrom multiprocessing.connection import Client\n\
+         host, port = sys.argv[1].rsplit(\":\", 1)\nc = Client((host, int(port)))\n{sends}"
+    );
+    Peer::spawn(&python, Program::Code(&code), &[&bound])
+        .finish()
+        .unwrap();
+    Some(listener)
+}
+
 #[test]
 fn listen_in_pickle_mode_shows_cpython_objects_as_python_repr() {
-    let Some(python) = newest_python() else {
-        return;
-    };
-    let mut listener = start(
-        &["listen", "127.0.0.1:0", "--pickle", "--clients", "1"],
-        None,
-    );
-    let bound = listener.line().unwrap();
-    let code = r#"
-import sys
-from multiprocessing.connection import Client
-host, port = sys.argv[1].rsplit(":", 1)
-c = Client((host, int(port)))
+    let sends = r#"
 c.send({"n": 1, 2: (3, b"\xff"), "s": {1.5}})
 c.send(None)
 c.send(2 ** 80)
 c.close()
 "#;
-    Peer::spawn(&python, Program::Code(code), &[&bound])
-        .finish()
-        .unwrap();
+    let Some(listener) = pickle_listener_fed(1, sends) else {
+        return;
+    };
     let shown = listener.finish().unwrap();
     assert_eq!(
         shown[1..],
@@ -285,19 +292,7 @@ c.close()
 /// listener goes on to serve the next client.
 #[test]
 fn listen_in_pickle_mode_survives_a_list_nested_100_000_deep() {
-    let Some(python) = newest_python() else {
-        return;
-    };
-    let mut listener = start(
-        &["listen", "127.0.0.1:0", "--pickle", "--clients", "2"],
-        None,
-    );
-    let bound = listener.line().unwrap();
-    let code = r#"
-import sys
-from multiprocessing.connection import Client
-host, port = sys.argv[1].rsplit(":", 1)
-c = Client((host, int(port)))
+    let sends = r#"
 # pickle.dumps recurses, so the pickle is written by hand: [[[...]]], protocol 2.
 c.send_bytes(b"\x80\x02" + b"]" * 100000 + b"a" * 99999 + b".")
 c.close()
@@ -305,9 +300,9 @@ c = Client((host, int(port)))
 c.send((1, 2))
 c.close()
 "#;
-    Peer::spawn(&python, Program::Code(code), &[&bound])
-        .finish()
-        .unwrap();
+    let Some(listener) = pickle_listener_fed(2, sends) else {
+        return;
+    };
     let (shown, stderr, ok) = listener.finish_with_stderr();
     assert!(ok, "mpconn listen failed: {stderr}");
     assert_eq!(shown.len(), 3, "{shown:?} {stderr}");

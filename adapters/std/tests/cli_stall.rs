@@ -14,31 +14,17 @@ use std::time::{Duration, Instant};
 use common::{mpconn, start, Peer};
 use mpconn_test_support::attack::{
     assert_burst_served, assert_failed_handshakes_leave_fds_and_rss_flat,
-    assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
+    assert_served_in_under_a_second, honest_cpython_client, Attack, Attackers, Overflows,
 };
 use mpconn_test_support::{attack, python, Reaped};
 
 const KEY: &str = "cli stall test key";
 
-#[test]
-fn honest_cpython_client_is_served_at_once_among_50_silent_and_50_slowloris_clients() {
+/// An honest CPython client is served at once by `mpconn listen --echo` while
+/// `attackers` run against it, and the listener drops them (one "timed out" line each).
+fn honest_client_is_served_at_once(attackers: Attackers) {
     let Some(python) = python(3, 13) else { return };
-    let mut listener = start(
-        &["listen", "127.0.0.1:0", "--echo", "--clients", "1"],
-        Some(KEY),
-    );
-    let address = listener.line().unwrap();
-    let attack = Attack::start(&address, 50, 50, 0, Duration::from_millis(200)).unwrap();
-    let took = honest_cpython_client(&python, &address, Some(KEY)).unwrap();
-    assert_served_in_under_a_second("mpconn listen", took);
-    drop(attack);
-    let (_, stderr, ok) = listener.finish_with_stderr();
-    assert!(ok, "{stderr}");
-}
-
-#[test]
-fn honest_cpython_client_is_served_at_once_while_5_attackers_reopen_their_connections() {
-    let Some(python) = python(3, 13) else { return };
+    let timeout = attackers.handshake_timeout().as_secs_f64().to_string();
     let args = [
         "listen",
         "127.0.0.1:0",
@@ -46,21 +32,18 @@ fn honest_cpython_client_is_served_at_once_while_5_attackers_reopen_their_connec
         "--clients",
         "1",
         "--timeout",
-        "0.2",
+        &timeout,
     ];
     let mut listener = start(&args, Some(KEY));
     let address = listener.line().unwrap();
-    let attack = Attack::reopened(&address);
-    let took = honest_cpython_client(&python, &address, Some(KEY)).unwrap();
-    assert_served_in_under_a_second("mpconn listen, re-opening attackers", took);
+    let attack = attackers.assert_honest_client_served(&python, &address, KEY, "mpconn listen");
     drop(attack);
     let (_, stderr, ok) = listener.finish_with_stderr();
     assert!(ok, "{stderr}");
-    assert!(
-        stderr.matches("timed out").count() >= 100,
-        "the attackers were not dropped: {stderr}"
-    );
+    attackers.assert_dropped(stderr.matches("timed out").count());
 }
+
+mpconn_test_support::honest_client_tests!(honest_client_is_served_at_once);
 
 /// `mpconn listen 127.0.0.1:0 --echo` (with `key`), whose stderr nobody reads: its
 /// lines for each client would fill a pipe. Returns it and its address.
@@ -104,10 +87,7 @@ fn keyed_send_to_a_keyless_cpython_listener_fails_within_its_timeout() {
     let args = ["send", &address, "hi", "--echo", "--timeout", "1"];
     let (stdout, stderr, ok) = start(&args, Some(KEY)).finish_with_stderr();
     assert!(!ok && stdout.is_empty(), "{stdout:?}");
-    assert!(
-        stderr.contains("no challenge from the listener within 1 s: does it have an authkey?"),
-        "{stderr}"
-    );
+    assert!(stderr.contains(attack::NO_CHALLENGE_IN_1_S), "{stderr}");
     listener.finish().unwrap();
 }
 

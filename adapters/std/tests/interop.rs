@@ -74,6 +74,21 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Receives one pickle and checks it is `expected`; errors name `what` it is, if
+/// anything.
+fn recv_expected(conn: &mut Connection, expected: &Value, what: &str) -> Result<(), String> {
+    let (unpickling, prefix) = match what {
+        "" => (String::new(), String::new()),
+        what => (format!("{what} "), format!("{what}: ")),
+    };
+    let got = conn
+        .recv_value()
+        .map_err(|e| format!("unpickling {unpickling}{expected}: {e}"))?;
+    check(got == *expected, || {
+        format!("{prefix}expected {expected}, got {got}")
+    })
+}
+
 /// Our side of `suite()` in std_peer.py: CPython speaks first every time.
 fn serve_suite(conn: &mut Connection, python: &Python) -> Result<(), String> {
     conn.set_timeout(Some(LIMIT)).map_err(|e| e.to_string())?;
@@ -88,12 +103,7 @@ fn serve_suite(conn: &mut Connection, python: &Python) -> Result<(), String> {
             .map_err(|e| format!("sending {n} bytes: {e}"))?;
     }
     for expected in objects() {
-        let got = conn
-            .recv_value()
-            .map_err(|e| format!("unpickling {expected}: {e}"))?;
-        check(got == expected, || {
-            format!("expected {expected}, got {got}")
-        })?;
+        recv_expected(conn, &expected, "")?;
         for protocol in protocols(python) {
             conn.send_value_with(&expected, protocol)
                 .map_err(|e| format!("pickling {expected}: {e}"))?;
@@ -102,12 +112,7 @@ fn serve_suite(conn: &mut Connection, python: &Python) -> Result<(), String> {
     if python.has_long_frames() {
         // CPython 3.8+ also sends each object as a protocol 5 pickle (send_bytes).
         for expected in objects() {
-            let got = conn
-                .recv_value()
-                .map_err(|e| format!("unpickling protocol 5 {expected}: {e}"))?;
-            check(got == expected, || {
-                format!("protocol 5: expected {expected}, got {got}")
-            })?;
+            recv_expected(conn, &expected, "protocol 5")?;
         }
     }
     for i in 0..BATCH {

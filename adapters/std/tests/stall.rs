@@ -9,9 +9,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mpconn_std::{Address, Client, ClientOptions, Error, Listener, ListenerOptions};
-use mpconn_test_support::attack::{
-    assert_burst_served, assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
-};
+use mpconn_test_support::attack::{assert_burst_served, Attackers, Overflows};
 use mpconn_test_support::{attack, python};
 
 const KEY: &str = "stall test key";
@@ -51,36 +49,19 @@ fn keyed_listener(handshake_timeout: Duration) -> Listener {
     .unwrap()
 }
 
-#[test]
-fn honest_cpython_client_is_served_at_once_among_50_silent_and_50_slowloris_clients() {
+/// An honest CPython client is served at once by a keyed echo listener while
+/// `attackers` run against it, and the listener drops them.
+fn honest_client_is_served_at_once(attackers: Attackers) {
     let Some(python) = python(3, 13) else { return };
-    let listener = keyed_listener(Duration::from_secs(20));
+    let listener = keyed_listener(attackers.handshake_timeout());
     let address = listener.address().to_string();
     let server = echo_server(listener, 1);
-    let attack = Attack::start(&address, 50, 50, 0, Duration::from_millis(200)).unwrap();
-    let took = honest_cpython_client(&python, &address, Some(KEY)).unwrap();
-    assert_served_in_under_a_second("std Listener", took);
-    server.join().unwrap();
+    let attack = attackers.assert_honest_client_served(&python, &address, KEY, "std Listener");
+    attackers.assert_dropped(server.join().unwrap());
     drop(attack);
 }
 
-#[test]
-fn honest_cpython_client_is_served_at_once_while_5_attackers_reopen_their_connections() {
-    let Some(python) = python(3, 13) else { return };
-    // A short handshake timeout, so that the attackers are dropped, and re-open,
-    // many times during the test.
-    let listener = keyed_listener(Duration::from_millis(200));
-    let address = listener.address().to_string();
-    let server = echo_server(listener, 1);
-    // The 100 slow ones have timed out and the re-openers come back: at least 5 more
-    // connections than the first 105.
-    let attack = Attack::reopened(&address);
-    let took = honest_cpython_client(&python, &address, Some(KEY)).unwrap();
-    assert_served_in_under_a_second("std Listener, re-opening attackers", took);
-    let failed = server.join().unwrap();
-    assert!(failed >= 100, "only {failed} attackers were dropped");
-    drop(attack);
-}
+mpconn_test_support::honest_client_tests!(honest_client_is_served_at_once);
 
 #[test]
 fn a_burst_of_1000_simultaneous_connects_is_served_whole_with_default_options() {
@@ -103,12 +84,8 @@ fn keyed_client_against_a_keyless_cpython_listener_fails_within_its_handshake_ti
     )
     .unwrap_err();
     assert!(matches!(error, Error::NoChallenge { .. }), "{error:?}");
-    assert_eq!(
-        error.to_string(),
-        format!(
-            "127.0.0.1:{port}: no challenge from the listener within 1 s: does it have an authkey?"
-        )
-    );
+    let expected = format!("127.0.0.1:{port}: {}", attack::NO_CHALLENGE_IN_1_S);
+    assert_eq!(error.to_string(), expected);
     listener.finish().unwrap();
 }
 

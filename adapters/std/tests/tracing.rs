@@ -2,14 +2,13 @@
 //! and per failed handshake, naming the client, with no key material.
 
 use mpconn_std::{Address, Client, Listener};
-use mpconn_test_support::events::{assert_served_and_failed, Collector};
+use mpconn_test_support::events::Collector;
 
 const KEY: &[u8] = b"tracing test key";
 
 #[test]
 fn an_accepted_and_a_failed_client_are_one_event_each_with_the_peer_and_no_key() {
-    let collector = Collector::default();
-    let _guard = collector.install();
+    let (collector, _guard) = Collector::installed();
     let mut listener = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), Some(KEY)).unwrap();
     let address = listener.address().clone();
 
@@ -26,13 +25,5 @@ fn an_accepted_and_a_failed_client_are_one_event_each_with_the_peer_and_no_key()
     let failed = listener.last_accepted().unwrap().to_string();
     assert!(wrong.join().unwrap().is_err());
 
-    let error = error.to_string();
-    assert_served_and_failed(
-        &collector,
-        KEY,
-        &address.to_string(),
-        &served,
-        &failed,
-        &error,
-    );
+    collector.assert_served_and_failed(KEY, &address.to_string(), &served, &failed, &error);
 }

@@ -310,12 +310,84 @@ pub struct Connection<S = Stream> {
     sender: Sender,
 }
 
+/// The sending methods of [`Connection`] and [`SendHalf`], over their `io` and
+/// `sender`: one body for both, each type with its own docs.
+macro_rules! send_methods {
+    (
+        $(#[$send_bytes:meta])* send_bytes;
+        $(#[$queue_bytes:meta])* queue_bytes;
+        $(#[$flush:meta])* flush;
+        $(#[$close:meta])* close;
+    ) => {
+        $(#[$send_bytes])*
+        pub fn send_bytes<'a>(
+            &'a mut self,
+            payload: &'a [u8],
+        ) -> impl Future<Output = Result<(), Error>> + 'a {
+            send_bytes(&mut self.io, &mut self.sender, payload)
+        }
+
+        $(#[$queue_bytes])*
+        pub fn queue_bytes(&mut self, payload: &[u8]) -> Result<(), Error> {
+            self.sender
+                .send(payload)
+                .map_err(|e| Error::from(e).during(During::Send))
+        }
+
+        $(#[$flush])*
+        pub async fn flush(&mut self) -> Result<(), Error> {
+            flush(&mut self.io, &mut self.sender).await
+        }
+
+        $(#[$close])*
+        pub async fn close(mut self) -> Result<(), Error> {
+            self.flush().await?;
+            self.io.shutdown().await?;
+            Ok(())
+        }
+    };
+}
+
+/// The receiving methods of [`Connection`] and [`RecvHalf`], over their `io` and
+/// `receiver`.
+macro_rules! recv_methods {
+    (
+        $(#[$recv_bytes:meta])* recv_bytes;
+        $(#[$recv_message:meta])* recv_message;
+    ) => {
+        $(#[$recv_bytes])*
+        pub async fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Vec<u8>, Error> {
+            recv_bytes(&mut self.io, &mut self.receiver, max_len).await
+        }
+
+        $(#[$recv_message])*
+        pub async fn recv_message(&mut self, max_len: Option<usize>) -> Result<Frame<'_>, Error> {
+            recv_message(&mut self.io, &mut self.receiver, max_len).await
+        }
+    };
+}
+
+/// What the connection types print: how much was read and not yet taken, how much is
+/// queued and not yet written; never the bytes.
+fn debug_state(
+    f: &mut std::fmt::Formatter<'_>,
+    name: &str,
+    receiver: Option<&Receiver>,
+    sender: Option<&Sender>,
+) -> std::fmt::Result {
+    let mut d = f.debug_struct(name);
+    if let Some(receiver) = receiver {
+        d.field("buffered", &receiver.buffered_input().len());
+    }
+    if let Some(sender) = sender {
+        d.field("queued", &sender.pending_output().len());
+    }
+    d.finish_non_exhaustive()
+}
+
 impl<S> std::fmt::Debug for Connection<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("buffered", &self.receiver.buffered_input().len())
-            .field("queued", &self.sender.pending_output().len())
-            .finish_non_exhaustive()
+        debug_state(f, "Connection", Some(&self.receiver), Some(&self.sender))
     }
 }
 
@@ -371,108 +443,91 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         })
     }
 
-    /// Sends one message (CPython's `send_bytes`); a zero-length message is valid.
-    ///
-    /// The returned future writes it, after anything queued before it. A message up to
-    /// 16 KiB is copied behind its header and queued when this method is called, as
-    /// CPython joins them in one write; a larger one goes out with its header in
-    /// vectored writes, not copied. See [cancellation safety](Self#cancellation-safety).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
-    /// let (a, b) = tokio::io::duplex(64);
-    /// let (mut a, mut b) = (
-    ///     mpconn_tokio::Connection::established(a),
-    ///     mpconn_tokio::Connection::established(b),
-    /// );
-    /// a.send_bytes(b"").await?;
-    /// assert_eq!(b.recv_bytes(None).await?, b"");
-    /// # Ok(()) }
-    /// ```
-    pub fn send_bytes<'a>(
-        &'a mut self,
-        payload: &'a [u8],
-    ) -> impl Future<Output = Result<(), Error>> + 'a {
-        send_bytes(&mut self.io, &mut self.sender, payload)
+    send_methods! {
+        /// Sends one message (CPython's `send_bytes`); a zero-length message is valid.
+        ///
+        /// The returned future writes it, after anything queued before it. A message up to
+        /// 16 KiB is copied behind its header and queued when this method is called, as
+        /// CPython joins them in one write; a larger one goes out with its header in
+        /// vectored writes, not copied. See [cancellation safety](Self#cancellation-safety).
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")]
+        /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+        /// let (a, b) = tokio::io::duplex(64);
+        /// let (mut a, mut b) = (
+        ///     mpconn_tokio::Connection::established(a),
+        ///     mpconn_tokio::Connection::established(b),
+        /// );
+        /// a.send_bytes(b"").await?;
+        /// assert_eq!(b.recv_bytes(None).await?, b"");
+        /// # Ok(()) }
+        /// ```
+        send_bytes;
+        /// Queues one message (framed, copied) without writing anything: it goes out with
+        /// the next [`flush`](Self::flush) or [`send_bytes`](Self::send_bytes). Many small
+        /// messages then share one write, as mpconn-std's `queue_bytes` does.
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")]
+        /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+        /// let (a, b) = tokio::io::duplex(1024);
+        /// let (mut a, mut b) = (
+        ///     mpconn_tokio::Connection::established(a),
+        ///     mpconn_tokio::Connection::established(b),
+        /// );
+        /// for i in 0..10u8 {
+        ///     a.queue_bytes(&[i])?;
+        /// }
+        /// a.flush().await?; // one write
+        /// assert_eq!(b.recv_bytes(None).await?, [0]);
+        /// # Ok(()) }
+        /// ```
+        queue_bytes;
+        /// Writes whatever is still queued (by [`queue_bytes`](Self::queue_bytes), or after
+        /// a cancelled [`send_bytes`](Self::send_bytes)).
+        flush;
+        /// Flushes what is queued and shuts down the write side; the peer sees a clean end
+        /// of stream (`EOFError` in CPython) after the last message. Dropping the connection
+        /// closes it too, without the flush.
+        close;
     }
 
-    /// Queues one message (framed, copied) without writing anything: it goes out with
-    /// the next [`flush`](Self::flush) or [`send_bytes`](Self::send_bytes). Many small
-    /// messages then share one write, as mpconn-std's `queue_bytes` does.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
-    /// let (a, b) = tokio::io::duplex(1024);
-    /// let (mut a, mut b) = (
-    ///     mpconn_tokio::Connection::established(a),
-    ///     mpconn_tokio::Connection::established(b),
-    /// );
-    /// for i in 0..10u8 {
-    ///     a.queue_bytes(&[i])?;
-    /// }
-    /// a.flush().await?; // one write
-    /// assert_eq!(b.recv_bytes(None).await?, [0]);
-    /// # Ok(()) }
-    /// ```
-    pub fn queue_bytes(&mut self, payload: &[u8]) -> Result<(), Error> {
-        queue_bytes(&mut self.sender, payload)
-    }
-
-    /// Writes whatever is still queued (by [`queue_bytes`](Self::queue_bytes), or after
-    /// a cancelled [`send_bytes`](Self::send_bytes)).
-    pub async fn flush(&mut self) -> Result<(), Error> {
-        flush(&mut self.io, &mut self.sender).await
-    }
-
-    /// Receives one whole message (CPython's `recv_bytes(maxlength)`).
-    ///
-    /// With `max_len`, a longer message is refused as soon as its header arrives
-    /// ([`mpconn::Error::MessageTooLong`], CPython's "bad message length"); its payload is
-    /// still on the wire, so the read side is unusable from then on. A peer that closes
-    /// between messages gives an error for which [`Error::is_eof`] is true (CPython's
-    /// `EOFError`); one that closes inside a message gives
-    /// [`mpconn::Error::UnexpectedEof`]. See [cancellation safety](Self#cancellation-safety).
-    pub async fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Vec<u8>, Error> {
-        recv_bytes(&mut self.io, &mut self.receiver, max_len).await
-    }
-
-    /// Receives one whole message, as [`recv_bytes`](Self::recv_bytes) does, lent rather
-    /// than copied: a message that arrived whole in one read is borrowed from the
-    /// connection's read buffer ([`Frame::Borrowed`], no allocation), a large one read
-    /// onto its own buffer is handed over ([`Frame::Owned`]). It derefs to `[u8]`; the
-    /// next call to the connection ends the loan. Same errors, and as cancel safe.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
-    /// let (a, b) = tokio::io::duplex(1024);
-    /// let (mut a, mut b) = (
-    ///     mpconn_tokio::Connection::established(a),
-    ///     mpconn_tokio::Connection::established(b),
-    /// );
-    /// a.send_bytes(b"ping").await?;
-    /// a.send_bytes(b"pong").await?;
-    /// let mut total = 0;
-    /// for _ in 0..2 {
-    ///     let message = b.recv_message(None).await?; // no allocation
-    ///     total += message.len();
-    /// }
-    /// assert_eq!(total, 8);
-    /// # Ok(()) }
-    /// ```
-    pub async fn recv_message(&mut self, max_len: Option<usize>) -> Result<Frame<'_>, Error> {
-        recv_message(&mut self.io, &mut self.receiver, max_len).await
-    }
-
-    /// Flushes what is queued and shuts down the write side; the peer sees a clean end
-    /// of stream (`EOFError` in CPython) after the last message. Dropping the connection
-    /// closes it too, without the flush.
-    pub async fn close(mut self) -> Result<(), Error> {
-        self.flush().await?;
-        self.io.shutdown().await?;
-        Ok(())
+    recv_methods! {
+        /// Receives one whole message (CPython's `recv_bytes(maxlength)`).
+        ///
+        /// With `max_len`, a longer message is refused as soon as its header arrives
+        /// ([`mpconn::Error::MessageTooLong`], CPython's "bad message length"); its payload is
+        /// still on the wire, so the read side is unusable from then on. A peer that closes
+        /// between messages gives an error for which [`Error::is_eof`] is true (CPython's
+        /// `EOFError`); one that closes inside a message gives
+        /// [`mpconn::Error::UnexpectedEof`]. See [cancellation safety](Self#cancellation-safety).
+        recv_bytes;
+        /// Receives one whole message, as [`recv_bytes`](Self::recv_bytes) does, lent rather
+        /// than copied: a message that arrived whole in one read is borrowed from the
+        /// connection's read buffer ([`Frame::Borrowed`], no allocation), a large one read
+        /// onto its own buffer is handed over ([`Frame::Owned`]). It derefs to `[u8]`; the
+        /// next call to the connection ends the loan. Same errors, and as cancel safe.
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")]
+        /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+        /// let (a, b) = tokio::io::duplex(1024);
+        /// let (mut a, mut b) = (
+        ///     mpconn_tokio::Connection::established(a),
+        ///     mpconn_tokio::Connection::established(b),
+        /// );
+        /// a.send_bytes(b"ping").await?;
+        /// a.send_bytes(b"pong").await?;
+        /// let mut total = 0;
+        /// for _ in 0..2 {
+        ///     let message = b.recv_message(None).await?; // no allocation
+        ///     total += message.len();
+        /// }
+        /// assert_eq!(total, 8);
+        /// # Ok(()) }
+        /// ```
+        recv_message;
     }
 
     /// Splits the connection into a read half and a write half, to receive in one task
@@ -557,13 +612,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 }
 
-#[inline]
-fn queue_bytes(sender: &mut Sender, payload: &[u8]) -> Result<(), Error> {
-    sender
-        .send(payload)
-        .map_err(|e| Error::from(e).during(During::Send))
-}
-
 /// The read half of a [`Connection`], from [`Connection::into_split`]: the stream's
 /// read half and the core's [`Receiver`].
 pub struct RecvHalf<R> {
@@ -573,33 +621,28 @@ pub struct RecvHalf<R> {
 
 impl<R> std::fmt::Debug for RecvHalf<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecvHalf")
-            .field("buffered", &self.receiver.buffered_input().len())
-            .finish_non_exhaustive()
+        debug_state(f, "RecvHalf", Some(&self.receiver), None)
     }
 }
 
 impl<R: AsyncRead + Unpin> RecvHalf<R> {
-    /// Receives one whole message; as [`Connection::recv_bytes`], cancel safe in the same
-    /// way.
-    pub async fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Vec<u8>, Error> {
-        recv_bytes(&mut self.io, &mut self.receiver, max_len).await
-    }
-
-    /// Receives one whole message, lent rather than copied; as
-    /// [`Connection::recv_message`].
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
-    /// let (a, b) = tokio::io::duplex(64);
-    /// let (mut rx, _tx) = mpconn_tokio::Connection::established(a).into_split();
-    /// mpconn_tokio::Connection::established(b).send_bytes(b"hi").await?;
-    /// assert_eq!(&*rx.recv_message(None).await?, b"hi");
-    /// # Ok(()) }
-    /// ```
-    pub async fn recv_message(&mut self, max_len: Option<usize>) -> Result<Frame<'_>, Error> {
-        recv_message(&mut self.io, &mut self.receiver, max_len).await
+    recv_methods! {
+        /// Receives one whole message; as [`Connection::recv_bytes`], cancel safe in the same
+        /// way.
+        recv_bytes;
+        /// Receives one whole message, lent rather than copied; as
+        /// [`Connection::recv_message`].
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")]
+        /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+        /// let (a, b) = tokio::io::duplex(64);
+        /// let (mut rx, _tx) = mpconn_tokio::Connection::established(a).into_split();
+        /// mpconn_tokio::Connection::established(b).send_bytes(b"hi").await?;
+        /// assert_eq!(&*rx.recv_message(None).await?, b"hi");
+        /// # Ok(()) }
+        /// ```
+        recv_message;
     }
 }
 
@@ -613,47 +656,31 @@ pub struct SendHalf<W> {
 
 impl<W> std::fmt::Debug for SendHalf<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SendHalf")
-            .field("queued", &self.sender.pending_output().len())
-            .finish_non_exhaustive()
+        debug_state(f, "SendHalf", None, Some(&self.sender))
     }
 }
 
 impl<W: AsyncWrite + Unpin> SendHalf<W> {
-    /// Sends one message, as [`Connection::send_bytes`] does, and as cancel safe.
-    pub fn send_bytes<'a>(
-        &'a mut self,
-        payload: &'a [u8],
-    ) -> impl Future<Output = Result<(), Error>> + 'a {
-        send_bytes(&mut self.io, &mut self.sender, payload)
-    }
-
-    /// Queues one message without writing it, as [`Connection::queue_bytes`].
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), mpconn_tokio::Error> {
-    /// let (a, b) = tokio::io::duplex(64);
-    /// let (_rx, mut tx) = mpconn_tokio::Connection::established(a).into_split();
-    /// tx.queue_bytes(b"later")?;
-    /// tx.flush().await?;
-    /// assert_eq!(mpconn_tokio::Connection::established(b).recv_bytes(None).await?, b"later");
-    /// # Ok(()) }
-    /// ```
-    pub fn queue_bytes(&mut self, payload: &[u8]) -> Result<(), Error> {
-        queue_bytes(&mut self.sender, payload)
-    }
-
-    /// Writes whatever is still queued.
-    pub async fn flush(&mut self) -> Result<(), Error> {
-        flush(&mut self.io, &mut self.sender).await
-    }
-
-    /// Flushes and shuts down the write side: the peer sees a clean end of stream.
-    pub async fn close(mut self) -> Result<(), Error> {
-        self.flush().await?;
-        self.io.shutdown().await?;
-        Ok(())
+    send_methods! {
+        /// Sends one message, as [`Connection::send_bytes`] does, and as cancel safe.
+        send_bytes;
+        /// Queues one message without writing it, as [`Connection::queue_bytes`].
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")]
+        /// # async fn main() -> Result<(), mpconn_tokio::Error> {
+        /// let (a, b) = tokio::io::duplex(64);
+        /// let (_rx, mut tx) = mpconn_tokio::Connection::established(a).into_split();
+        /// tx.queue_bytes(b"later")?;
+        /// tx.flush().await?;
+        /// assert_eq!(mpconn_tokio::Connection::established(b).recv_bytes(None).await?, b"later");
+        /// # Ok(()) }
+        /// ```
+        queue_bytes;
+        /// Writes whatever is still queued.
+        flush;
+        /// Flushes and shuts down the write side: the peer sees a clean end of stream.
+        close;
     }
 }
 

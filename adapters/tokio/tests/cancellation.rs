@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mpconn::frame::encode;
 use mpconn_tokio::Connection;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 
 const TEST_LIMIT: Duration = Duration::from_secs(30);
 
@@ -27,6 +27,33 @@ async fn cut_short<F: Future>(future: F) -> Option<F::Output> {
         biased;
         out = future => Some(out),
         () = ready(()) => None,
+    }
+}
+
+/// Polls `future` once, as [`cut_short`], and asserts that it had not finished (`why`
+/// it could not have, for the message if it did).
+async fn assert_cut_short<F: Future>(future: F, why: &str)
+where
+    F::Output: std::fmt::Debug,
+{
+    let out = cut_short(future).await;
+    assert!(out.is_none(), "{why}: {out:?}");
+}
+
+/// Receives one message for each of `expected` and checks they arrive whole, in that
+/// order (compared without printing them: some are megabytes).
+async fn assert_receives<S: AsyncRead + AsyncWrite + Unpin>(
+    connection: &mut Connection<S>,
+    expected: &[&[u8]],
+) {
+    for (i, want) in expected.iter().enumerate() {
+        let got = connection.recv_bytes(None).await.unwrap();
+        assert!(
+            got == *want,
+            "message {i} arrived wrong: {} bytes, {} expected",
+            got.len(),
+            want.len()
+        );
     }
 }
 
@@ -52,11 +79,9 @@ async fn recv_bytes_dropped_mid_message_loses_nothing_and_the_next_call_gets_it_
         // Half the first frame is there: recv_bytes reads it all, then has to wait, and
         // the other branch wins.
         theirs.write_all(&wire[..wire.len() / 2]).await.unwrap();
-        let got = cut_short(connection.recv_bytes(None)).await;
-        assert!(got.is_none(), "a half message was returned: {got:?}");
+        assert_cut_short(connection.recv_bytes(None), "a half message was returned").await;
         theirs.write_all(&wire[wire.len() / 2..]).await.unwrap();
-        assert!(connection.recv_bytes(None).await.unwrap() == message);
-        assert_eq!(connection.recv_bytes(None).await.unwrap(), b"next");
+        assert_receives(&mut connection, &[&message, b"next"]).await;
     })
     .await;
 }
@@ -68,23 +93,13 @@ async fn send_bytes_dropped_mid_write_keeps_the_rest_queued_and_order_is_kept() 
         let (mut connection, mut peer) = duplex_pair(4096);
         let big = pattern(300_000);
 
-        let sent = cut_short(connection.send_bytes(&big)).await;
-        assert!(sent.is_none(), "1 MB fit in a 4 KiB pipe: {sent:?}");
-        // The dropped future's message is still queued: the next send goes after it.
-        let (sent, received) = tokio::join!(
-            async {
-                connection.send_bytes(b"after").await.unwrap();
-                connection
-            },
-            async {
-                let first = peer.recv_bytes(None).await.unwrap();
-                let second = peer.recv_bytes(None).await.unwrap();
-                (first, second)
-            }
+        assert_cut_short(connection.send_bytes(&big), "1 MB fit in a 4 KiB pipe").await;
+        // The dropped future's message is still queued: the next send goes after it,
+        // and the interrupted message arrives whole.
+        tokio::join!(
+            async { connection.send_bytes(b"after").await.unwrap() },
+            async { assert_receives(&mut peer, &[&big, b"after"]).await },
         );
-        drop(sent);
-        assert!(received.0 == big, "the interrupted message arrived whole");
-        assert_eq!(received.1, b"after");
     })
     .await;
 }
@@ -111,26 +126,18 @@ async fn split_halves_carry_bytes_read_and_bytes_queued_before_the_split() {
         // A queued, unwritten message and a half-read one, both in flight at the split.
         // (A large payload is borrowed by the future, so it must outlive the select.)
         let queued = pattern(100_000);
-        assert!(
-            cut_short(connection.send_bytes(&queued)).await.is_none(),
-            "it cannot fit"
-        );
+        assert_cut_short(connection.send_bytes(&queued), "it cannot fit").await;
         let mut wire = Vec::new();
         encode(b"across the split", &mut wire);
         peer.get_mut().write_all(&wire[..7]).await.unwrap();
-        assert!(
-            cut_short(connection.recv_bytes(None)).await.is_none(),
-            "only 7 bytes were there"
-        );
+        assert_cut_short(connection.recv_bytes(None), "only 7 bytes were there").await;
 
         let (mut rx, mut tx) = connection.into_split();
         let writer = tokio::spawn(async move {
             tx.send_bytes(b"from the write half").await.unwrap();
             tx
         });
-        let first = peer.recv_bytes(None).await.unwrap();
-        assert!(first == pattern(100_000));
-        assert_eq!(peer.recv_bytes(None).await.unwrap(), b"from the write half");
+        assert_receives(&mut peer, &[&queued, b"from the write half"]).await;
         peer.get_mut().write_all(&wire[7..]).await.unwrap();
         assert_eq!(rx.recv_bytes(None).await.unwrap(), b"across the split");
         writer.await.unwrap();
@@ -145,8 +152,7 @@ async fn large_send_dropped_before_its_first_poll_still_goes_out_whole() {
         let big = pattern(100_000);
         drop(connection.send_bytes(&big));
         connection.send_bytes(b"after").await.unwrap();
-        assert!(peer.recv_bytes(None).await.unwrap() == big);
-        assert_eq!(peer.recv_bytes(None).await.unwrap(), b"after");
+        assert_receives(&mut peer, &[&big, b"after"]).await;
     })
     .await;
 }
@@ -158,28 +164,14 @@ async fn queued_rest_of_a_small_send_goes_before_a_cut_short_large_one_and_a_lat
         let small = pattern(10_000);
         let big = pattern(300_000);
         for message in [&small, &big] {
-            let sent = cut_short(connection.send_bytes(message)).await;
-            assert!(sent.is_none(), "it cannot fit: {sent:?}");
+            assert_cut_short(connection.send_bytes(message), "it cannot fit").await;
         }
-        let (_, received) = tokio::join!(
+        // The small message arrives whole, first, then the large one whole, then the
+        // last.
+        tokio::join!(
             async { connection.send_bytes(b"last").await.unwrap() },
-            async {
-                let mut got = Vec::new();
-                for _ in 0..3 {
-                    got.push(peer.recv_bytes(None).await.unwrap());
-                }
-                got
-            }
+            async { assert_receives(&mut peer, &[&small, &big, b"last"]).await },
         );
-        assert!(
-            received[0] == small,
-            "the small message arrived whole, first"
-        );
-        assert!(
-            received[1] == big,
-            "the large message arrived whole, second"
-        );
-        assert_eq!(received[2], b"last");
     })
     .await;
 }
@@ -192,18 +184,13 @@ async fn cut_short_large_send_over_a_socket_is_finished_by_the_next_send() {
         let mut peer = Connection::established(theirs);
         // Far more than a socket buffer: the vectored write stops part-way.
         let big = pattern(8 << 20);
-        let sent = cut_short(connection.send_bytes(&big)).await;
-        assert!(sent.is_none(), "8 MiB fit in a socket: {sent:?}");
+        assert_cut_short(connection.send_bytes(&big), "8 MiB fit in a socket").await;
         let second = pattern(20_000);
-        let (_, received) = tokio::join!(
+        // The interrupted message arrives whole, then the next.
+        tokio::join!(
             async { connection.send_bytes(&second).await.unwrap() },
-            async {
-                let first = peer.recv_bytes(None).await.unwrap();
-                (first, peer.recv_bytes(None).await.unwrap())
-            }
+            async { assert_receives(&mut peer, &[&big, &second]).await },
         );
-        assert!(received.0 == big, "the interrupted message arrived whole");
-        assert!(received.1 == second);
     })
     .await;
 }
@@ -213,15 +200,13 @@ async fn split_after_a_cut_short_large_send_writes_its_rest_first() {
     within_limit(async {
         let (mut connection, mut peer) = duplex_pair(4096);
         let big = pattern(100_000);
-        let sent = cut_short(connection.send_bytes(&big)).await;
-        assert!(sent.is_none(), "it cannot fit: {sent:?}");
+        assert_cut_short(connection.send_bytes(&big), "it cannot fit").await;
         let (_rx, mut tx) = connection.into_split();
         let writer = tokio::spawn(async move {
             tx.send_bytes(b"from the write half").await.unwrap();
             tx
         });
-        assert!(peer.recv_bytes(None).await.unwrap() == big);
-        assert_eq!(peer.recv_bytes(None).await.unwrap(), b"from the write half");
+        assert_receives(&mut peer, &[&big, b"from the write half"]).await;
         writer.await.unwrap();
     })
     .await;
@@ -234,8 +219,7 @@ async fn leaked_large_send_makes_later_sends_fail_instead_of_tearing_the_stream(
         let mut connection = Connection::established(ours);
         let big = pattern(100_000);
         let mut send = Box::pin(connection.send_bytes(&big));
-        let sent = cut_short(&mut send).await;
-        assert!(sent.is_none(), "it cannot fit: {sent:?}");
+        assert_cut_short(&mut send, "it cannot fit").await;
         std::mem::forget(send);
         let error = connection.send_bytes(b"x").await.unwrap_err();
         let io = std::io::Error::from(error);

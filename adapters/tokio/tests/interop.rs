@@ -61,14 +61,18 @@ async fn echo_pickles<S: AsyncRead + AsyncWrite + Unpin>(
     connection.close().await.unwrap();
 }
 
+/// A listener on a fresh loopback port that asks for [`KEY`].
+async fn keyed_tcp_listener() -> Listener {
+    let address = Address::tcp("127.0.0.1", 0);
+    Listener::bind(Some(address), Some(KEY)).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cpython_objects_round_trip_through_the_tokio_listener_and_client() {
     within(async {
         for python in async_peer::pythons() {
             // CPython's clients send to our listener...
-            let mut tcp = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), Some(KEY))
-                .await
-                .unwrap();
+            let mut tcp = keyed_tcp_listener().await;
             let targets = format!("tcp={}", tcp.address());
             let cases = format!("tcp:{}:good:pickles", hex(KEY));
             let peer = async_peer::spawn(&python, &["connect", &targets, &cases]);
@@ -90,9 +94,7 @@ async fn cpython_objects_round_trip_through_the_tokio_listener_and_client() {
 async fn cpython_clients_are_served_by_the_tokio_listener_and_wrong_keys_are_refused() {
     within(async {
         for python in async_peer::pythons() {
-            let mut tcp = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), Some(KEY))
-                .await
-                .unwrap();
+            let mut tcp = keyed_tcp_listener().await;
             let mut unix = Listener::bind(None, Some(KEY)).await.unwrap();
             let name = format!(
                 "mpconn-tokio-test-{}-{}.{}",
@@ -135,12 +137,9 @@ async fn cpython_clients_are_served_by_the_tokio_listener_and_wrong_keys_are_ref
 async fn tokio_client_is_served_by_cpython_listeners_and_a_wrong_key_is_refused() {
     within(async {
         for python in async_peer::pythons() {
-            let listeners = format!("tcp=tcp:{key},unix=unix:{key}", key = hex(KEY));
-            let cases = "tcp:good:echo,tcp:bad,unix:bad,unix:good:echo";
-            let mut peer = async_peer::spawn(&python, &["listen", &listeners, cases]);
-            let addresses = peer.addresses();
-            let tcp: Address = addresses["tcp"].parse().unwrap();
-            let unix: Address = addresses["unix"].parse().unwrap();
+            let (peer, [tcp, unix]) =
+                async_peer::listen_tcp_and_unix(&python, async_peer::GOOD_BAD_BAD_GOOD);
+            let [tcp, unix]: [Address; 2] = [tcp, unix].map(|a| a.parse().unwrap());
 
             drive(Client::connect(&tcp, Some(KEY)).await.unwrap(), &python).await;
             for address in [&tcp, &unix] {

@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use mpconn_test_support::attack::{
-    assert_burst_served, assert_served_in_under_a_second, honest_cpython_client, Attack, Overflows,
-};
+use mpconn_test_support::attack::{assert_burst_served, Attackers, Overflows};
 use mpconn_test_support::{attack, python};
 use mpconn_tokio::{Address, Client, ClientOptions, Error, Listener, ListenerOptions};
 use tokio::task::JoinHandle;
@@ -55,42 +53,24 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn honest_cpython_client_is_served_at_once_among_50_silent_and_50_slowloris_clients() {
+/// An honest CPython client is served at once by a keyed echo listener while
+/// `attackers` run against it, and the listener drops them.
+async fn honest_client_is_served_at_once(attackers: Attackers) {
     let Some(python) = python(3, 13) else { return };
-    let listener = keyed_listener(Duration::from_secs(20)).await;
+    let listener = keyed_listener(attackers.handshake_timeout()).await;
     let address = listener.address().to_string();
     let server = echo_server(listener, 1);
-    let took = blocking(move || {
-        let attack = Attack::start(&address, 50, 50, 0, Duration::from_millis(200)).unwrap();
-        let took = honest_cpython_client(&python, &address, Some(KEY));
-        drop(attack);
-        took
+    let attack = blocking(move || {
+        attackers.assert_honest_client_served(&python, &address, KEY, "tokio Listener")
     })
-    .await
-    .unwrap();
-    assert_served_in_under_a_second("tokio Listener", took);
-    server.await.unwrap();
+    .await;
+    attackers.assert_dropped(server.await.unwrap());
+    drop(attack);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn honest_cpython_client_is_served_at_once_while_5_attackers_reopen_their_connections() {
-    let Some(python) = python(3, 13) else { return };
-    let listener = keyed_listener(Duration::from_millis(200)).await;
-    let address = listener.address().to_string();
-    let server = echo_server(listener, 1);
-    let took = blocking(move || {
-        let attack = Attack::reopened(&address);
-        let took = honest_cpython_client(&python, &address, Some(KEY));
-        drop(attack);
-        took
-    })
-    .await
-    .unwrap();
-    assert_served_in_under_a_second("tokio Listener, re-opening attackers", took);
-    let failed = server.await.unwrap();
-    assert!(failed >= 100, "only {failed} attackers were dropped");
-}
+mpconn_test_support::honest_client_tests!(
+    async #[tokio::test(flavor = "multi_thread", worker_threads = 2)] honest_client_is_served_at_once
+);
 
 async fn burst_with_default_options(n: usize, overflows: Overflows) {
     let listener = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), None)
@@ -126,12 +106,8 @@ async fn keyed_client_against_a_keyless_cpython_listener_fails_within_its_handsh
     .await
     .unwrap_err();
     assert!(matches!(error, Error::NoChallenge { .. }), "{error:?}");
-    assert_eq!(
-        error.to_string(),
-        format!(
-            "127.0.0.1:{port}: no challenge from the listener within 1 s: does it have an authkey?"
-        )
-    );
+    let expected = format!("127.0.0.1:{port}: {}", attack::NO_CHALLENGE_IN_1_S);
+    assert_eq!(error.to_string(), expected);
     blocking(move || listener.finish().unwrap()).await;
 }
 

@@ -1,7 +1,7 @@
 //! With the `tracing` feature, the tokio listener emits one event per accepted
 //! connection and per failed handshake, naming the client, with no key material.
 
-use mpconn_test_support::events::{assert_served_and_failed, Collector};
+use mpconn_test_support::events::Collector;
 use mpconn_tokio::{Address, Client, Listener};
 
 const KEY: &[u8] = b"tracing test key";
@@ -10,8 +10,7 @@ const KEY: &[u8] = b"tracing test key";
 // installed on.
 #[tokio::test(flavor = "current_thread")]
 async fn an_accepted_and_a_failed_client_are_one_event_each_with_the_peer_and_no_key() {
-    let collector = Collector::default();
-    let _guard = collector.install();
+    let (collector, _guard) = Collector::installed();
     let mut listener = Listener::bind(Some(Address::tcp("127.0.0.1", 0)), Some(KEY))
         .await
         .unwrap();
@@ -31,13 +30,5 @@ async fn an_accepted_and_a_failed_client_are_one_event_each_with_the_peer_and_no
     let failed = listener.last_accepted().unwrap().to_string();
     assert!(wrong.await.unwrap().is_err());
 
-    let error = error.to_string();
-    assert_served_and_failed(
-        &collector,
-        KEY,
-        &address.to_string(),
-        &served,
-        &failed,
-        &error,
-    );
+    collector.assert_served_and_failed(KEY, &address.to_string(), &served, &failed, &error);
 }

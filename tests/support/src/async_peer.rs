@@ -63,3 +63,18 @@ pub fn greeting(python: &Python) -> Vec<u8> {
 pub fn spawn(python: &Python, args: &[&str]) -> Peer {
     Peer::spawn(python, Program::Code(SCRIPT), args)
 }
+
+/// The cases of a CPython listener that a client connects to with [`KEY`] over TCP,
+/// then with [`WRONG_KEY`] over TCP and over Unix, then with [`KEY`] over Unix: it
+/// reports `ok`, `auth-error`, `auth-error`, `ok`.
+pub const GOOD_BAD_BAD_GOOD: &str = "tcp:good:echo,tcp:bad,unix:bad,unix:good:echo";
+
+/// async_peer.py under `python` listening with [`KEY`] on a TCP and a Unix address and
+/// playing `cases`: the peer and its addresses, TCP's first.
+pub fn listen_tcp_and_unix(python: &Python, cases: &str) -> (Peer, [String; 2]) {
+    let listeners = format!("tcp=tcp:{key},unix=unix:{key}", key = hex(KEY));
+    let mut peer = spawn(python, &["listen", &listeners, cases]);
+    let mut addresses = peer.addresses();
+    let [tcp, unix] = ["tcp", "unix"].map(|name| addresses.remove(name).expect(name));
+    (peer, [tcp, unix])
+}

@@ -304,6 +304,68 @@ pub fn honest_cpython_client(
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// What a keyed client with a 1 s handshake timeout reports of a keyless CPython
+/// listener (which never sends a challenge).
+pub const NO_CHALLENGE_IN_1_S: &str =
+    "no challenge from the listener within 1 s: does it have an authkey?";
+
+/// The two attacks every listener's stall tests put an honest client through.
+#[derive(Clone, Copy, Debug)]
+pub enum Attackers {
+    /// 50 silent and 50 slowloris clients (a byte every 200 ms), under the default
+    /// 20 s handshake timeout.
+    SilentAndSlowloris,
+    /// [`Attack::reopened`], under a 200 ms handshake timeout so that the attackers are
+    /// dropped, and re-open, many times during the test.
+    Reopening,
+}
+
+impl Attackers {
+    /// The handshake timeout the listener under attack has.
+    pub fn handshake_timeout(self) -> Duration {
+        match self {
+            Attackers::SilentAndSlowloris => Duration::from_secs(20),
+            Attackers::Reopening => Duration::from_millis(200),
+        }
+    }
+
+    /// Starts them against the listener at `address`, asserts that an honest CPython
+    /// client (with `key`) is served there in under a second among them (`who` names
+    /// the listener), and returns the attack, still running until it is dropped.
+    pub fn assert_honest_client_served(
+        self,
+        python: &Python,
+        address: &str,
+        key: &str,
+        who: &str,
+    ) -> Attack {
+        let (attack, who) = match self {
+            Attackers::SilentAndSlowloris => (
+                Attack::start(address, 50, 50, 0, Duration::from_millis(200)).unwrap(),
+                who.to_string(),
+            ),
+            Attackers::Reopening => (
+                Attack::reopened(address),
+                format!("{who}, re-opening attackers"),
+            ),
+        };
+        let took = honest_cpython_client(python, address, Some(key)).unwrap();
+        assert_served_in_under_a_second(&who, took);
+        attack
+    }
+
+    /// Asserts that the listener dropped enough of them: `dropped` clients failed their
+    /// handshakes (at least the 100 slow ones of the re-opening attack; any number of
+    /// the others, which the test does not wait for).
+    pub fn assert_dropped(self, dropped: usize) {
+        let least = match self {
+            Attackers::SilentAndSlowloris => 0,
+            Attackers::Reopening => 100,
+        };
+        assert!(dropped >= least, "only {dropped} attackers were dropped");
+    }
+}
+
 /// Asserts the bound: an honest client is served in under a second whatever
 /// the attackers do.
 pub fn assert_served_in_under_a_second(who: &str, took: Duration) {
@@ -545,4 +607,27 @@ pub fn assert_failed_handshakes_leave_fds_and_rss_flat(who: &str, address: &str,
         rss2 <= rss1 + 4096,
         "{who}: RSS grew from {rss1} to {rss2} KiB over 5,000 failed handshakes"
     );
+}
+
+/// The two stall tests of an honest client among [`Attackers`], each a call of
+/// `$run(attackers)`: `#[test]`s, or with `async` and a test attribute, async ones.
+#[macro_export]
+macro_rules! honest_client_tests {
+    ($run:ident) => {
+        $crate::honest_client_tests!(@tests [#[test]] [] $run []);
+    };
+    (async #[$attr:meta] $run:ident) => {
+        $crate::honest_client_tests!(@tests [#[$attr]] [async] $run [.await]);
+    };
+    (@tests [$($attr:tt)*] [$($async:tt)*] $run:ident [$($await:tt)*]) => {
+        $($attr)*
+        $($async)* fn honest_cpython_client_is_served_at_once_among_50_silent_and_50_slowloris_clients() {
+            $run($crate::attack::Attackers::SilentAndSlowloris)$($await)*;
+        }
+
+        $($attr)*
+        $($async)* fn honest_cpython_client_is_served_at_once_while_5_attackers_reopen_their_connections() {
+            $run($crate::attack::Attackers::Reopening)$($await)*;
+        }
+    };
 }

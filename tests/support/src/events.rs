@@ -73,6 +73,45 @@ impl Collector {
         tracing::subscriber::set_default(self.clone())
     }
 
+    /// A new collector, installed as by [`install`](Self::install).
+    pub fn installed() -> (Collector, tracing::subscriber::DefaultGuard) {
+        let collector = Collector::default();
+        let guard = collector.install();
+        (collector, guard)
+    }
+
+    /// Checks what a listener at `listener` reported of two clients: one served, from
+    /// `served`, and one whose handshake failed, from `failed`, with `error` (what
+    /// `accept` returned). One event each, the peer's address in it, the reason for
+    /// the failure, and nothing of `key`.
+    pub fn assert_served_and_failed(
+        &self,
+        key: &[u8],
+        listener: &str,
+        served: &str,
+        failed: &str,
+        error: &dyn std::fmt::Display,
+    ) {
+        let error = error.to_string();
+        let accepted = self.with_message("accepted a connection");
+        assert_eq!(accepted.len(), 1, "{:?}", self.events());
+        assert_eq!(accepted[0].level, Level::INFO);
+        assert_eq!(accepted[0].field("peer"), Some(served));
+        assert_eq!(accepted[0].field("listener"), Some(listener));
+        let rejected = self.with_message("handshake failed");
+        assert_eq!(rejected.len(), 1, "{:?}", self.events());
+        assert_eq!(rejected[0].level, Level::WARN);
+        assert_eq!(rejected[0].field("peer"), Some(failed));
+        assert_eq!(rejected[0].field("reason"), Some(error.as_str()));
+        assert!(
+            error.contains(failed),
+            "the error names the client: {error}"
+        );
+        for event in self.events() {
+            event.assert_no_key_material(key, &LISTENER_FIELDS);
+        }
+    }
+
     /// The events so far, oldest first.
     pub fn events(&self) -> Vec<Captured> {
         self.events.lock().unwrap().clone()
@@ -133,34 +172,3 @@ impl Subscriber for Collector {
 
 /// The fields a listener's events may have (mpconn-net's `handshake_outcome`).
 pub const LISTENER_FIELDS: [&str; 3] = ["peer", "listener", "reason"];
-
-/// Checks what a listener at `listener` reported of two clients: one served, from
-/// `served`, and one whose handshake failed, from `failed`, with `error` (the `Display`
-/// of what `accept` returned). One event each, the peer's address in it, the reason for
-/// the failure, and nothing of `key`.
-pub fn assert_served_and_failed(
-    collector: &Collector,
-    key: &[u8],
-    listener: &str,
-    served: &str,
-    failed: &str,
-    error: &str,
-) {
-    let accepted = collector.with_message("accepted a connection");
-    assert_eq!(accepted.len(), 1, "{:?}", collector.events());
-    assert_eq!(accepted[0].level, Level::INFO);
-    assert_eq!(accepted[0].field("peer"), Some(served));
-    assert_eq!(accepted[0].field("listener"), Some(listener));
-    let rejected = collector.with_message("handshake failed");
-    assert_eq!(rejected.len(), 1, "{:?}", collector.events());
-    assert_eq!(rejected[0].level, Level::WARN);
-    assert_eq!(rejected[0].field("peer"), Some(failed));
-    assert_eq!(rejected[0].field("reason"), Some(error));
-    assert!(
-        error.contains(failed),
-        "the error names the client: {error}"
-    );
-    for event in collector.events() {
-        event.assert_no_key_material(key, &LISTENER_FIELDS);
-    }
-}

@@ -3,8 +3,8 @@
 //! whose output is read line by line ([`peer`]), and deterministic random number
 //! generators for the handshake's nonces ([`rng`]), [`pieces`] for feeding input the
 //! way reads of any size would deliver it, attackers, bursts of clients and the
-//! kernel's listen-queue counter for the stall tests ([`attack`]), and a collector of
-//! tracing events ([`events`]).
+//! kernel's listen-queue counter for the stall tests ([`attack`]), hostile pickles
+//! ([`pickles`]), and a collector of tracing events ([`events`]).
 //!
 //! It depends on no mpconn crate, so the core's own unit tests can use it too.
 
@@ -15,6 +15,7 @@ pub mod async_peer;
 pub mod attack;
 pub mod events;
 pub mod peer;
+pub mod pickles;
 pub mod python;
 // One copy of the deterministic RNGs: the core's, which its own unit tests use too.
 #[path = "../../../src/test_rng.rs"]

@@ -188,6 +188,24 @@ impl Failures {
     }
 }
 
+/// A `#[test]` named `$name` that binds `$krate::Listener` (a default Unix one) with an
+/// authkey and checks with [`assert_redacted`] that its `Debug` output hides the key:
+/// the same test for every adapter whose listener holds the key.
+#[macro_export]
+macro_rules! listener_redaction_test {
+    ($name:ident, $krate:ident) => {
+        #[test]
+        fn $name() {
+            const KEY: &[u8] = b"correct horse battery staple";
+            let options = $krate::ListenerOptions::new().authkey(Some(KEY));
+            let listener =
+                $krate::Listener::bind_with(None, &options).expect("bind a default Unix listener");
+            let what = concat!(stringify!($krate), "::Listener");
+            $crate::assert_redacted(what, format!("{listener:?}"), KEY);
+        }
+    };
+}
+
 /// Panics unless `debug` (the `Debug` output of `what`) hides `key`, in text and as
 /// bytes, and says it is redacted.
 pub fn assert_redacted(what: &str, debug: String, key: &[u8]) {

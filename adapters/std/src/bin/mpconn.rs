@@ -589,21 +589,7 @@ mod literal {
         #[test]
         fn a_billion_laughs_is_cut_at_1_mib() {
             // 60 levels of a list holding the previous level twice: 2^60 items.
-            let mut pickle = b"\x80\x02]q\x00".to_vec();
-            for level in 1..=60u8 {
-                pickle.extend([
-                    b']',
-                    b'(',
-                    b'h',
-                    level - 1,
-                    b'h',
-                    level - 1,
-                    b'e',
-                    b'q',
-                    level,
-                ]);
-            }
-            pickle.push(b'.');
+            let pickle = mpconn_test_support::pickles::billion_laughs();
             let shown = show(&pickle);
             assert_eq!(shown.len(), SHOWN_OF_A_PICKLE + 3);
             assert!(shown.starts_with("[[[[[[[["), "{}", &shown[..80]);
