@@ -81,6 +81,33 @@ pub enum RecvBuf<'a> {
     },
 }
 
+impl RecvBuf<'_> {
+    /// Copies as much of `input` as the lent room takes (all of it, or the room's
+    /// size or limit) and returns how many bytes that was, to report with `received`:
+    /// what an in-memory transport, a test or a fuzzer does in place of a read.
+    ///
+    /// ```
+    /// let mut receiver = mpconn::Receiver::new();
+    /// let n = receiver.recv_buf().fill(b"\0\0\0\x01a");
+    /// receiver.received(n).unwrap();
+    /// assert_eq!(receiver.next_message().unwrap().as_deref(), Some(&b"a"[..]));
+    /// ```
+    pub fn fill(self, input: &[u8]) -> usize {
+        match self {
+            RecvBuf::Buffer(room) => {
+                let n = room.len().min(input.len());
+                room[..n].copy_from_slice(&input[..n]);
+                n
+            }
+            RecvBuf::Payload { buf, limit } => {
+                let n = limit.min(input.len());
+                buf.extend_from_slice(&input[..n]);
+                n
+            }
+        }
+    }
+}
+
 /// What the last [`Receiver::recv_buf`] lent, until `received` (or any other call)
 /// settles it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -392,25 +419,13 @@ impl Receiver {
     /// assert_eq!(receiver.next_message().unwrap().as_deref(), Some(&b""[..]));
     /// ```
     pub fn received_message_end(&mut self) -> Result<(), Misuse> {
-        self.settle();
-        if self.transport != Transport::Messages {
-            return Err(Misuse::NotMessages);
-        }
-        if self.eof {
-            return Err(Misuse::AfterEof);
-        }
-        if self.decoder.is_failed() || self.trailing.is_some() {
+        let Some(open) = self.message_call()? else {
             // Nothing more is decoded.
             self.open = None;
             self.drop_input_after_failure();
             return Ok(());
-        }
-        if self.open.is_none() {
-            self.open_message();
-        }
-        let Some(open) = self.open.take() else {
-            return Ok(());
         };
+        self.open = None;
         match open.left {
             None => self.write_header(open.at, 0),
             Some(0) => {}
@@ -443,20 +458,7 @@ impl Receiver {
     /// assert_eq!(receiver.next_message(), Err(Error::MessageTooLong { len: 1064, max: 100 }));
     /// ```
     pub fn message_remaining(&mut self, left: u64) -> Result<(), Misuse> {
-        self.settle();
-        if self.transport != Transport::Messages {
-            return Err(Misuse::NotMessages);
-        }
-        if self.eof {
-            return Err(Misuse::AfterEof);
-        }
-        if self.decoder.is_failed() || self.trailing.is_some() {
-            return Ok(());
-        }
-        if self.open.is_none() {
-            self.open_message();
-        }
-        let Some(open) = self.open else {
+        let Some(open) = self.message_call()? else {
             return Ok(());
         };
         match open.left {
@@ -479,6 +481,26 @@ impl Receiver {
                 })
             }
         }
+    }
+
+    /// What `received_message_end` and `message_remaining` check first: a receiver of
+    /// the message transport, before the end; then the message now arriving (opened
+    /// if none is), or `None` once nothing more is decoded (after a fault).
+    fn message_call(&mut self) -> Result<Option<Open>, Misuse> {
+        self.settle();
+        if self.transport != Transport::Messages {
+            return Err(Misuse::NotMessages);
+        }
+        if self.eof {
+            return Err(Misuse::AfterEof);
+        }
+        if self.decoder.is_failed() || self.trailing.is_some() {
+            return Ok(None);
+        }
+        if self.open.is_none() {
+            self.open_message();
+        }
+        Ok(self.open)
     }
 
     /// Copies one whole message in, as a message-transport read would: [`feed`](Self::feed)
@@ -584,18 +606,7 @@ impl Receiver {
     /// ```
     pub fn feed(&mut self, mut input: &[u8]) -> Result<(), Misuse> {
         while !input.is_empty() {
-            let n = match self.recv_buf() {
-                RecvBuf::Buffer(room) => {
-                    let n = room.len().min(input.len());
-                    room[..n].copy_from_slice(&input[..n]);
-                    n
-                }
-                RecvBuf::Payload { buf, limit } => {
-                    let n = limit.min(input.len());
-                    buf.extend_from_slice(&input[..n]);
-                    n
-                }
-            };
+            let n = self.recv_buf().fill(input);
             self.received(n)?;
             input = &input[n..];
         }
@@ -857,19 +868,9 @@ mod tests {
         let (mut pos, mut payload_reads) = (0, 0);
         while !receiver.has_message() {
             let rest = &wire[pos..];
-            let n = match receiver.recv_buf() {
-                RecvBuf::Buffer(room) => {
-                    let n = room.len().min(rest.len());
-                    room[..n].copy_from_slice(&rest[..n]);
-                    n
-                }
-                RecvBuf::Payload { buf, limit } => {
-                    payload_reads += 1;
-                    let n = limit.min(rest.len());
-                    buf.extend_from_slice(&rest[..n]);
-                    n
-                }
-            };
+            let lent = receiver.recv_buf();
+            payload_reads += usize::from(matches!(lent, RecvBuf::Payload { .. }));
+            let n = lent.fill(rest);
             receiver.received(n).unwrap();
             pos += n;
         }

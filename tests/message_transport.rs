@@ -105,19 +105,9 @@ fn the_rest_of_a_large_announced_message_is_read_onto_its_own_vec() {
     let mut payload_reads = 0;
     let mut first = true;
     while !rest.is_empty() {
-        let n = match receiver.recv_buf() {
-            RecvBuf::Buffer(room) => {
-                let n = room.len().min(rest.len());
-                room[..n].copy_from_slice(&rest[..n]);
-                n
-            }
-            RecvBuf::Payload { buf, limit } => {
-                payload_reads += 1;
-                let n = limit.min(rest.len());
-                buf.extend_from_slice(&rest[..n]);
-                n
-            }
-        };
+        let lent = receiver.recv_buf();
+        payload_reads += usize::from(matches!(lent, RecvBuf::Payload { .. }));
+        let n = lent.fill(rest);
         receiver.received(n).unwrap();
         rest = &rest[n..];
         if first {

@@ -48,18 +48,7 @@ fn small_and_large_payloads() -> impl Strategy<Value = Vec<Vec<u8>>> {
 /// One read of at most `max` of `bytes` into what `recv_buf` lent, as much as fits:
 /// how many.
 fn read_into(buf: RecvBuf<'_>, bytes: &[u8], max: usize) -> usize {
-    match buf {
-        RecvBuf::Buffer(room) => {
-            let n = room.len().min(bytes.len()).min(max);
-            room[..n].copy_from_slice(&bytes[..n]);
-            n
-        }
-        RecvBuf::Payload { buf, limit } => {
-            let n = limit.min(bytes.len()).min(max);
-            buf.extend_from_slice(&bytes[..n]);
-            n
-        }
-    }
+    buf.fill(&bytes[..bytes.len().min(max)])
 }
 
 /// [`decode_pieces`] as an adapter drives a [`Receiver`]: each piece arrives in reads

@@ -92,35 +92,8 @@ impl Listener {
             address,
             cleanup,
         } = mpconn_net::bind(address, options)?;
-        #[cfg(windows)]
-        if let Listening::Pipe(listener) = listener {
-            let serve = crate::windows::Serve {
-                address: address.clone(),
-                authkey: options.authkey.clone(),
-                config: options.handshake_config.clone(),
-                timeout: options.handshake_timeout,
-                limit: options.pending_limit,
-            };
-            return Ok(Listener {
-                socket: None,
-                address,
-                authkey: options.authkey.clone(),
-                handshake_timeout: options.handshake_timeout,
-                handshake: options.handshake_config.clone(),
-                last_accepted: None,
-                pending: Pending::new(options.pending_limit),
-                cleanup,
-                pipes: Some(crate::windows::PipeAcceptor::start(listener, serve)),
-            });
-        }
-        // Non-blocking: accept() polls it together with the pending handshakes.
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io(During::Bind, e).at(&address))?;
-        Ok(Listener {
-            #[cfg(windows)]
-            pipes: None,
-            socket: Some(listener),
+        let mut bound = Listener {
+            socket: None,
             address,
             authkey: options.authkey.clone(),
             handshake_timeout: options.handshake_timeout,
@@ -128,7 +101,27 @@ impl Listener {
             last_accepted: None,
             pending: Pending::new(options.pending_limit),
             cleanup,
-        })
+            #[cfg(windows)]
+            pipes: None,
+        };
+        #[cfg(windows)]
+        if let Listening::Pipe(listener) = listener {
+            let serve = crate::windows::Serve {
+                address: bound.address.clone(),
+                authkey: options.authkey.clone(),
+                config: options.handshake_config.clone(),
+                timeout: options.handshake_timeout,
+                limit: options.pending_limit,
+            };
+            bound.pipes = Some(crate::windows::PipeAcceptor::start(listener, serve));
+            return Ok(bound);
+        }
+        // Non-blocking: accept() polls it together with the pending handshakes.
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io(During::Bind, e).at(&bound.address))?;
+        bound.socket = Some(listener);
+        Ok(bound)
     }
 
     /// Accepts the next connection and, with an authkey, returns it once its handshake

@@ -11,6 +11,19 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+/// `$pipe` on a Windows named pipe (a message transport), else `$bytes` on the byte
+/// stream.
+macro_rules! by_transport {
+    ($stream:expr, $p:ident => $pipe:expr, $b:ident => $bytes:expr) => {{
+        let $b = $stream;
+        #[cfg(windows)]
+        if let Stream::Pipe($p) = $b {
+            return $pipe;
+        }
+        $bytes
+    }};
+}
+
 /// A connected socket, or one end of a one-way OS pipe, or (Windows) of a named pipe.
 #[derive(Debug)]
 pub(crate) enum Stream {
@@ -59,31 +72,25 @@ impl Stream {
     /// One read into the core: [`mpconn_net::read_into`] on a byte stream.
     #[inline]
     pub(crate) fn read_into(&mut self, core: &mut mpconn::Connection) -> io::Result<usize> {
-        #[cfg(windows)]
-        if let Stream::Pipe(pipe) = self {
-            return pipe.read_into(core);
-        }
-        mpconn_net::read_into(core, &mut self.reader())
+        by_transport!(self, pipe => pipe.read_into(core), bytes => {
+            mpconn_net::read_into(core, &mut bytes.reader())
+        })
     }
 
     /// One write of the core's queue: [`mpconn_net::write_from`] on a byte stream.
     #[inline]
     pub(crate) fn write_from(&mut self, core: &mut mpconn::Connection) -> io::Result<usize> {
-        #[cfg(windows)]
-        if let Stream::Pipe(pipe) = self {
-            return pipe.write_from(core);
-        }
-        mpconn_net::write_from(core, &mut self.writer())
+        by_transport!(self, pipe => pipe.write_from(core), bytes => {
+            mpconn_net::write_from(core, &mut bytes.writer())
+        })
     }
 
     /// One write of a direct send: [`mpconn_net::write_direct`] on a byte stream.
     #[inline]
     pub(crate) fn write_direct(&mut self, send: &mut mpconn::DirectSend<'_>) -> io::Result<usize> {
-        #[cfg(windows)]
-        if let Stream::Pipe(pipe) = self {
-            return pipe.write_direct(send);
-        }
-        mpconn_net::write_direct(send, &mut self.writer())
+        by_transport!(self, pipe => pipe.write_direct(send), bytes => {
+            mpconn_net::write_direct(send, &mut bytes.writer())
+        })
     }
 
     /// Sets `SO_RCVTIMEO` and `SO_SNDTIMEO` (`None`: block without limit). Pipes have

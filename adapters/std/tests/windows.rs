@@ -56,39 +56,28 @@ fn echo_listener(family: Family, key: Option<&'static [u8]>, clients: usize) -> 
     address
 }
 
-fn round_trips(family: Family, key: Option<&'static [u8]>) {
-    let address = echo_listener(family, key, 1);
-    assert_eq!(address.family(), family);
-    let mut conn = Client::connect(&address, key).unwrap();
-    for message in sizes() {
-        conn.send_bytes(&message).unwrap();
-        assert_eq!(
-            conn.recv_bytes(None).unwrap(),
-            message,
-            "{} bytes",
-            message.len()
-        );
+#[test]
+fn both_families_with_and_without_a_key_carry_every_size_both_ways() {
+    for (family, key) in [
+        (Family::Pipe, Some(KEY)),
+        (Family::Pipe, None),
+        (Family::Inet, Some(KEY)),
+        (Family::Inet, None),
+    ] {
+        let address = echo_listener(family, key, 1);
+        assert_eq!(address.family(), family);
+        let mut conn = Client::connect(&address, key).unwrap();
+        for message in sizes() {
+            conn.send_bytes(&message).unwrap();
+            let echoed = conn.recv_bytes(None).unwrap();
+            assert!(
+                echoed == message,
+                "{family}, key {}: {} bytes",
+                key.is_some(),
+                message.len()
+            );
+        }
     }
-}
-
-#[test]
-fn af_pipe_with_a_key_carries_every_size_both_ways() {
-    round_trips(Family::Pipe, Some(KEY));
-}
-
-#[test]
-fn af_pipe_without_a_key_carries_every_size_both_ways() {
-    round_trips(Family::Pipe, None);
-}
-
-#[test]
-fn af_inet_with_a_key_carries_every_size_both_ways() {
-    round_trips(Family::Inet, Some(KEY));
-}
-
-#[test]
-fn af_inet_without_a_key_carries_every_size_both_ways() {
-    round_trips(Family::Inet, None);
 }
 
 #[test]
