@@ -109,25 +109,28 @@ impl Connection {
     /// Runs the handshake as far as it goes without blocking, on a stream set
     /// non-blocking ([`set_nonblocking`](Self::set_nonblocking)), and says what it
     /// waits for: the one place a non-blocking driver (the listener's handshakes under
-    /// way) touches the core. On a failure the core's last words (`#FAILURE#`) are
-    /// offered to the socket once, as [`handshake`](Self::handshake) writes them.
-    pub(crate) fn handshake_step(&mut self) -> Result<Step> {
-        let step = self.try_handshake_step();
+    /// way) touches the core. `readable` says the socket was reported readable (or
+    /// closed): only then does the step read before it has written. On a failure the
+    /// core's last words (`#FAILURE#`) are offered to the socket once, as
+    /// [`handshake`](Self::handshake) writes them.
+    pub(crate) fn handshake_step(&mut self, readable: bool) -> Result<Step> {
+        let step = self.try_handshake_step(readable);
         if step.is_err() && self.core.wants_write() {
             let _ = mpconn_net::write_from(&mut self.core, &mut self.stream.writer());
         }
         step
     }
 
-    fn try_handshake_step(&mut self) -> Result<Step> {
+    fn try_handshake_step(&mut self, readable: bool) -> Result<Step> {
         const DURING: During = During::Handshake;
         let would_block = |e: &std::io::Error| e.kind() == std::io::ErrorKind::WouldBlock;
         loop {
+            let mut wrote = false;
             while self.core.wants_write() {
                 match retry_interrupted(|| {
                     mpconn_net::write_from(&mut self.core, &mut self.stream.writer())
                 }) {
-                    Ok(_) => {}
+                    Ok(_) => wrote = true,
                     Err(e) if would_block(&e) => return Ok(Step::Write),
                     Err(e) => return Err(Error::io(DURING, e)),
                 }
@@ -136,6 +139,13 @@ impl Connection {
                 State::Established => return Ok(Step::Done),
                 State::Failed(error) => return Err(error.clone().into()),
                 State::Handshaking => {}
+            }
+            // Nothing to read before the peer has answered what was just written (or,
+            // unless the socket was reported readable, before it wrote at all): a read
+            // now would fail with EAGAIN, a wasted system call at each of a
+            // handshake's round trips. poll(2) says when to read.
+            if wrote || !readable {
+                return Ok(Step::Read);
             }
             match retry_interrupted(|| {
                 mpconn_net::read_into(&mut self.core, &mut self.stream.reader())

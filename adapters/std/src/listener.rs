@@ -122,15 +122,22 @@ impl Listener {
     /// them keeps them visible (a log line for each attacker) and `last_accepted`
     /// tells who it was. The listening socket's own failure is [`Error::Accept`].
     pub fn accept(&mut self) -> Result<Connection> {
+        // Whether accept(2) may find a client: at first, then as poll(2) last said.
+        let mut listener_ready = true;
         loop {
             if let Some((peer, outcome)) = self.pending.next_finished() {
                 let outcome = mpconn_net::handshake_outcome(outcome, &peer, &self.address);
                 self.last_accepted = Some(peer);
                 return outcome;
             }
+            // With handshakes under way, every client waiting is taken. A client that
+            // finds nothing under way most often came alone: after it, poll(2) watches
+            // the listening socket, rather than an accept(2) that would fail with
+            // EAGAIN, a system call a handshake.
+            let alone = self.pending.is_idle();
             // Once a handshake ended, its outcome goes back before any more clients
             // are taken.
-            while self.pending.has_room() && !self.pending.has_finished() {
+            while listener_ready && self.pending.has_room() && !self.pending.has_finished() {
                 let (stream, peer) = match self.accept_one() {
                     Ok(Some(accepted)) => accepted,
                     Ok(None) => break,
@@ -157,12 +164,14 @@ impl Listener {
                     return outcome;
                 }
                 self.pending.start(connection, peer, self.handshake_timeout);
+                listener_ready = !alone;
             }
             if self.pending.has_finished() {
                 continue;
             }
             let socket = self.socket.as_ref().ok_or(Error::ListenerClosed)?.as_fd();
-            self.pending
+            listener_ready = self
+                .pending
                 .wait(Some(socket), true)
                 .map_err(|e| e.at(&self.address))?;
         }

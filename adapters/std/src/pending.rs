@@ -41,6 +41,8 @@ pub(crate) struct Pending {
     finished: VecDeque<Outcome>,
     /// At most this many clients are running or finished at once.
     limit: usize,
+    /// Which of the last `poll(2)`'s descriptors were ready (kept for its capacity).
+    ready: Vec<bool>,
 }
 
 impl Pending {
@@ -49,6 +51,7 @@ impl Pending {
             running: Vec::new(),
             finished: VecDeque::new(),
             limit: limit.max(1),
+            ready: Vec::new(),
         }
     }
 
@@ -67,6 +70,11 @@ impl Pending {
         self.running.iter().map(|h| h.conn.as_fd())
     }
 
+    /// True when no handshake is under way and no outcome waits.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.running.is_empty() && self.finished.is_empty()
+    }
+
     /// True when an outcome waits: `accept` returns without blocking.
     pub(crate) fn has_finished(&self) -> bool {
         !self.finished.is_empty()
@@ -76,44 +84,52 @@ impl Pending {
     /// challenge) runs at once.
     pub(crate) fn start(&mut self, conn: Connection, peer: Address, timeout: Option<Duration>) {
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
-        let started = conn.set_nonblocking(true).map(|()| Handshake {
-            conn,
-            peer: peer.clone(),
-            deadline,
-            waits: Step::Read,
-        });
-        match started {
-            Ok(handshake) => self.step(handshake),
+        match conn.set_nonblocking(true) {
+            Ok(()) => {
+                self.running.push(Handshake {
+                    conn,
+                    peer,
+                    deadline,
+                    waits: Step::Read,
+                });
+                self.step(self.running.len() - 1, false);
+            }
             Err(error) => self.finished.push_back((peer, Err(error))),
         }
     }
 
-    /// Runs one step of `handshake` and files it: still running, or finished.
-    fn step(&mut self, mut handshake: Handshake) {
-        let outcome = match handshake.conn.handshake_step() {
-            Ok(Step::Done) => handshake
-                .conn
-                .set_nonblocking(false)
-                .map(|()| handshake.conn),
+    /// Runs one step of the `i`th running handshake (`readable`: its socket was
+    /// reported readable) and files it: still running, in its place, or finished.
+    /// Returns true if it finished (the next one is the `i`th now).
+    fn step(&mut self, i: usize, readable: bool) -> bool {
+        let handshake = &mut self.running[i];
+        let outcome = match handshake.conn.handshake_step(readable) {
+            Ok(Step::Done) => Ok(()),
             Ok(waits) => {
                 handshake.waits = waits;
-                self.running.push(handshake);
-                return;
+                return false;
             }
             Err(error) => Err(error),
         };
+        let handshake = self.running.remove(i);
+        let outcome = outcome
+            .and_then(|()| handshake.conn.set_nonblocking(false))
+            .map(|()| handshake.conn);
         self.finished.push_back((handshake.peer, outcome));
+        true
     }
 
     /// Waits until the listening socket (if given, and watched only while there is
     /// room) has a client or a handshake can move on, and moves those on; a handshake
-    /// past its deadline fails with [`Error::Timeout`]. The caller accepts next.
+    /// past its deadline fails with [`Error::Timeout`]. Returns whether the listening
+    /// socket was reported ready: the caller accepts then, and only then, so that no
+    /// `accept(2)` fails with EAGAIN after each step of a handshake.
     /// A failing `poll(2)` is [`Error::Accept`], without the listener's address.
     /// Without `block`, it only moves on what is ready now.
-    pub(crate) fn wait(&mut self, listener: Option<BorrowedFd<'_>>, block: bool) -> Result<()> {
+    pub(crate) fn wait(&mut self, listener: Option<BorrowedFd<'_>>, block: bool) -> Result<bool> {
         self.expire();
         if self.has_finished() {
-            return Ok(());
+            return Ok(false);
         }
         let listener = listener.filter(|_| self.has_room());
         let timeout = match block {
@@ -125,55 +141,54 @@ impl Pending {
                 .map(|deadline| deadline.saturating_duration_since(Instant::now())),
             false => Some(Duration::ZERO),
         };
-        let ready = {
-            let fds: Vec<BorrowedFd<'_>> = self.running.iter().map(|h| h.conn.as_fd()).collect();
-            let mut polls: Vec<PollFd<'_>> = fds
-                .iter()
-                .zip(&self.running)
-                .map(|(fd, h)| {
-                    let flags = match h.waits {
-                        Step::Write => PollFlags::OUT,
-                        _ => PollFlags::IN,
-                    };
-                    PollFd::new(fd, flags)
-                })
-                .collect();
-            if let Some(fd) = &listener {
-                polls.push(PollFd::new(fd, PollFlags::IN));
+        let listener_ready = {
+            let mut polls = Vec::with_capacity(self.running.len() + 1);
+            polls.extend(self.running.iter().map(|h| {
+                let flags = match h.waits {
+                    Step::Write => PollFlags::OUT,
+                    _ => PollFlags::IN,
+                };
+                PollFd::from_borrowed_fd(h.conn.as_fd(), flags)
+            }));
+            if let Some(fd) = listener {
+                polls.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
             }
             // poll(2) failing is the listener's own trouble, not a client's.
             poll_all(&mut polls, timeout).map_err(|source| Error::Accept {
                 source,
                 address: None,
             })?;
-            let ready: Vec<bool> = polls[..self.running.len()]
-                .iter()
-                .map(|p| !p.revents().is_empty())
-                .collect();
-            ready
+            self.ready.clear();
+            self.ready
+                .extend(polls.iter().map(|p| !p.revents().is_empty()));
+            listener.is_some() && self.ready.pop() == Some(true)
         };
         // Step the ready ones, oldest first; the others keep their places.
-        let mut ready = ready.into_iter();
-        let running = std::mem::take(&mut self.running);
-        for handshake in running {
-            if ready.next().unwrap_or(false) {
-                self.step(handshake);
-            } else {
-                self.running.push(handshake);
+        let (mut i, mut polled) = (0, 0);
+        while i < self.running.len() {
+            let ready = self.ready.get(polled).copied().unwrap_or(false);
+            polled += 1;
+            let readable = self.running[i].waits == Step::Read;
+            if !(ready && self.step(i, readable)) {
+                i += 1;
             }
         }
         self.expire();
-        Ok(())
+        Ok(listener_ready)
     }
 
-    /// Fails every handshake whose deadline passed.
+    /// Fails every handshake whose deadline passed (in place: nothing is allocated
+    /// when none did).
     fn expire(&mut self) {
         let now = Instant::now();
-        let (expired, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.running)
-            .into_iter()
-            .partition(|h| h.deadline.is_some_and(|deadline| deadline <= now));
-        self.running = running;
-        for handshake in expired {
+        let expired = |h: &Handshake| h.deadline.is_some_and(|deadline| deadline <= now);
+        let mut i = 0;
+        while i < self.running.len() {
+            if !expired(&self.running[i]) {
+                i += 1;
+                continue;
+            }
+            let handshake = self.running.remove(i);
             let error = Error::Timeout {
                 during: During::Handshake,
                 address: None,
