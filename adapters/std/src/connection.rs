@@ -11,6 +11,7 @@ use mpconn::Frame;
 #[cfg(feature = "pickle")]
 use mpconn_net::pickle::{self, Limits, Protocol, Value};
 use mpconn_net::During;
+use rustix::event::PollFlags;
 
 use crate::stream::{retry_interrupted, Stream};
 use crate::wait::poll_fd;
@@ -70,26 +71,24 @@ impl Connection {
     /// unless the peer is gone or the deadline passed: then the failure is reported at
     /// once.
     pub(crate) fn handshake(&mut self, deadline: Option<Instant>) -> Result<()> {
-        let result = self.run_handshake(deadline);
-        // Back to the connection's own limit (none unless set later).
-        let reset = match deadline {
-            Some(_) => self.stream.set_timeout(self.timeout),
-            None => Ok(()),
+        let mut timer = deadline.map(HandshakeTimer::new);
+        let result = self.run_handshake(&mut timer);
+        // Back to the connection's own read limit (none unless set later); the write
+        // limit was never touched.
+        let reset = match timer {
+            Some(HandshakeTimer { set: Some(_), .. }) => self.stream.set_read_timeout(self.timeout),
+            _ => Ok(()),
         };
         result?;
         Ok(reset?)
     }
 
-    fn run_handshake(&mut self, deadline: Option<Instant>) -> Result<()> {
+    fn run_handshake(&mut self, timer: &mut Option<HandshakeTimer>) -> Result<()> {
         const DURING: During = During::Handshake;
-        let mut timer = deadline.map(HandshakeTimer::new);
+        let deadline = timer.as_ref().map(|timer| timer.deadline);
         loop {
             while self.core.wants_write() {
-                let core = &mut self.core;
-                let written = with_deadline(&mut self.stream, &mut timer, DURING, |stream| {
-                    mpconn_net::write_from(core, &mut stream.writer())
-                });
-                if let Err(error) = written {
+                if let Err(error) = self.write_handshake(deadline) {
                     // A failure whose #FAILURE# cannot be written is still that failure.
                     return Err(self.core.error().cloned().map_or(error, Error::from));
                 }
@@ -100,9 +99,38 @@ impl Connection {
                 State::Handshaking => {}
             }
             let core = &mut self.core;
-            with_deadline(&mut self.stream, &mut timer, DURING, |stream| {
+            with_deadline(&mut self.stream, timer, DURING, |stream| {
                 mpconn_net::read_into(core, &mut stream.reader())
             })?;
+        }
+    }
+
+    /// One write of the handshake's queued bytes. With a deadline it never blocks
+    /// (`MSG_DONTWAIT`): if the socket has no room, poll(2) waits for some until the
+    /// deadline. So only reads need a socket timeout, and a handshake sets and resets
+    /// one option, not two (a `setsockopt` each, on every connection).
+    fn write_handshake(&mut self, deadline: Option<Instant>) -> Result<usize> {
+        const DURING: During = During::Handshake;
+        let Some(deadline) = deadline else {
+            return retry_interrupted(|| {
+                mpconn_net::write_from(&mut self.core, &mut self.stream.writer())
+            })
+            .map_err(|e| Error::from_timed_io(e, DURING));
+        };
+        loop {
+            let written = self
+                .stream
+                .writer_dont_wait()
+                .and_then(|mut writer| mpconn_net::write_from(&mut self.core, &mut writer));
+            match written {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let left = remaining(Some(deadline), DURING)?;
+                    poll_fd(self.stream.as_fd(), PollFlags::OUT, Some(left))?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::from_timed_io(e, DURING)),
+            }
         }
     }
 
@@ -335,7 +363,7 @@ impl Connection {
         if self.has_buffered_input() {
             return Ok(true);
         }
-        Ok(poll_fd(self.stream.as_fd(), timeout)?)
+        Ok(poll_fd(self.stream.as_fd(), PollFlags::IN, timeout)?)
     }
 
     /// True when received bytes wait in this connection's buffer (or the end of the
@@ -392,12 +420,13 @@ impl Connection {
     }
 }
 
-/// The socket timeout of a handshake with a deadline, set as rarely as the deadline
-/// allows: a `setsockopt` pair per read and write cost more than the handshake's own
-/// work. A socket timeout limits each call from its start, so it never lets one end
-/// past the deadline as long as it is no longer than the time left; it is set to the
-/// time left minus [`HANDSHAKE_SLACK`], so the calls of the next `HANDSHAKE_SLACK` can
-/// reuse it, and to exactly the time left in the last stretch.
+/// The socket read timeout of a handshake with a deadline, set as rarely as the
+/// deadline allows: a `setsockopt` before every read cost more than the handshake's own
+/// work. (Its writes never block: [`Connection::write_handshake`].) A socket timeout
+/// limits each call from its start, so it never lets one end past the deadline as long
+/// as it is no longer than the time left; it is set to the time left minus
+/// [`HANDSHAKE_SLACK`], so the reads of the next `HANDSHAKE_SLACK` can reuse it, and to
+/// exactly the time left in the last stretch.
 #[derive(Debug)]
 struct HandshakeTimer {
     deadline: Instant,
@@ -416,7 +445,7 @@ impl HandshakeTimer {
         }
     }
 
-    /// Makes sure a blocking call started now cannot end after the deadline.
+    /// Makes sure a blocking read started now cannot end after the deadline.
     fn arm(&mut self, stream: &Stream, during: During) -> Result<()> {
         let left = remaining(Some(self.deadline), during)?;
         if self.set.is_some_and(|set| set <= left) {
@@ -428,17 +457,17 @@ impl HandshakeTimer {
             left
         };
         stream
-            .set_timeout(Some(timeout))
+            .set_read_timeout(Some(timeout))
             .map_err(|e| Error::io(during, e))?;
         self.set = Some(timeout);
         Ok(())
     }
 }
 
-/// Runs one read or write of `stream` so that it ends by the timer's deadline (if
-/// any). A socket timeout that expires before the deadline, as one set short of it
-/// does, is retried with the time left (nothing was read or written by it), and so is
-/// a call a signal interrupted.
+/// Runs one read of `stream` so that it ends by the timer's deadline (if any). A
+/// socket timeout that expires before the deadline, as one set short of it does, is
+/// retried with the time left (nothing was read by it), and so is a call a signal
+/// interrupted.
 fn with_deadline<T>(
     stream: &mut Stream,
     timer: &mut Option<HandshakeTimer>,
@@ -635,6 +664,24 @@ mod tests {
         let (ours, _silent) = UnixStream::pair().unwrap();
         let mut server = server_over(ours);
         let deadline = Instant::now() + 3 * HANDSHAKE_SLACK;
+        let error = server.handshake(Some(deadline)).unwrap_err();
+        assert!(error.is_timeout(), "{error}");
+        assert!(Instant::now() >= deadline);
+    }
+
+    #[test]
+    fn handshake_write_that_finds_no_room_times_out_at_the_deadline() {
+        // The peer reads nothing and our send buffer is full: the challenge cannot go
+        // out, and no send timeout is set to end the wait.
+        let (ours, _deaf) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let junk = [0u8; 4096];
+        for size in [junk.len(), 1] {
+            while std::io::Write::write(&mut &ours, &junk[..size]).is_ok() {}
+        }
+        ours.set_nonblocking(false).unwrap();
+        let mut server = server_over(ours);
+        let deadline = Instant::now() + Duration::from_millis(200);
         let error = server.handshake(Some(deadline)).unwrap_err();
         assert!(error.is_timeout(), "{error}");
         assert!(Instant::now() >= deadline);

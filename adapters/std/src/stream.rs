@@ -6,6 +6,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use rustix::net::SendFlags;
+
 /// A connected socket, or one end of a one-way OS pipe.
 #[derive(Debug)]
 pub(crate) enum Stream {
@@ -46,6 +48,30 @@ impl Stream {
 }
 
 impl Stream {
+    /// Sets `SO_RCVTIMEO` alone (`None`: block without limit), as
+    /// [`set_timeout`](Self::set_timeout) for reads.
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(timeout),
+            Stream::Unix(s) => s.set_read_timeout(timeout),
+            Stream::PipeReader(_) | Stream::PipeWriter(_) => self.set_timeout(timeout),
+        }
+    }
+
+    /// A writer of the socket whose writes never block, whatever its mode: `send(2)`
+    /// with `MSG_DONTWAIT`, `WouldBlock` when there is no room. Pipes have no such
+    /// flag, and are refused.
+    pub(crate) fn writer_dont_wait(&self) -> io::Result<DontWait<'_>> {
+        match self {
+            Stream::Tcp(s) => Ok(DontWait(s.as_fd())),
+            Stream::Unix(s) => Ok(DontWait(s.as_fd())),
+            Stream::PipeReader(_) | Stream::PipeWriter(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "pipes have no non-blocking send",
+            )),
+        }
+    }
+
     /// Sets `O_NONBLOCK` on a socket, for the listener's handshakes under way (a pipe
     /// is never driven without blocking).
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
@@ -80,6 +106,25 @@ impl Stream {
             Stream::PipeWriter(s) => s,
             Stream::PipeReader(_) => unreachable!("checked by Connection before writing"),
         }
+    }
+}
+
+/// See [`Stream::writer_dont_wait`].
+pub(crate) struct DontWait<'a>(BorrowedFd<'a>);
+
+impl Write for DontWait<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // No SIGPIPE from a peer gone, as std's own writes (Apple's sockets have
+        // SO_NOSIGPIPE instead).
+        #[cfg(not(target_vendor = "apple"))]
+        let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+        #[cfg(target_vendor = "apple")]
+        let flags = SendFlags::DONTWAIT;
+        Ok(rustix::net::send(self.0, buf, flags)?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

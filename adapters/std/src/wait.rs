@@ -145,9 +145,14 @@ pub fn wait<W: Waitable>(objects: &[W], timeout: Option<Duration>) -> Result<Vec
     Ok(ready)
 }
 
-/// Waits up to `timeout` for `fd` to be readable (or closed, or in error).
-pub(crate) fn poll_fd(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let mut polls = [PollFd::new(&fd, PollFlags::IN)];
+/// Waits up to `timeout` for `fd` to be ready for `flags` (`IN`: readable; `OUT`:
+/// writable), or closed, or in error.
+pub(crate) fn poll_fd(
+    fd: BorrowedFd<'_>,
+    flags: PollFlags,
+    timeout: Option<Duration>,
+) -> io::Result<bool> {
+    let mut polls = [PollFd::new(&fd, flags)];
     poll_all(&mut polls, timeout)?;
     Ok(!polls[0].revents().is_empty())
 }
