@@ -120,7 +120,7 @@ impl Connection {
         loop {
             let written = self
                 .stream
-                .writer_dont_wait()
+                .dont_wait()
                 .and_then(|mut writer| mpconn_net::write_from(&mut self.core, &mut writer));
             match written {
                 Ok(n) => return Ok(n),
@@ -134,17 +134,19 @@ impl Connection {
         }
     }
 
-    /// Runs the handshake as far as it goes without blocking, on a stream set
-    /// non-blocking ([`set_nonblocking`](Self::set_nonblocking)), and says what it
-    /// waits for: the one place a non-blocking driver (the listener's handshakes under
-    /// way) touches the core. `readable` says the socket was reported readable (or
+    /// Runs the handshake as far as it goes without blocking (every read and write
+    /// with `MSG_DONTWAIT`, whatever the socket's mode), and says what it waits for:
+    /// the one place a non-blocking driver (the listener's handshakes under way)
+    /// touches the core. `readable` says the socket was reported readable (or
     /// closed): only then does the step read before it has written. On a failure the
     /// core's last words (`#FAILURE#`) are offered to the socket once, as
     /// [`handshake`](Self::handshake) writes them.
     pub(crate) fn handshake_step(&mut self, readable: bool) -> Result<Step> {
         let step = self.try_handshake_step(readable);
         if step.is_err() && self.core.wants_write() {
-            let _ = mpconn_net::write_from(&mut self.core, &mut self.stream.writer());
+            if let Ok(mut socket) = self.stream.dont_wait() {
+                let _ = mpconn_net::write_from(&mut self.core, &mut socket);
+            }
         }
         step
     }
@@ -152,12 +154,11 @@ impl Connection {
     fn try_handshake_step(&mut self, readable: bool) -> Result<Step> {
         const DURING: During = During::Handshake;
         let would_block = |e: &std::io::Error| e.kind() == std::io::ErrorKind::WouldBlock;
+        let mut socket = self.stream.dont_wait().map_err(|e| Error::io(DURING, e))?;
         loop {
             let mut wrote = false;
             while self.core.wants_write() {
-                match retry_interrupted(|| {
-                    mpconn_net::write_from(&mut self.core, &mut self.stream.writer())
-                }) {
+                match retry_interrupted(|| mpconn_net::write_from(&mut self.core, &mut socket)) {
                     Ok(_) => wrote = true,
                     Err(e) if would_block(&e) => return Ok(Step::Write),
                     Err(e) => return Err(Error::io(DURING, e)),
@@ -175,22 +176,12 @@ impl Connection {
             if wrote || !readable {
                 return Ok(Step::Read);
             }
-            match retry_interrupted(|| {
-                mpconn_net::read_into(&mut self.core, &mut self.stream.reader())
-            }) {
+            match retry_interrupted(|| mpconn_net::read_into(&mut self.core, &mut socket)) {
                 Ok(_) => {}
                 Err(e) if would_block(&e) => return Ok(Step::Read),
                 Err(e) => return Err(Error::io(DURING, e)),
             }
         }
-    }
-
-    /// Sets the stream non-blocking (for [`handshake_step`](Self::handshake_step)) or
-    /// back to blocking.
-    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
-        self.stream
-            .set_nonblocking(nonblocking)
-            .map_err(|e| Error::io(During::Handshake, e))
     }
 
     /// True while a client's handshake waits for the listener's challenge (see

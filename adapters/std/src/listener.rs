@@ -1,7 +1,9 @@
 //! The listening side (CPython's `multiprocessing.connection.Listener`).
 
 use std::io;
+use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use mpconn::{AuthKey, HandshakeConfig};
@@ -186,11 +188,16 @@ impl Listener {
             Listening::Tcp(listener) => {
                 retry_interrupted(|| listener.accept()).and_then(|(stream, peer)| {
                     mpconn_net::set_up_tcp(&stream)?;
+                    blocking(&stream, TcpStream::set_nonblocking)?;
                     Ok((Stream::Tcp(stream), Address::from(peer)))
                 })
             }
-            Listening::Unix(listener) => retry_interrupted(|| listener.accept())
-                .map(|(stream, peer)| (Stream::Unix(stream), Address::from(&peer))),
+            Listening::Unix(listener) => {
+                retry_interrupted(|| listener.accept()).and_then(|(stream, peer)| {
+                    blocking(&stream, UnixStream::set_nonblocking)?;
+                    Ok((Stream::Unix(stream), Address::from(&peer)))
+                })
+            }
         };
         match accepted {
             Ok(accepted) => Ok(Some(accepted)),
@@ -249,6 +256,16 @@ impl Drop for Listener {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Makes an accepted socket blocking, as a connection is (its handshake needs no mode:
+/// it reads and writes with `MSG_DONTWAIT`). Linux hands it out so already; BSD and
+/// macOS give it the listening socket's `O_NONBLOCK`.
+fn blocking<S>(stream: &S, set_nonblocking: fn(&S, bool) -> io::Result<()>) -> io::Result<()> {
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        return Ok(());
+    }
+    set_nonblocking(stream, false)
 }
 
 /// The iterator of [`Listener::incoming`]: every item is one `accept`.

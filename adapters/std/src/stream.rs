@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use rustix::net::SendFlags;
+use rustix::net::{RecvFlags, SendFlags};
 
 /// A connected socket, or one end of a one-way OS pipe.
 #[derive(Debug)]
@@ -58,29 +58,19 @@ impl Stream {
         }
     }
 
-    /// A writer of the socket whose writes never block, whatever its mode: `send(2)`
-    /// with `MSG_DONTWAIT`, `WouldBlock` when there is no room. Pipes have no such
-    /// flag, and are refused.
-    pub(crate) fn writer_dont_wait(&self) -> io::Result<DontWait<'_>> {
+    /// The socket as a reader and writer whose calls never block, whatever its mode:
+    /// `recv(2)` and `send(2)` with `MSG_DONTWAIT`, `WouldBlock` when there is nothing
+    /// to read or no room. A handshake with a deadline (the client's writes, every call
+    /// of the listener's handshakes under way) goes through it, so no socket option or
+    /// mode has to be set for it and set back. Pipes have no such flag, and are
+    /// refused.
+    pub(crate) fn dont_wait(&self) -> io::Result<DontWait<'_>> {
         match self {
             Stream::Tcp(s) => Ok(DontWait(s.as_fd())),
             Stream::Unix(s) => Ok(DontWait(s.as_fd())),
             Stream::PipeReader(_) | Stream::PipeWriter(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "pipes have no non-blocking send",
-            )),
-        }
-    }
-
-    /// Sets `O_NONBLOCK` on a socket, for the listener's handshakes under way (a pipe
-    /// is never driven without blocking).
-    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.set_nonblocking(nonblocking),
-            Stream::Unix(s) => s.set_nonblocking(nonblocking),
-            Stream::PipeReader(_) | Stream::PipeWriter(_) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "pipes are driven blocking only",
+                "pipes have no non-blocking send or receive",
             )),
         }
     }
@@ -109,8 +99,15 @@ impl Stream {
     }
 }
 
-/// See [`Stream::writer_dont_wait`].
+/// See [`Stream::dont_wait`].
 pub(crate) struct DontWait<'a>(BorrowedFd<'a>);
+
+impl Read for DontWait<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (n, _) = rustix::net::recv(self.0, buf, RecvFlags::DONTWAIT)?;
+        Ok(n)
+    }
+}
 
 impl Write for DontWait<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
