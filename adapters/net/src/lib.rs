@@ -61,6 +61,7 @@ pub use options::{
 };
 pub use outcome::{client_name, handshake_outcome};
 pub use socket::{
-    connect, full_backlog_pause, new_core, resolve, set_up_tcp, Connected, FULL_BACKLOG_RETRY,
+    connect, connect_unix, full_backlog_pause, new_core, resolve, set_up_tcp, Connected,
+    FULL_BACKLOG_RETRY,
 };
 pub use transfer::{read_into, write_direct, write_from};

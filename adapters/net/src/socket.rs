@@ -239,27 +239,44 @@ pub fn connect(
             set_up_tcp(&stream).map_err(failed)?;
             Ok(Connected::Tcp(stream))
         }
-        Address::Unix(_) | Address::Abstract(_) => {
-            let addr = unix_sockaddr(address).map_err(failed)?;
-            // Non-blocking, so that a full backlog is EAGAIN rather than a wait in the
-            // kernel that no deadline bounds.
-            let socket = nonblocking_unix_socket().map_err(failed)?;
-            loop {
-                match socket.connect(&addr) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(full_backlog_pause(deadline, address)?)
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Error::io(During::Connect, e).at(address)),
+        Address::Unix(_) | Address::Abstract(_) => loop {
+            match connect_unix(address) {
+                Ok(stream) => {
+                    // std's own switch: one ioctl(FIONBIO) where socket2's is two
+                    // fcntl(2)s.
+                    stream.set_nonblocking(false).map_err(failed)?;
+                    return Ok(Connected::Unix(stream));
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(full_backlog_pause(deadline, address)?)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(During::Connect, e).at(address)),
             }
-            // std's own switch: one ioctl(FIONBIO) where socket2's is two fcntl(2)s.
-            let stream = UnixStream::from(OwnedFd::from(socket));
-            stream.set_nonblocking(false).map_err(failed)?;
-            Ok(Connected::Unix(stream))
-        }
+        },
     }
+}
+
+/// One attempt to connect to a Unix listener, with a socket that is non-blocking (and
+/// stays so): a Unix connect completes or fails at once, so there is no connect in
+/// progress to wait for, and a full backlog is `WouldBlock` rather than a wait in the
+/// kernel that no deadline bounds ([`full_backlog_pause`] says when to try again).
+/// [`connect`] is this and a pause between attempts; an async adapter gives the stream
+/// to its runtime as it is, without waiting for it to become writable.
+///
+/// ```
+/// use mpconn_net::{bind, connect_unix, ListenerOptions};
+///
+/// let bound = bind(None, &ListenerOptions::new())?;
+/// let stream = connect_unix(&bound.address)?;
+/// assert_eq!(stream.peer_addr()?.as_pathname(), bound.address.to_unix_socket_addr()?.as_pathname());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn connect_unix(address: &Address) -> io::Result<UnixStream> {
+    let addr = unix_sockaddr(address)?;
+    let socket = nonblocking_unix_socket()?;
+    socket.connect(&addr)?;
+    Ok(UnixStream::from(OwnedFd::from(socket)))
 }
 
 /// A Unix stream socket, non-blocking from the start: on Linux with `SOCK_NONBLOCK`,
