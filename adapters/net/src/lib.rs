@@ -65,6 +65,8 @@ pub use options::{
     DEFAULT_PENDING_LIMIT,
 };
 pub use outcome::{client_name, handshake_outcome};
+#[cfg(unix)]
+pub use socket::connect_unix;
 pub use socket::{
     connect, full_backlog_pause, new_core, resolve, set_up_tcp, Connected, FULL_BACKLOG_RETRY,
 };

@@ -260,28 +260,59 @@ pub fn connect(
             Ok(Connected::Pipe(pipe))
         }
         #[cfg(unix)]
-        Address::Unix(_) | Address::Abstract(_) => {
-            let addr = unix_sockaddr(address).map_err(failed)?;
-            let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(failed)?;
-            // Non-blocking, so that a full backlog is EAGAIN rather than a wait in the
-            // kernel that no deadline bounds.
-            socket.set_nonblocking(true).map_err(failed)?;
-            loop {
-                match socket.connect(&addr) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(full_backlog_pause(deadline, address)?)
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Error::io(During::Connect, e).at(address)),
+        Address::Unix(_) | Address::Abstract(_) => loop {
+            match connect_unix(address) {
+                Ok(stream) => {
+                    // std's own switch: one ioctl(FIONBIO) where socket2's is two
+                    // fcntl(2)s.
+                    stream.set_nonblocking(false).map_err(failed)?;
+                    return Ok(Connected::Unix(stream));
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(full_backlog_pause(deadline, address)?)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(During::Connect, e).at(address)),
             }
-            socket.set_nonblocking(false).map_err(failed)?;
-            Ok(Connected::Unix(UnixStream::from(
-                std::os::fd::OwnedFd::from(socket),
-            )))
-        }
+        },
         other => Err(failed(crate::bind::unsupported_family(other.family()))),
+    }
+}
+
+/// One attempt to connect to a Unix listener, with a socket that is non-blocking (and
+/// stays so): a Unix connect completes or fails at once, so there is no connect in
+/// progress to wait for, and a full backlog is `WouldBlock` rather than a wait in the
+/// kernel that no deadline bounds ([`full_backlog_pause`] says when to try again).
+/// [`connect`] is this and a pause between attempts; an async adapter gives the stream
+/// to its runtime as it is, without waiting for it to become writable.
+///
+/// ```
+/// use mpconn_net::{bind, connect_unix, ListenerOptions};
+///
+/// let bound = bind(None, &ListenerOptions::new())?;
+/// let stream = connect_unix(&bound.address)?;
+/// assert_eq!(stream.peer_addr()?.as_pathname(), bound.address.to_unix_socket_addr()?.as_pathname());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(unix)]
+pub fn connect_unix(address: &Address) -> io::Result<UnixStream> {
+    let addr = unix_sockaddr(address)?;
+    let socket = nonblocking_unix_socket()?;
+    socket.connect(&addr)?;
+    Ok(UnixStream::from(std::os::fd::OwnedFd::from(socket)))
+}
+
+/// A Unix stream socket, non-blocking from the start: on Linux with `SOCK_NONBLOCK`,
+/// which spares the two fcntl(2)s of setting the flag afterwards on every connect.
+#[cfg(unix)]
+fn nonblocking_unix_socket() -> io::Result<Socket> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None);
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.set_nonblocking(true)?;
+        Ok(socket)
     }
 }
 

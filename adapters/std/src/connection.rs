@@ -12,6 +12,7 @@ use mpconn::Frame;
 #[cfg(feature = "pickle")]
 use mpconn_net::pickle::{self, Limits, Protocol, Value};
 use mpconn_net::During;
+use rustix::event::PollFlags;
 
 use crate::stream::{retry_interrupted, Stream};
 use crate::sys::{poll_fd, Pollable};
@@ -76,26 +77,26 @@ impl Connection {
     /// unless the peer is gone or the deadline passed: then the failure is reported at
     /// once.
     pub(crate) fn handshake(&mut self, deadline: Option<Instant>) -> Result<()> {
-        let result = self.run_handshake(deadline);
-        // Back to the connection's own limit (none unless set later).
-        let reset = match deadline {
-            Some(_) => self.stream.set_timeout(self.timeout),
-            None => Ok(()),
+        let mut timer = deadline.map(HandshakeTimer::new);
+        let result = self.run_handshake(&mut timer);
+        // Back to the connection's own read limit (none unless set later); the write
+        // limit was never touched.
+        // (A named pipe's one limit may have been set for a write too.)
+        let armed = matches!(timer, Some(HandshakeTimer { set: Some(_), .. }));
+        let reset = match armed || self.stream.is_message_transport() {
+            true => self.stream.set_read_timeout(self.timeout),
+            false => Ok(()),
         };
         result?;
         Ok(reset?)
     }
 
-    fn run_handshake(&mut self, deadline: Option<Instant>) -> Result<()> {
+    fn run_handshake(&mut self, timer: &mut Option<HandshakeTimer>) -> Result<()> {
         const DURING: During = During::Handshake;
-        let mut timer = deadline.map(HandshakeTimer::new);
+        let deadline = timer.as_ref().map(|timer| timer.deadline);
         loop {
             while self.core.wants_write() {
-                let core = &mut self.core;
-                let written = with_deadline(&mut self.stream, &mut timer, DURING, |stream| {
-                    stream.write_from(core)
-                });
-                if let Err(error) = written {
+                if let Err(error) = self.write_handshake(deadline) {
                     // A failure whose #FAILURE# cannot be written is still that failure.
                     return Err(self.core.error().cloned().map_or(error, Error::from));
                 }
@@ -106,32 +107,74 @@ impl Connection {
                 State::Handshaking => {}
             }
             let core = &mut self.core;
-            with_deadline(&mut self.stream, &mut timer, DURING, |stream| {
+            with_deadline(&mut self.stream, timer, DURING, |stream| {
                 stream.read_into(core)
             })?;
         }
     }
 
-    /// Runs the handshake as far as it goes without blocking, on a stream set
-    /// non-blocking ([`set_nonblocking`](Self::set_nonblocking)), and says what it
-    /// waits for: the one place a non-blocking driver (the listener's handshakes under
-    /// way) touches the core. On a failure the core's last words (`#FAILURE#`) are
-    /// offered to the socket once, as [`handshake`](Self::handshake) writes them.
-    pub(crate) fn handshake_step(&mut self) -> Result<Step> {
-        let step = self.try_handshake_step();
+    /// One write of the handshake's queued bytes. With a deadline it never blocks
+    /// (`MSG_DONTWAIT`): if the socket has no room, poll(2) waits for some until the
+    /// deadline. So only reads need a socket timeout, and a handshake sets and resets
+    /// one option, not two (a `setsockopt` each, on every connection).
+    fn write_handshake(&mut self, deadline: Option<Instant>) -> Result<usize> {
+        const DURING: During = During::Handshake;
+        let Some(deadline) = deadline else {
+            return retry_interrupted(|| self.stream.write_from(&mut self.core))
+                .map_err(|e| Error::from_timed_io(e, DURING));
+        };
+        if self.stream.is_message_transport() {
+            // A named pipe's write has a deadline of its own (its timeout).
+            let left = remaining(Some(deadline), DURING)?;
+            self.stream.set_timeout(Some(left))?;
+            return self
+                .stream
+                .write_from(&mut self.core)
+                .map_err(|e| Error::from_timed_io(e, DURING));
+        }
+        loop {
+            let written = self
+                .stream
+                .dont_wait()
+                .and_then(|mut writer| mpconn_net::write_from(&mut self.core, &mut writer));
+            match written {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let left = remaining(Some(deadline), DURING)?;
+                    poll_fd(self.pollable()?, PollFlags::OUT, Some(left))?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::from_timed_io(e, DURING)),
+            }
+        }
+    }
+
+    /// Runs the handshake as far as it goes without blocking (every read and write
+    /// with `MSG_DONTWAIT`, whatever the socket's mode), and says what it waits for:
+    /// the one place a non-blocking driver (the listener's handshakes under way)
+    /// touches the core. `readable` says the socket was reported readable (or
+    /// closed): only then does the step read before it has written. On a failure the
+    /// core's last words (`#FAILURE#`) are offered to the socket once, as
+    /// [`handshake`](Self::handshake) writes them.
+    pub(crate) fn handshake_step(&mut self, readable: bool) -> Result<Step> {
+        let step = self.try_handshake_step(readable);
         if step.is_err() && self.core.wants_write() {
-            let _ = self.stream.write_from(&mut self.core);
+            if let Ok(mut socket) = self.stream.dont_wait() {
+                let _ = mpconn_net::write_from(&mut self.core, &mut socket);
+            }
         }
         step
     }
 
-    fn try_handshake_step(&mut self) -> Result<Step> {
+    fn try_handshake_step(&mut self, readable: bool) -> Result<Step> {
         const DURING: During = During::Handshake;
         let would_block = |e: &std::io::Error| e.kind() == std::io::ErrorKind::WouldBlock;
+        let mut socket = self.stream.dont_wait().map_err(|e| Error::io(DURING, e))?;
         loop {
+            let mut wrote = false;
             while self.core.wants_write() {
-                match retry_interrupted(|| self.stream.write_from(&mut self.core)) {
-                    Ok(_) => {}
+                match retry_interrupted(|| mpconn_net::write_from(&mut self.core, &mut socket)) {
+                    Ok(_) => wrote = true,
                     Err(e) if would_block(&e) => return Ok(Step::Write),
                     Err(e) => return Err(Error::io(DURING, e)),
                 }
@@ -141,20 +184,19 @@ impl Connection {
                 State::Failed(error) => return Err(error.clone().into()),
                 State::Handshaking => {}
             }
-            match retry_interrupted(|| self.stream.read_into(&mut self.core)) {
+            // Nothing to read before the peer has answered what was just written (or,
+            // unless the socket was reported readable, before it wrote at all): a read
+            // now would fail with EAGAIN, a wasted system call at each of a
+            // handshake's round trips. poll(2) says when to read.
+            if wrote || !readable {
+                return Ok(Step::Read);
+            }
+            match retry_interrupted(|| mpconn_net::read_into(&mut self.core, &mut socket)) {
                 Ok(_) => {}
                 Err(e) if would_block(&e) => return Ok(Step::Read),
                 Err(e) => return Err(Error::io(DURING, e)),
             }
         }
-    }
-
-    /// Sets the stream non-blocking (for [`handshake_step`](Self::handshake_step)) or
-    /// back to blocking.
-    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
-        self.stream
-            .set_nonblocking(nonblocking)
-            .map_err(|e| Error::io(During::Handshake, e))
     }
 
     /// True while a client's handshake waits for the listener's challenge (see
@@ -329,7 +371,7 @@ impl Connection {
         if let Stream::Pipe(pipe) = &self.stream {
             return Ok(pipe.poll(timeout)?);
         }
-        Ok(poll_fd(self.pollable()?, timeout)?)
+        Ok(poll_fd(self.pollable()?, PollFlags::IN, timeout)?)
     }
 
     /// True for a Windows named pipe, which polls itself (`wait` asks it in turn).
@@ -337,8 +379,18 @@ impl Connection {
         self.stream.is_message_transport()
     }
 
+    /// Makes the socket blocking again once the listener's handshake is over (Windows,
+    /// where an accepted socket stays non-blocking for it; elsewhere nothing to do).
+    pub(crate) fn set_blocking(&self) -> Result<()> {
+        #[cfg(windows)]
+        self.stream
+            .set_blocking()
+            .map_err(|e| Error::io(During::Handshake, e))?;
+        Ok(())
+    }
+
     /// What `poll(2)` waits on for this connection: its socket (or, on Unix, its pipe).
-    /// A Windows named pipe has none: [`Error::Unsupported`]-like I/O error.
+    /// A Windows named pipe has none: an `Unsupported` I/O error.
     pub(crate) fn pollable(&self) -> Result<Pollable<'_>> {
         match &self.stream {
             Stream::Tcp(s) => Ok(crate::sys::pollable(s)),
@@ -409,12 +461,13 @@ impl Connection {
     }
 }
 
-/// The socket timeout of a handshake with a deadline, set as rarely as the deadline
-/// allows: a `setsockopt` pair per read and write cost more than the handshake's own
-/// work. A socket timeout limits each call from its start, so it never lets one end
-/// past the deadline as long as it is no longer than the time left; it is set to the
-/// time left minus [`HANDSHAKE_SLACK`], so the calls of the next `HANDSHAKE_SLACK` can
-/// reuse it, and to exactly the time left in the last stretch.
+/// The socket read timeout of a handshake with a deadline, set as rarely as the
+/// deadline allows: a `setsockopt` before every read cost more than the handshake's own
+/// work. (Its writes never block: [`Connection::write_handshake`].) A socket timeout
+/// limits each call from its start, so it never lets one end past the deadline as long
+/// as it is no longer than the time left; it is set to the time left minus
+/// [`HANDSHAKE_SLACK`], so the reads of the next `HANDSHAKE_SLACK` can reuse it, and to
+/// exactly the time left in the last stretch.
 #[derive(Debug)]
 struct HandshakeTimer {
     deadline: Instant,
@@ -433,7 +486,7 @@ impl HandshakeTimer {
         }
     }
 
-    /// Makes sure a blocking call started now cannot end after the deadline.
+    /// Makes sure a blocking read started now cannot end after the deadline.
     fn arm(&mut self, stream: &Stream, during: During) -> Result<()> {
         let left = remaining(Some(self.deadline), during)?;
         if self.set.is_some_and(|set| set <= left) {
@@ -445,17 +498,17 @@ impl HandshakeTimer {
             left
         };
         stream
-            .set_timeout(Some(timeout))
+            .set_read_timeout(Some(timeout))
             .map_err(|e| Error::io(during, e))?;
         self.set = Some(timeout);
         Ok(())
     }
 }
 
-/// Runs one read or write of `stream` so that it ends by the timer's deadline (if
-/// any). A socket timeout that expires before the deadline, as one set short of it
-/// does, is retried with the time left (nothing was read or written by it), and so is
-/// a call a signal interrupted.
+/// Runs one read of `stream` so that it ends by the timer's deadline (if any). A
+/// socket timeout that expires before the deadline, as one set short of it does, is
+/// retried with the time left (nothing was read by it), and so is a call a signal
+/// interrupted.
 fn with_deadline<T>(
     stream: &mut Stream,
     timer: &mut Option<HandshakeTimer>,
@@ -654,6 +707,24 @@ mod tests {
         let (ours, _silent) = UnixStream::pair().unwrap();
         let mut server = server_over(ours);
         let deadline = Instant::now() + 3 * HANDSHAKE_SLACK;
+        let error = server.handshake(Some(deadline)).unwrap_err();
+        assert!(error.is_timeout(), "{error}");
+        assert!(Instant::now() >= deadline);
+    }
+
+    #[test]
+    fn handshake_write_that_finds_no_room_times_out_at_the_deadline() {
+        // The peer reads nothing and our send buffer is full: the challenge cannot go
+        // out, and no send timeout is set to end the wait.
+        let (ours, _deaf) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let junk = [0u8; 4096];
+        for size in [junk.len(), 1] {
+            while std::io::Write::write(&mut &ours, &junk[..size]).is_ok() {}
+        }
+        ours.set_nonblocking(false).unwrap();
+        let mut server = server_over(ours);
+        let deadline = Instant::now() + Duration::from_millis(200);
         let error = server.handshake(Some(deadline)).unwrap_err();
         assert!(error.is_timeout(), "{error}");
         assert!(Instant::now() >= deadline);

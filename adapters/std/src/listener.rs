@@ -1,6 +1,9 @@
 //! The listening side (CPython's `multiprocessing.connection.Listener`).
 
 use std::io;
+use std::net::TcpStream;
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use mpconn::{AuthKey, HandshakeConfig};
@@ -146,15 +149,22 @@ impl Listener {
             let (peer, outcome) = pipes.accept()?;
             return mpconn_net::handshake_outcome(outcome, &peer, &self.address);
         }
+        // Whether accept(2) may find a client: at first, then as poll(2) last said.
+        let mut listener_ready = true;
         loop {
             if let Some((peer, outcome)) = self.pending.next_finished() {
                 let outcome = mpconn_net::handshake_outcome(outcome, &peer, &self.address);
                 self.last_accepted = Some(peer);
                 return outcome;
             }
+            // With handshakes under way, every client waiting is taken. A client that
+            // finds nothing under way most often came alone: after it, poll(2) watches
+            // the listening socket, rather than an accept(2) that would fail with
+            // EAGAIN, a system call a handshake.
+            let alone = self.pending.is_idle();
             // Once a handshake ended, its outcome goes back before any more clients
             // are taken.
-            while self.pending.has_room() && !self.pending.has_finished() {
+            while listener_ready && self.pending.has_room() && !self.pending.has_finished() {
                 let (stream, peer) = match self.accept_one() {
                     Ok(Some(accepted)) => accepted,
                     Ok(None) => break,
@@ -175,18 +185,20 @@ impl Listener {
                 );
                 let connection = Connection::new(stream, core);
                 if self.authkey.is_none() {
-                    let outcome =
-                        mpconn_net::handshake_outcome(Ok(connection), &peer, &self.address);
+                    let connection = connection.set_blocking().map(|()| connection);
+                    let outcome = mpconn_net::handshake_outcome(connection, &peer, &self.address);
                     self.last_accepted = Some(peer);
                     return outcome;
                 }
                 self.pending.start(connection, peer, self.handshake_timeout);
+                listener_ready = !alone;
             }
             if self.pending.has_finished() {
                 continue;
             }
             let socket = socket_of(self.socket.as_ref())?;
-            self.pending
+            listener_ready = self
+                .pending
                 .wait(Some(socket), true)
                 .map_err(|e| e.at(&self.address))?;
         }
@@ -200,17 +212,18 @@ impl Listener {
         let accepted = match socket {
             Listening::Tcp(listener) => {
                 retry_interrupted(|| listener.accept()).and_then(|(stream, peer)| {
-                    // Windows hands out accepted sockets in the listener's non-blocking
-                    // mode (Unix does not): a connection starts out blocking.
-                    #[cfg(windows)]
-                    stream.set_nonblocking(false)?;
                     mpconn_net::set_up_tcp(&stream)?;
+                    blocking(&stream, TcpStream::set_nonblocking)?;
                     Ok((Stream::Tcp(stream), Address::from(peer)))
                 })
             }
             #[cfg(unix)]
-            Listening::Unix(listener) => retry_interrupted(|| listener.accept())
-                .map(|(stream, peer)| (Stream::Unix(stream), Address::from(&peer))),
+            Listening::Unix(listener) => {
+                retry_interrupted(|| listener.accept()).and_then(|(stream, peer)| {
+                    blocking(&stream, UnixStream::set_nonblocking)?;
+                    Ok((Stream::Unix(stream), Address::from(&peer)))
+                })
+            }
             #[cfg(windows)]
             Listening::Pipe(_) => return Err(Error::ListenerClosed),
         };
@@ -300,6 +313,18 @@ impl Drop for Listener {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Makes an accepted socket blocking, as a connection is (its handshake needs no mode:
+/// it reads and writes with `MSG_DONTWAIT`). Linux hands it out so already; BSD and
+/// macOS give it the listening socket's `O_NONBLOCK`. Windows, which has no
+/// `MSG_DONTWAIT`, keeps the listener's non-blocking mode for the handshake and makes
+/// the socket blocking when the connection is handed out (`Connection::set_blocking`).
+fn blocking<S>(stream: &S, set_nonblocking: fn(&S, bool) -> io::Result<()>) -> io::Result<()> {
+    if cfg!(any(target_os = "linux", target_os = "android", windows)) {
+        return Ok(());
+    }
+    set_nonblocking(stream, false)
 }
 
 /// The iterator of [`Listener::incoming`]: every item is one `accept`.

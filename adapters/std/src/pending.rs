@@ -1,7 +1,9 @@
 //! The handshakes a blocking [`Listener`](crate::Listener) runs side by side, in the
 //! thread that calls `accept`: a `poll(2)` loop over the listening socket and every
-//! pending connection (non-blocking), each with its own deadline, so that a client
-//! that stays silent or trickles its answer delays nobody else.
+//! pending connection, each with its own deadline, so that a client that stays silent
+//! or trickles its answer delays nobody else. The sockets stay blocking, as `accept`
+//! returns them: each read and write of a handshake is non-blocking by itself
+//! (`MSG_DONTWAIT`), which spares two ioctl(2)s a client.
 //!
 //! Each pending connection is driven through [`Connection::handshake_step`], which
 //! reads and writes what it can without blocking and says what it waits for; this
@@ -30,7 +32,7 @@ struct Handshake {
 }
 
 /// A client whose handshake ended, waiting for `accept` to hand it over: its
-/// connection (blocking again) or its error.
+/// connection or its error.
 pub(crate) type Outcome = (Address, Result<Connection>);
 
 /// The pending handshakes of one listener, and the outcomes not yet handed over.
@@ -40,6 +42,8 @@ pub(crate) struct Pending {
     finished: VecDeque<Outcome>,
     /// At most this many clients are running or finished at once.
     limit: usize,
+    /// Which of the last `poll(2)`'s descriptors were ready (kept for its capacity).
+    ready: Vec<bool>,
 }
 
 impl Pending {
@@ -48,6 +52,7 @@ impl Pending {
             running: Vec::new(),
             finished: VecDeque::new(),
             limit: limit.max(1),
+            ready: Vec::new(),
         }
     }
 
@@ -66,6 +71,11 @@ impl Pending {
         self.running.iter().filter_map(|h| h.conn.pollable().ok())
     }
 
+    /// True when no handshake is under way and no outcome waits.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.running.is_empty() && self.finished.is_empty()
+    }
+
     /// True when an outcome waits: `accept` returns without blocking.
     pub(crate) fn has_finished(&self) -> bool {
         !self.finished.is_empty()
@@ -74,45 +84,53 @@ impl Pending {
     /// Starts the handshake of a client just accepted: its first step (the
     /// challenge) runs at once.
     pub(crate) fn start(&mut self, conn: Connection, peer: Address, timeout: Option<Duration>) {
+        // Only what poll(2) can watch runs here (a named pipe's handshake has a thread).
+        if let Err(error) = conn.pollable() {
+            self.finished.push_back((peer, Err(error)));
+            return;
+        }
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
-        let started = conn.set_nonblocking(true).map(|()| Handshake {
+        self.running.push(Handshake {
             conn,
-            peer: peer.clone(),
+            peer,
             deadline,
             waits: Step::Read,
         });
-        match started {
-            Ok(handshake) => self.step(handshake),
-            Err(error) => self.finished.push_back((peer, Err(error))),
-        }
+        self.step(self.running.len() - 1, false);
     }
 
-    /// Runs one step of `handshake` and files it: still running, or finished.
-    fn step(&mut self, mut handshake: Handshake) {
-        let outcome = match handshake.conn.handshake_step() {
-            Ok(Step::Done) => handshake
-                .conn
-                .set_nonblocking(false)
-                .map(|()| handshake.conn),
+    /// Runs one step of the `i`th running handshake (`readable`: its socket was
+    /// reported readable) and files it: still running, in its place, or finished.
+    /// Returns true if it finished (the next one is the `i`th now).
+    fn step(&mut self, i: usize, readable: bool) -> bool {
+        let handshake = &mut self.running[i];
+        let outcome = match handshake.conn.handshake_step(readable) {
+            Ok(Step::Done) => Ok(()),
             Ok(waits) => {
                 handshake.waits = waits;
-                self.running.push(handshake);
-                return;
+                return false;
             }
             Err(error) => Err(error),
         };
+        let handshake = self.running.remove(i);
+        let outcome = outcome
+            .and_then(|()| handshake.conn.set_blocking())
+            .map(|()| handshake.conn);
         self.finished.push_back((handshake.peer, outcome));
+        true
     }
 
     /// Waits until the listening socket (if given, and watched only while there is
     /// room) has a client or a handshake can move on, and moves those on; a handshake
-    /// past its deadline fails with [`Error::Timeout`]. The caller accepts next.
+    /// past its deadline fails with [`Error::Timeout`]. Returns whether the listening
+    /// socket was reported ready: the caller accepts then, and only then, so that no
+    /// `accept(2)` fails with EAGAIN after each step of a handshake.
     /// A failing `poll(2)` is [`Error::Accept`], without the listener's address.
     /// Without `block`, it only moves on what is ready now.
-    pub(crate) fn wait(&mut self, listener: Option<BorrowedFd<'_>>, block: bool) -> Result<()> {
+    pub(crate) fn wait(&mut self, listener: Option<BorrowedFd<'_>>, block: bool) -> Result<bool> {
         self.expire();
         if self.has_finished() {
-            return Ok(());
+            return Ok(false);
         }
         let listener = listener.filter(|_| self.has_room());
         let timeout = match block {
@@ -124,60 +142,56 @@ impl Pending {
                 .map(|deadline| deadline.saturating_duration_since(Instant::now())),
             false => Some(Duration::ZERO),
         };
-        let ready = {
-            // Only sockets run here (a named pipe's handshake has a thread of its own).
-            let fds: Vec<BorrowedFd<'_>> = self
-                .running
-                .iter()
-                .filter_map(|h| h.conn.pollable().ok())
-                .collect();
-            let mut polls: Vec<PollFd<'_>> = fds
-                .iter()
-                .zip(&self.running)
-                .map(|(fd, h)| {
-                    let flags = match h.waits {
-                        Step::Write => PollFlags::OUT,
-                        _ => PollFlags::IN,
-                    };
-                    PollFd::new(fd, flags)
-                })
-                .collect();
-            if let Some(fd) = &listener {
-                polls.push(PollFd::new(fd, PollFlags::IN));
+        let listener_ready = {
+            let mut polls = Vec::with_capacity(self.running.len() + 1);
+            // Every running handshake is on a socket (`start` sees to it), so the
+            // readiness below lines up with `running`.
+            polls.extend(self.running.iter().filter_map(|h| {
+                let flags = match h.waits {
+                    Step::Write => PollFlags::OUT,
+                    _ => PollFlags::IN,
+                };
+                Some(PollFd::from_borrowed_fd(h.conn.pollable().ok()?, flags))
+            }));
+            if let Some(fd) = listener {
+                polls.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
             }
             // poll(2) failing is the listener's own trouble, not a client's.
             poll_all(&mut polls, timeout).map_err(|source| Error::Accept {
                 source,
                 address: None,
             })?;
-            let ready: Vec<bool> = polls[..self.running.len()]
-                .iter()
-                .map(|p| !p.revents().is_empty())
-                .collect();
-            ready
+            self.ready.clear();
+            self.ready
+                .extend(polls.iter().map(|p| !p.revents().is_empty()));
+            listener.is_some() && self.ready.pop() == Some(true)
         };
         // Step the ready ones, oldest first; the others keep their places.
-        let mut ready = ready.into_iter();
-        let running = std::mem::take(&mut self.running);
-        for handshake in running {
-            if ready.next().unwrap_or(false) {
-                self.step(handshake);
-            } else {
-                self.running.push(handshake);
+        let (mut i, mut polled) = (0, 0);
+        while i < self.running.len() {
+            let ready = self.ready.get(polled).copied().unwrap_or(false);
+            polled += 1;
+            let readable = self.running[i].waits == Step::Read;
+            if !(ready && self.step(i, readable)) {
+                i += 1;
             }
         }
         self.expire();
-        Ok(())
+        Ok(listener_ready)
     }
 
-    /// Fails every handshake whose deadline passed.
+    /// Fails every handshake whose deadline passed (in place: nothing is allocated
+    /// when none did).
     fn expire(&mut self) {
         let now = Instant::now();
-        let (expired, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.running)
-            .into_iter()
-            .partition(|h| h.deadline.is_some_and(|deadline| deadline <= now));
-        self.running = running;
-        for handshake in expired {
+        let expired = |h: &Handshake| h.deadline.is_some_and(|deadline| deadline <= now);
+        let mut i = 0;
+        while i < self.running.len() {
+            if !expired(&self.running[i]) {
+                i += 1;
+                continue;
+            }
+            let handshake = self.running.remove(i);
             let error = Error::Timeout {
                 during: During::Handshake,
                 address: None,

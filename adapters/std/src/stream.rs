@@ -11,6 +11,9 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+#[cfg(unix)]
+use rustix::net::{RecvFlags, SendFlags};
+
 /// `$pipe` on a Windows named pipe (a message transport), else `$bytes` on the byte
 /// stream.
 macro_rules! by_transport {
@@ -123,18 +126,53 @@ impl Stream {
 }
 
 impl Stream {
-    /// Sets `O_NONBLOCK` on a socket, for the listener's handshakes under way (a pipe
-    /// is never driven without blocking).
-    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+    /// Sets `SO_RCVTIMEO` alone (`None`: block without limit), as
+    /// [`set_timeout`](Self::set_timeout) for reads. (A named pipe's one limit is
+    /// each operation's deadline.)
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.set_nonblocking(nonblocking),
+            Stream::Tcp(s) => s.set_read_timeout(timeout),
             #[cfg(unix)]
-            Stream::Unix(s) => s.set_nonblocking(nonblocking),
+            Stream::Unix(s) => s.set_read_timeout(timeout),
+            #[allow(unreachable_patterns)]
+            _ => self.set_timeout(timeout),
+        }
+    }
+
+    /// The socket as a reader and writer whose calls never block, whatever its mode:
+    /// `recv(2)` and `send(2)` with `MSG_DONTWAIT`, `WouldBlock` when there is nothing
+    /// to read or no room. A handshake with a deadline (the client's writes, every call
+    /// of the listener's handshakes under way) goes through it, so no socket option or
+    /// mode has to be set for it and set back. Pipes have no such flag, and are
+    /// refused.
+    ///
+    /// Windows has no `MSG_DONTWAIT`: there it is the socket's own calls, which do not
+    /// block on a socket in non-blocking mode (as the listener's accepted sockets stay
+    /// until their handshake ends); a client's handshake writes, a few hundred bytes
+    /// into an empty send buffer, go out at once anyway.
+    pub(crate) fn dont_wait(&self) -> io::Result<DontWait<'_>> {
+        match self {
+            #[cfg(unix)]
+            Stream::Tcp(s) => Ok(DontWait(s.as_fd())),
+            #[cfg(windows)]
+            Stream::Tcp(s) => Ok(DontWait(s)),
+            #[cfg(unix)]
+            Stream::Unix(s) => Ok(DontWait(s.as_fd())),
             #[allow(unreachable_patterns)]
             _ => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "pipes are driven blocking only",
+                "pipes have no non-blocking send or receive",
             )),
+        }
+    }
+
+    /// Sets a socket blocking again (Windows: the listener's accepted sockets, once
+    /// their handshake is over).
+    #[cfg(windows)]
+    pub(crate) fn set_blocking(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nonblocking(false),
+            Stream::Pipe(_) => Ok(()),
         }
     }
 
@@ -169,6 +207,56 @@ impl Stream {
             #[cfg(windows)]
             Stream::Pipe(_) => unreachable!("a named pipe is written by write_from"),
         }
+    }
+}
+
+/// See [`Stream::dont_wait`].
+#[cfg(unix)]
+pub(crate) struct DontWait<'a>(BorrowedFd<'a>);
+/// See [`Stream::dont_wait`].
+#[cfg(windows)]
+pub(crate) struct DontWait<'a>(&'a TcpStream);
+
+#[cfg(unix)]
+impl Read for DontWait<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (n, _) = rustix::net::recv(self.0, buf, RecvFlags::DONTWAIT)?;
+        Ok(n)
+    }
+}
+
+#[cfg(unix)]
+impl Write for DontWait<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // No SIGPIPE from a peer gone, as std's own writes (Apple's sockets have
+        // SO_NOSIGPIPE instead).
+        #[cfg(not(target_vendor = "apple"))]
+        let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+        #[cfg(target_vendor = "apple")]
+        let flags = SendFlags::DONTWAIT;
+        Ok(rustix::net::send(self.0, buf, flags)?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(windows)]
+impl Read for DontWait<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&mut &*self.0).read(buf)
+    }
+}
+
+#[cfg(windows)]
+impl Write for DontWait<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&mut &*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -23,9 +23,14 @@ pub(crate) fn pollable<T: AsPollable + ?Sized>(object: &T) -> Pollable<'_> {
     return object.as_socket();
 }
 
-/// Waits up to `timeout` for `fd` to be readable (or closed, or in error).
-pub(crate) fn poll_fd(fd: Pollable<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let mut polls = [PollFd::new(&fd, PollFlags::IN)];
+/// Waits up to `timeout` for `fd` to be ready for `flags` (`IN`: readable; `OUT`:
+/// writable), or closed, or in error.
+pub(crate) fn poll_fd(
+    fd: Pollable<'_>,
+    flags: PollFlags,
+    timeout: Option<Duration>,
+) -> io::Result<bool> {
+    let mut polls = [PollFd::new(&fd, flags)];
     poll_all(&mut polls, timeout)?;
     Ok(!polls[0].revents().is_empty())
 }

@@ -76,28 +76,35 @@ impl Client {
             (Some(total), Some(handshake)) => Some(total.min(handshake)),
             (total, handshake) => total.or(handshake),
         };
-        if let Some((limit, after)) = limit.filter(|_| authkey.is_some()) {
-            // A keyed listener speaks first, with its challenge: silence until the
-            // limit means it most likely has no key.
-            match tokio::time::timeout_at(limit, stream.readable()).await {
-                Ok(readable) => {
-                    readable.map_err(|e| Error::io(During::Handshake, e).at(address))?
-                }
-                Err(_) => {
-                    return Err(Error::NoChallenge {
-                        after,
-                        address: Some(address.clone()),
-                    })
-                }
+        let Some((limit, after)) = limit else {
+            let connection = Connection::client(stream, authkey, &options.handshake_config).await;
+            return connection.map_err(|e| e.at(address));
+        };
+        // A keyed listener speaks first, with its challenge: silence until the limit
+        // means it most likely has no key.
+        let mut spoke = authkey.is_none();
+        let handshake = async {
+            if authkey.is_some() {
+                stream
+                    .readable()
+                    .await
+                    .map_err(|e| Error::io(During::Handshake, e))?;
+                spoke = true;
             }
-        }
-        let deadline = limit.map(|(limit, _)| limit);
-        let handshake = Connection::client(stream, authkey, &options.handshake_config);
-        let connection = match deadline {
-            None => handshake.await,
-            Some(deadline) => tokio::time::timeout_at(deadline, handshake)
-                .await
-                .unwrap_or_else(|_| Err(timed_out(During::Handshake))),
+            Connection::client(stream, authkey, &options.handshake_config).await
+        };
+        // One timer for the wait for the challenge and the handshake after it: a timer
+        // costs the runtime a wheel entry, and the first a wake-up of its driver (an
+        // eventfd write), on every connection.
+        let connection = match tokio::time::timeout_at(limit, handshake).await {
+            Ok(connection) => connection,
+            Err(_) if !spoke => {
+                return Err(Error::NoChallenge {
+                    after,
+                    address: Some(address.clone()),
+                })
+            }
+            Err(_) => Err(timed_out(During::Handshake)),
         };
         connection.map_err(|e| e.at(address))
     }

@@ -106,20 +106,27 @@ pub(crate) async fn connect(
                 last_error.unwrap_or_else(|| io::ErrorKind::NotFound.into()),
             ))
         }
+        // A Unix connect completes at once: the stream goes to the runtime as it is.
+        // tokio's own connect waits for it to be writable: a turn of the runtime's
+        // poll and a getsockopt(2) on every connection, and, as that turn finds no
+        // timer, a wake-up of the driver (an eventfd write) when the handshake's timer
+        // is set.
         #[cfg(unix)]
-        Address::Unix(_) | Address::Abstract(_) => {
-            let addr = address.to_unix_socket_addr().map_err(failed)?;
-            let addr = tokio::net::unix::SocketAddr::from(addr);
-            loop {
-                match UnixStream::connect_addr(&addr).await {
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        let pause = mpconn_net::full_backlog_pause(deadline, address)?;
-                        tokio::time::sleep(pause).await
-                    }
-                    other => return other.map(Stream::Unix).map_err(failed),
+        Address::Unix(_) | Address::Abstract(_) => loop {
+            match mpconn_net::connect_unix(address) {
+                Ok(stream) => {
+                    return UnixStream::from_std(stream)
+                        .map(Stream::Unix)
+                        .map_err(failed)
                 }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    let pause = mpconn_net::full_backlog_pause(deadline, address)?;
+                    tokio::time::sleep(pause).await
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(failed(error)),
             }
-        }
+        },
         #[cfg(windows)]
         Address::Pipe(_) => Err(failed(unsupported_pipe())),
         other => Err(failed(mpconn_net::unsupported_family(other.family()))),
