@@ -55,8 +55,10 @@ impl Listener {
     /// [`bind_with`](Self::bind_with).
     ///
     /// `None` for the address is CPython's default: a fresh `listener-XXXXXXXX` Unix
-    /// socket in a private temporary directory. An authkey, even an empty one, means
-    /// every client runs the handshake.
+    /// socket in a private temporary directory. On Windows that default is `AF_PIPE`,
+    /// which this crate refuses ([crate docs](crate#windows)): bind an `AF_INET`
+    /// address there. An authkey, even an empty one, means every client runs the
+    /// handshake.
     pub fn bind(address: Option<Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
         Listener::bind_with(address, &ListenerOptions::new().authkey(authkey))
     }
@@ -66,7 +68,9 @@ impl Listener {
     /// directory for `AF_UNIX` (both removed when the listener closes), `localhost:0`
     /// for `AF_INET`. `SO_REUSEADDR` is set, as CPython does. Each accepted connection
     /// carries the handshake timeout, and at most the pending limit of them handshake
-    /// at once.
+    /// at once. `AF_PIPE` (an [`Address::Pipe`], or that family in the options, or no
+    /// family on Windows) is refused before anything is bound, with an error that
+    /// names the address ([crate docs](crate#windows)).
     ///
     /// ```
     /// use mpconn_mio::{Family, Listener, ListenerOptions};
