@@ -50,7 +50,7 @@ pub struct Script {
 }
 
 /// Bytes a script may read in all, to stay inside libFuzzer's limits.
-const BUDGET: usize = 8 << 20;
+const BUDGET: usize = 2 << 20;
 
 /// The most memory the receiver may hold at its peak beyond what the model holds:
 /// its buffer policy's largest buffer twice over, a read, and the payload growth step

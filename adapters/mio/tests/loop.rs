@@ -2,9 +2,6 @@
 //! of mixed sizes (0 B to 1 MiB) while reading the echoes, all through one thread.
 //! Every message must come back whole and in order, to the client that sent it.
 
-// Unix only: its clients are mpconn-tokio's, which does not build for Windows yet.
-#![cfg(unix)]
-
 mod common;
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
 #[path = "../examples/echo_loop.rs"]

@@ -332,6 +332,11 @@ impl Connection {
         Ok(poll_fd(self.pollable()?, timeout)?)
     }
 
+    /// True for a Windows named pipe, which polls itself (`wait` asks it in turn).
+    pub(crate) fn is_named_pipe(&self) -> bool {
+        self.stream.is_message_transport()
+    }
+
     /// What `poll(2)` waits on for this connection: its socket (or, on Unix, its pipe).
     /// A Windows named pipe has none: [`Error::Unsupported`]-like I/O error.
     pub(crate) fn pollable(&self) -> Result<Pollable<'_>> {

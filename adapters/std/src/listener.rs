@@ -268,6 +268,17 @@ impl Listener {
         self.pending.has_finished()
     }
 
+    /// A named-pipe listener (Windows): whether `accept` has a client within `timeout`.
+    /// `None` for a socket listener, which `poll(2)` watches.
+    pub(crate) fn pipe_ready(&self, timeout: Duration) -> Option<bool> {
+        #[cfg(windows)]
+        if let Some(pipes) = &self.pipes {
+            return Some(pipes.ready(timeout));
+        }
+        let _ = timeout;
+        None
+    }
+
     pub(crate) fn socket_fd(&self) -> Result<BorrowedFd<'_>> {
         socket_of(self.socket.as_ref())
     }

@@ -3,7 +3,7 @@
 use std::net::{TcpListener, TcpStream};
 #[cfg(unix)]
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
 
@@ -40,6 +40,14 @@ pub trait Waitable {
     fn ready_now(&self) -> bool {
         false
     }
+
+    /// For what `poll(2)` cannot wait on (a Windows named pipe, which has no socket):
+    /// whether it is ready within `timeout`, as its own poll says; `None` (the default)
+    /// for everything `wait_fd` covers.
+    fn poll_itself(&self, timeout: Duration) -> Option<Result<bool>> {
+        let _ = timeout;
+        None
+    }
 }
 
 impl<T: Waitable + ?Sized> Waitable for &T {
@@ -54,6 +62,10 @@ impl<T: Waitable + ?Sized> Waitable for &T {
     fn ready_now(&self) -> bool {
         (**self).ready_now()
     }
+
+    fn poll_itself(&self, timeout: Duration) -> Option<Result<bool>> {
+        (**self).poll_itself(timeout)
+    }
 }
 
 impl Waitable for Connection {
@@ -63,6 +75,10 @@ impl Waitable for Connection {
 
     fn ready_now(&self) -> bool {
         self.has_buffered_input()
+    }
+
+    fn poll_itself(&self, timeout: Duration) -> Option<Result<bool>> {
+        self.is_named_pipe().then(|| self.poll(Some(timeout)))
     }
 }
 
@@ -79,6 +95,10 @@ impl Waitable for Listener {
 
     fn ready_now(&self) -> bool {
         self.has_finished()
+    }
+
+    fn poll_itself(&self, timeout: Duration) -> Option<Result<bool>> {
+        self.pipe_ready(timeout).map(Ok)
     }
 }
 
@@ -120,22 +140,65 @@ pub fn wait<W: Waitable>(objects: &[W], timeout: Option<Duration>) -> Result<Vec
     if !ready.is_empty() {
         return Ok(ready);
     }
-    // Each descriptor, with the index of the object it stands for.
+    // Each descriptor, with the index of the object it stands for; the objects that
+    // poll themselves (Windows named pipes) apart.
     let mut fds = Vec::new();
+    let mut by_themselves = Vec::new();
     for (i, object) in objects.iter().enumerate() {
-        fds.extend(object.wait_fds()?.into_iter().map(|fd| (i, fd)));
+        match object.poll_itself(Duration::ZERO) {
+            Some(now) => {
+                if now? {
+                    return Ok(vec![i]);
+                }
+                by_themselves.push(i);
+            }
+            None => fds.extend(object.wait_fds()?.into_iter().map(|fd| (i, fd))),
+        }
     }
     let mut polls: Vec<PollFd<'_>> = fds
         .iter()
         .map(|(_, fd)| PollFd::new(fd, PollFlags::IN))
         .collect();
-    poll_all(&mut polls, timeout)?;
-    let mut ready: Vec<usize> = polls
-        .iter()
-        .zip(&fds)
-        .filter(|(p, _)| !p.revents().is_empty())
-        .map(|(_, (i, _))| *i)
-        .collect();
-    ready.dedup();
-    Ok(ready)
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        // With objects that poll themselves, sockets and they take turns, a slice at a
+        // time (CPython's wait waits on all of them at once in WaitForMultipleObjects).
+        let slice = match by_themselves.is_empty() {
+            true => timeout,
+            false => Some(SLICE),
+        };
+        let slice = match (slice, deadline) {
+            (Some(slice), Some(deadline)) => {
+                Some(slice.min(deadline.saturating_duration_since(Instant::now())))
+            }
+            (slice, _) => slice,
+        };
+        if polls.is_empty() && !by_themselves.is_empty() {
+            // Nothing for poll(2) (WSAPoll refuses an empty set): only the time slice.
+            std::thread::sleep(slice.unwrap_or(SLICE));
+        } else {
+            poll_all(&mut polls, slice)?;
+        }
+        let mut ready: Vec<usize> = polls
+            .iter()
+            .zip(&fds)
+            .filter(|(p, _)| !p.revents().is_empty())
+            .map(|(_, (i, _))| *i)
+            .collect();
+        for &i in &by_themselves {
+            if objects[i].poll_itself(Duration::ZERO).transpose()? == Some(true) {
+                ready.push(i);
+            }
+        }
+        ready.sort_unstable();
+        ready.dedup();
+        let out_of_time = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+        if !ready.is_empty() || by_themselves.is_empty() || out_of_time {
+            return Ok(ready);
+        }
+    }
 }
+
+/// How long `wait` lets the sockets' `poll(2)` run before it asks the objects that poll
+/// themselves again.
+const SLICE: Duration = Duration::from_millis(5);

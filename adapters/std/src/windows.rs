@@ -85,6 +85,8 @@ impl NamedPipe {
 #[derive(Debug)]
 pub(crate) struct PipeAcceptor {
     outcomes: std::sync::mpsc::Receiver<crate::pending::Outcome>,
+    /// An outcome `ready` took off the channel, for the next `accept`.
+    next: std::sync::Mutex<Option<crate::pending::Outcome>>,
     held: std::sync::Arc<Held>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -153,6 +155,7 @@ impl PipeAcceptor {
         };
         PipeAcceptor {
             outcomes,
+            next: std::sync::Mutex::new(None),
             held,
             thread: Some(thread),
         }
@@ -160,14 +163,30 @@ impl PipeAcceptor {
 
     /// The next client whose handshake ended (its connection, or its error).
     pub(crate) fn accept(&self) -> crate::Result<crate::pending::Outcome> {
-        let outcome = self
-            .outcomes
-            .recv()
-            .map_err(|_| crate::Error::ListenerClosed)?;
+        let kept = self.next.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let outcome = match kept {
+            Some(outcome) => outcome,
+            None => self
+                .outcomes
+                .recv()
+                .map_err(|_| crate::Error::ListenerClosed)?,
+        };
         let mut count = self.held.count.lock().unwrap_or_else(|e| e.into_inner());
         *count = count.saturating_sub(1);
         self.held.room.notify_one();
         Ok(outcome)
+    }
+}
+
+impl PipeAcceptor {
+    /// True when `accept` has an outcome to return, or one comes within `timeout`
+    /// (for `wait`).
+    pub(crate) fn ready(&self, timeout: Duration) -> bool {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        if next.is_none() {
+            *next = self.outcomes.recv_timeout(timeout).ok();
+        }
+        next.is_some()
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mpconn_net::pipe::{PipeListener, PipeStream, Read};
 use mpconn_std::{
-    pipe, Address, Client, ClientOptions, Family, Listener, ListenerOptions, DEFAULT_BACKLOG,
+    pipe, wait, Address, Client, ClientOptions, Family, Listener, ListenerOptions, DEFAULT_BACKLOG,
 };
 
 const KEY: &[u8] = b"windows key";
@@ -231,4 +231,52 @@ fn a_client_with_a_deadline_gives_up_on_a_missing_pipe() {
         error.to_string().contains(r"\\.\pipe\mpconn-nobody-"),
         "{error}"
     );
+}
+
+#[test]
+fn wait_watches_named_pipes_and_sockets_together() {
+    let (mut pipe_a, pipe_b) = pipe(true).unwrap();
+    let address = echo_listener(Family::Inet, None, 1);
+    let mut tcp = Client::connect(&address, None).unwrap();
+    // Nothing yet: the time runs out.
+    let start = Instant::now();
+    let none = wait(&[&pipe_b, &tcp], Some(Duration::from_millis(100))).unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    assert!(start.elapsed() >= Duration::from_millis(90));
+    // The socket: its echo arrives while wait blocks.
+    tcp.send_bytes(b"echo").unwrap();
+    assert_eq!(wait(&[&pipe_b, &tcp], soon_timeout()).unwrap(), vec![1]);
+    assert_eq!(tcp.recv_bytes(None).unwrap(), b"echo");
+    // The pipe, from another thread while wait blocks; an empty message counts.
+    let writer = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(50));
+        pipe_a.send_bytes(b"").unwrap();
+        pipe_a
+    });
+    assert_eq!(wait(&[&pipe_b, &tcp], soon_timeout()).unwrap(), vec![0]);
+    let _pipe_a = writer.join().unwrap();
+    let mut pipe_b = pipe_b;
+    assert_eq!(pipe_b.recv_bytes(None).unwrap(), b"");
+}
+
+fn soon_timeout() -> Option<Duration> {
+    Some(Duration::from_secs(20))
+}
+
+#[test]
+fn wait_sees_a_pipe_listener_with_a_client_to_accept() {
+    let options = ListenerOptions::new()
+        .family(Family::Pipe)
+        .authkey(Some(KEY));
+    let mut listener = Listener::bind_with(None, &options).unwrap();
+    assert!(wait(&[&listener], Some(Duration::from_millis(50)))
+        .unwrap()
+        .is_empty());
+    let address = listener.address().clone();
+    let client = thread::spawn(move || Client::connect(&address, Some(KEY)).unwrap());
+    assert_eq!(wait(&[&listener], soon_timeout()).unwrap(), vec![0]);
+    let mut served = listener.accept().unwrap();
+    let mut client = client.join().unwrap();
+    client.send_bytes(b"hi").unwrap();
+    assert_eq!(served.recv_bytes(None).unwrap(), b"hi");
 }

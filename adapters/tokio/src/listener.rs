@@ -223,6 +223,13 @@ impl Listener {
         options: &ListenerOptions,
     ) -> Result<Listener, Error> {
         let to_bind = options.clone();
+        // Windows: CPython's default family there is AF_PIPE, which this adapter does
+        // not have yet; the default is a fresh port on localhost.
+        #[cfg(windows)]
+        let to_bind = match (&address, to_bind.family) {
+            (None, None) => to_bind.family(mpconn_net::Family::Inet),
+            _ => to_bind,
+        };
         let Bound {
             listener,
             address: bound,

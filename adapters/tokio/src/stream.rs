@@ -6,7 +6,9 @@ use std::task::{Context, Poll};
 
 use mpconn_net::each_socket;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpStream, UnixStream};
+use tokio::net::TcpStream;
+#[cfg(unix)]
+use tokio::net::UnixStream;
 
 mpconn_net::socket_enum! {
     /// A connected TCP or Unix stream socket: what [`Listener`](crate::Listener) and
