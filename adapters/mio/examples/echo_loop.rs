@@ -168,12 +168,14 @@ impl EchoLoop {
             return; // an event for a client dropped earlier in this turn
         };
         let was_handshaking = client.connection.is_handshaking();
-        match echo(&mut client.connection) {
-            Ok(()) => {
-                if was_handshaking && client.connection.is_established() {
-                    notes.push(Note::Established(token));
-                }
-            }
+        let served = echo(&mut client.connection);
+        // Noted even when the client then left: a quick client can finish its
+        // handshake, have its message echoed and close, all within this one call.
+        if was_handshaking && client.connection.is_established() {
+            notes.push(Note::Established(token));
+        }
+        match served {
+            Ok(()) => {}
             Err(error) if error.is_eof() => {
                 self.remove(token);
                 notes.push(Note::Closed(token));

@@ -20,6 +20,9 @@ use crate::{socket, Address, ClientOptions, Connection, Error};
 /// [`Connection::handshake_deadline`]; past it those calls fail, with
 /// [`Error::NoChallenge`] when the listener sent no challenge.
 ///
+/// An [`Address::Pipe`] is refused before anything is opened, with an error that names
+/// it: this crate has no `AF_PIPE` ([crate docs](crate#windows)).
+///
 /// ```no_run
 /// use mio::{Events, Interest, Poll, Token};
 /// use mpconn_mio::{Address, Client};

@@ -63,6 +63,18 @@
 //!
 //! Addresses, options and errors are [`mpconn_net`]'s, shared with the std and tokio
 //! adapters and re-exported here.
+//!
+//! ## Windows
+//!
+//! On Windows the listener and the client work over `AF_INET`, with the same
+//! behaviour as on Unix (the handshake in the loop, the pending limit); `AF_UNIX` is
+//! Unix only, as in CPython. `AF_PIPE` is not supported: mio's `NamedPipe` reads
+//! through a 4 KiB buffer of its own and hides where a longer message ends, so it
+//! cannot carry CPython's message-mode pipes. Binding or connecting an
+//! [`Address::Pipe`] fails before anything is opened, with an [`Error::Io`] of kind
+//! `Unsupported` that names the address, and so does a [`Listener`] without an address
+//! whose family is CPython's default there, `AF_PIPE` (pass [`Family::Inet`]). mpconn-std
+//! has named pipes.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

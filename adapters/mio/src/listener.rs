@@ -1,7 +1,6 @@
 //! The non-blocking listener.
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use mio::event::Source;
@@ -10,7 +9,7 @@ use mpconn::{AuthKey, HandshakeConfig};
 use mpconn_net::{Bound, During, SocketCleanup};
 
 use crate::pending::Gate;
-use crate::socket::RawListener;
+use crate::socket::{refuse_pipe, RawListener, SharedListener};
 use crate::source::Delegate;
 use crate::{Address, Connection, Error, ListenerOptions};
 
@@ -40,7 +39,7 @@ use crate::{Address, Connection, Error, ListenerOptions};
 /// ```
 #[derive(Debug)]
 pub struct Listener {
-    raw: Option<RawListener>,
+    raw: Option<SharedListener>,
     address: Address,
     last_accepted: Option<Address>,
     authkey: Option<AuthKey>,
@@ -56,8 +55,10 @@ impl Listener {
     /// [`bind_with`](Self::bind_with).
     ///
     /// `None` for the address is CPython's default: a fresh `listener-XXXXXXXX` Unix
-    /// socket in a private temporary directory. An authkey, even an empty one, means
-    /// every client runs the handshake.
+    /// socket in a private temporary directory. On Windows that default is `AF_PIPE`,
+    /// which this crate refuses ([crate docs](crate#windows)): bind an `AF_INET`
+    /// address there. An authkey, even an empty one, means every client runs the
+    /// handshake.
     pub fn bind(address: Option<Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
         Listener::bind_with(address, &ListenerOptions::new().authkey(authkey))
     }
@@ -67,7 +68,9 @@ impl Listener {
     /// directory for `AF_UNIX` (both removed when the listener closes), `localhost:0`
     /// for `AF_INET`. `SO_REUSEADDR` is set, as CPython does. Each accepted connection
     /// carries the handshake timeout, and at most the pending limit of them handshake
-    /// at once.
+    /// at once. `AF_PIPE` (an [`Address::Pipe`], or that family in the options, or no
+    /// family on Windows) is refused before anything is bound, with an error that
+    /// names the address ([crate docs](crate#windows)).
     ///
     /// ```
     /// use mpconn_mio::{Family, Listener, ListenerOptions};
@@ -84,6 +87,7 @@ impl Listener {
         address: Option<Address>,
         options: &ListenerOptions,
     ) -> Result<Listener, Error> {
+        refuse_pipe(address.as_ref(), options.family, During::Bind)?;
         let Bound {
             listener,
             address,
@@ -92,7 +96,7 @@ impl Listener {
         let raw =
             RawListener::new(listener).map_err(|e| Error::io(During::Bind, e).at(&address))?;
         Ok(Listener {
-            raw: Some(raw),
+            raw: Some(SharedListener::new(raw)),
             address,
             last_accepted: None,
             authkey: options.authkey.clone(),
@@ -174,7 +178,10 @@ impl Drop for Listener {
 
 impl Delegate for Listener {
     fn inner(&mut self) -> io::Result<&mut dyn Source> {
-        Ok(self.raw_mut()?)
+        self.raw
+            .as_mut()
+            .map(|raw| raw as &mut dyn Source)
+            .ok_or_else(closed)
     }
 
     /// Tells the pending gate where the listening socket is registered, so that a
@@ -185,8 +192,8 @@ impl Delegate for Listener {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        let fd = self.raw_mut()?.as_raw_fd();
-        self.gate.registered(registry, fd, token, interests)
+        let listener = self.raw.as_ref().ok_or_else(closed)?;
+        self.gate.registered(registry, listener, token, interests)
     }
 
     fn deregistering(&mut self) {
@@ -194,10 +201,7 @@ impl Delegate for Listener {
     }
 }
 
-impl Listener {
-    fn raw_mut(&mut self) -> io::Result<&mut RawListener> {
-        self.raw
-            .as_mut()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, Error::ListenerClosed))
-    }
+/// What registering a closed listener fails with.
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, Error::ListenerClosed)
 }

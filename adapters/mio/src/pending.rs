@@ -4,14 +4,18 @@
 //! (or it is dropped). At the limit, `accept` leaves new clients in the kernel's
 //! listen queue. mio's readiness is edge-triggered, so a loop that saw `Ok(None)`
 //! gets no new event for the clients already queued: when a slot frees, the
-//! listener's registration is renewed (`EPOLL_CTL_MOD`), which reports it readable
-//! again if clients wait, and the loop's next `accept` takes them.
+//! listener's registration is renewed (`reregister`: `EPOLL_CTL_MOD` on Linux, a new
+//! AFD poll on Windows, whose edge-triggering mio emulates by re-arming there), which
+//! reports it readable again if clients wait, and the loop's next `accept` takes them.
+//! The gate renews the listener's own socket, which it holds weakly
+//! ([`SharedListener`](crate::socket::SharedListener)): one way on every system.
 
-use std::os::fd::RawFd;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use mio::unix::SourceFd;
+use mio::event::Source;
 use mio::{Interest, Registry, Token};
+
+use crate::socket::{lock, RawListener, SharedListener};
 
 /// Shared by a listener and the slots of its connections.
 #[derive(Debug, Clone)]
@@ -32,7 +36,8 @@ struct Inner {
 #[derive(Debug)]
 struct Registration {
     registry: Registry,
-    fd: RawFd,
+    /// Gone once the listener closed its socket.
+    listener: Weak<Mutex<RawListener>>,
     token: Token,
     interests: Interest,
 }
@@ -74,17 +79,17 @@ impl Gate {
         Some(Slot { gate: self.clone() })
     }
 
-    /// Remembers where the listener's socket `fd` is registered.
+    /// Remembers where the listener's socket is registered.
     pub(crate) fn registered(
         &self,
         registry: &Registry,
-        fd: RawFd,
+        listener: &SharedListener,
         token: Token,
         interests: Interest,
     ) -> std::io::Result<()> {
         self.lock().registration = Some(Registration {
             registry: registry.try_clone()?,
-            fd,
+            listener: listener.downgrade(),
             token,
             interests,
         });
@@ -105,11 +110,14 @@ impl Drop for Slot {
             return;
         }
         inner.throttled = false;
-        if let Some(r) = &inner.registration {
-            // Best effort: a failure leaves the loop to call accept on its own.
-            let _ = r
-                .registry
-                .reregister(&mut SourceFd(&r.fd), r.token, r.interests);
+        let Some(r) = &inner.registration else {
+            return;
+        };
+        // The listener forgets its registration (under this lock) before it closes
+        // its socket, so this is the socket it registered. Best effort: a failure
+        // leaves the loop to call accept on its own.
+        if let Some(listener) = r.listener.upgrade() {
+            let _ = lock(&listener).reregister(&r.registry, r.token, r.interests);
         }
     }
 }

@@ -1,20 +1,21 @@
-//! The two kinds of socket a listener or a client hands out, as one type.
+//! The two kinds of socket a listener or a client hands out, as one type (TCP only on
+//! Windows, which has no `AF_UNIX` listener in CPython either).
 
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 
 use mio::event::Source;
-use mio::net::{TcpStream, UnixStream};
+use mio::net::TcpStream;
 use mpconn_net::each_socket;
 
 use crate::source::Delegate;
 
 mpconn_net::socket_enum! {
-    /// A connected, non-blocking TCP or Unix stream socket: what
+    /// A connected, non-blocking TCP or (Unix only) Unix stream socket: what
     /// [`Listener`](crate::Listener) and [`Client`](crate::Client) connections run over.
     #[derive(Debug)]
     pub enum Stream {
         Tcp(TcpStream),
-        Unix(UnixStream),
+        Unix(mio::net::UnixStream),
     }
 }
 

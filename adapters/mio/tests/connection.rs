@@ -1,6 +1,9 @@
 //! The mio adapter's readiness contract: nothing ever blocks, `WouldBlock` is never an
 //! error, a partial write keeps its place, and the listener cleans up after itself.
 
+// Unix only: it runs over Unix socket pairs (tests/windows.rs covers Windows).
+#![cfg(unix)]
+
 use std::time::{Duration, Instant};
 
 use mpconn_mio::mio::net::UnixStream;

@@ -3,6 +3,9 @@
 //! descriptors and memory. Alone in its test binary: it counts this process's
 //! descriptors.
 
+// Unix only: it counts descriptors and memory in /proc (mpconn_test_support::attack).
+#![cfg(unix)]
+
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
 #[path = "../examples/echo_loop.rs"]
 mod echo_loop;

@@ -8,10 +8,7 @@ mod common;
 #[path = "../examples/echo_loop.rs"]
 mod echo_loop;
 
-use std::time::{Duration, Instant};
-
-use common::{registered, EchoThread};
-use echo_loop::Note;
+use common::{next, next_message, registered, tally, EchoThread, MESSAGE_LIMIT};
 use mpconn_mio::mio::{Events, Poll};
 use mpconn_mio::pickle::{parse_literal, Protocol, Value};
 use mpconn_mio::{Address, Client, Connection, Error, Listener};
@@ -19,9 +16,6 @@ use mpconn_test_support::async_peer::{
     self, greeting, hex, payload, KEY, OBJECTS, SIZES, WRONG_KEY,
 };
 use mpconn_test_support::Python;
-
-/// How long any one message may take to arrive.
-const MESSAGE_LIMIT: Duration = Duration::from_secs(30);
 
 /// An echo loop in a thread of its own, until `stop`; returns what it noted.
 struct Server {
@@ -41,26 +35,7 @@ impl Server {
     /// Stops the loop; returns (handshakes that passed, clients dropped for a failed
     /// authentication, clients dropped for anything else).
     fn stop(self) -> (usize, usize, Vec<String>) {
-        let notes = self.thread.stop();
-        let mut established = 0;
-        let mut refused = 0;
-        let mut other = Vec::new();
-        for note in notes {
-            match note {
-                Note::Established(_) => established += 1,
-                // The listener names the client it refused, then says why.
-                Note::Dropped(_, why)
-                    if why.starts_with("authentication handshake with ")
-                        && why.contains(": authentication failed") =>
-                {
-                    refused += 1
-                }
-                Note::Dropped(_, why) => other.push(why),
-                Note::AcceptFailed(why) => other.push(why),
-                Note::Accepted(..) | Note::Closed(_) => {}
-            }
-        }
-        (established, refused, other)
+        tally(self.thread.stop())
     }
 }
 
@@ -95,34 +70,9 @@ fn cpython_clients_are_served_by_the_mio_echo_loop_and_wrong_keys_are_refused() 
     }
 }
 
-/// Waits (never blocking in the connection itself) until one whole message is in.
-fn next_message(poll: &mut Poll, connection: &mut Connection) -> Result<Vec<u8>, Error> {
-    next(poll, connection, |c| c.recv_bytes(None))
-}
-
 /// Waits until one whole message is in, unpickled as a dynamic value.
 fn next_value(poll: &mut Poll, connection: &mut Connection) -> Result<Value, Error> {
     next(poll, connection, Connection::recv_value)
-}
-
-/// Flushes and polls until `receive` has something.
-fn next<T>(
-    poll: &mut Poll,
-    connection: &mut Connection,
-    mut receive: impl FnMut(&mut Connection) -> Result<Option<T>, Error>,
-) -> Result<T, Error> {
-    let deadline = Instant::now() + MESSAGE_LIMIT;
-    let mut events = Events::with_capacity(8);
-    loop {
-        connection.flush()?;
-        if let Some(message) = receive(connection)? {
-            return Ok(message);
-        }
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .expect("no message in time");
-        poll.poll(&mut events, Some(left))?;
-    }
 }
 
 /// The Rust side of a session with a peer in the "echo" role.

@@ -4,6 +4,9 @@
 //! back without losing them, bursts of simultaneous connects are served whole with the
 //! default options, and a keyed client gives up on a keyless listener with a reason.
 
+// Unix only: its attackers (mpconn_test_support::attack) read /proc and use Unix sockets.
+#![cfg(unix)]
+
 mod common;
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
 #[path = "../examples/echo_loop.rs"]
