@@ -169,6 +169,10 @@ pub fn bind(address: Option<Address>, options: &ListenerOptions) -> Result<Bound
         (None, None | Some(Family::Pipe)) if cfg!(windows) => {
             Address::fresh_pipe().map_err(|e| Error::io(During::Bind, e))?
         }
+        // Off Windows, AF_PIPE is refused, never a Unix socket in its place.
+        (None, Some(Family::Pipe)) => {
+            return Err(Error::io(During::Bind, unsupported_family(Family::Pipe)))
+        }
         (None, _) => {
             let fresh = Address::fresh_unix().map_err(|e| Error::io(During::Bind, e))?;
             cleanup.private_dir = fresh.path().and_then(|p| p.parent()).map(PathBuf::from);
