@@ -1,16 +1,19 @@
-//! mpconn-mio on Windows, Rust to Rust (run under Wine by .ci/run), over `AF_INET`: the
-//! mio listener (driven by the `echo_loop` example) and client against each other and
-//! against mpconn-std's, both ways, with and without an authkey, messages of 0 B to
+//! The adapters against each other on Windows, Rust to Rust (run under Wine by .ci/run),
+//! over `AF_INET`: the mio listener (driven by mio's `echo_loop` example) and client
+//! against each other and against mpconn-std's, both ways, with and without an authkey, messages of 0 B to
 //! 1 MiB, a wrong key failing both sides and the listener serving the next client, a
 //! silent client that does not stall the listener, the pending limit renewing the
-//! listener's registration. `AF_PIPE` is refused by name: mio's `NamedPipe` cannot
+//! listener's registration; and tokio's listener and client against std's. `AF_PIPE` is refused by name: mio's `NamedPipe` cannot
 //! keep CPython's message boundaries.
 
 #![cfg(windows)]
 
+// What mio's own tests drive its echo loop with (this test sits here, where every
+// adapter is a dev-dependency, so that mpconn-mio's own tree holds no mpconn-std).
+#[path = "../../mio/tests/common/mod.rs"]
 mod common;
 #[allow(dead_code)] // its main() is for `cargo run --example`, not for this test
-#[path = "../examples/echo_loop.rs"]
+#[path = "../../mio/examples/echo_loop.rs"]
 mod echo_loop;
 
 use std::io;
@@ -253,4 +256,61 @@ fn af_pipe_is_refused_with_an_error_that_names_the_address() {
             format!("{during}: AF_PIPE is not supported on this system")
         );
     }
+}
+
+#[test]
+fn tokio_and_std_carry_every_size_both_ways() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // A tokio listener echoing, an std client.
+    let address = runtime.block_on(async {
+        let mut listener =
+            mpconn_tokio::Listener::bind(Some("127.0.0.1:0".parse().unwrap()), Some(KEY))
+                .await
+                .unwrap();
+        let address = listener.address().clone();
+        tokio::spawn(async move {
+            let mut conn = listener.accept().await.unwrap();
+            while let Ok(message) = conn.recv_bytes(None).await {
+                if conn.send_bytes(&message).await.is_err() {
+                    break;
+                }
+            }
+        });
+        address
+    });
+    let client = thread::spawn(move || {
+        let mut conn = mpconn_std::Client::connect(&address, Some(KEY)).unwrap();
+        for message in sizes() {
+            conn.send_bytes(&message).unwrap();
+            assert!(
+                conn.recv_bytes(None).unwrap() == message,
+                "{} bytes",
+                message.len()
+            );
+        }
+    });
+    // The runtime serves while the std client runs.
+    runtime.block_on(async {
+        while !client.is_finished() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    client.join().unwrap();
+    // An std listener echoing, a tokio client.
+    let (address, server) = Server::start(Std, options(Some(KEY), LONG), 1);
+    runtime.block_on(async {
+        let mut conn = mpconn_tokio::Client::connect(&address, Some(KEY))
+            .await
+            .unwrap();
+        for message in sizes() {
+            conn.send_bytes(&message).await.unwrap();
+            let echoed = conn.recv_bytes(None).await.unwrap();
+            assert!(echoed == message, "{} bytes", message.len());
+        }
+    });
+    let (passed, refused, other) = server.stop();
+    assert_eq!((passed, refused, other), (1, 0, vec![]));
 }
