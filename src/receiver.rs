@@ -299,7 +299,12 @@ impl Receiver {
             open_message(&mut self.buf, &mut self.end, &mut self.open, self.policy);
         }
         if self.buf.is_empty() {
-            self.buf.resize(self.policy.initial.max(RESERVED + 1), 0);
+            // (A message transport needs room for a header and a byte at least.)
+            let least = match self.transport {
+                Transport::Stream => 1,
+                Transport::Messages => RESERVED + 1,
+            };
+            self.buf.resize(self.policy.initial.max(least), 0);
         } else if self.end == self.buf.len() {
             // Full of bytes not taken: grow (by doubling) rather than lend nothing.
             self.buf.resize(self.buf.len() * 2, 0);

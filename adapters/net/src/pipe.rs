@@ -383,8 +383,10 @@ impl AsRawHandle for PipeStream {
 pub struct PipeListener {
     name: String,
     wide: Vec<u16>,
-    /// The instance the next client connects to.
-    ready: Mutex<Option<OwnedHandle>>,
+    /// The free instances, oldest first, at most two: the one `accept` waits on, and a
+    /// spare (CPython's `_handle_queue`). A client may take either, so neither is ever
+    /// closed while free.
+    ready: Mutex<std::collections::VecDeque<OwnedHandle>>,
     event: Event,
 }
 
@@ -397,7 +399,7 @@ impl PipeListener {
         Ok(PipeListener {
             name: name.to_string(),
             wide,
-            ready: Mutex::new(Some(first)),
+            ready: Mutex::new(std::collections::VecDeque::from([first])),
             event: Event::new()?,
         })
     }
@@ -408,37 +410,56 @@ impl PipeListener {
     }
 
     /// Waits for the next client, until `deadline` (`None`: as long as it takes), as
-    /// CPython's `accept`: a new free instance is made first, then the ready one is
-    /// connected; a client that connected (even wrote and left) before it waited
-    /// counts (`ERROR_PIPE_CONNECTED`, `ERROR_NO_DATA`). On a timeout the ready
-    /// instance stays ready.
+    /// CPython's `accept`: a spare free instance is made first, then the oldest free
+    /// one is connected; a client that connected (even wrote and left) before it
+    /// waited counts (`ERROR_PIPE_CONNECTED`, `ERROR_NO_DATA`). A client may also
+    /// have taken the spare: it is looked at (without waiting) before the wait. On a
+    /// timeout both free instances stay, in their order; none is ever closed with a
+    /// client on it.
     pub fn accept(&self, deadline: Option<Instant>) -> io::Result<PipeStream> {
         let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
-        // The next instance first, so that a client arriving meanwhile finds it.
-        let next = new_instance(&self.wide, false)?;
-        let handle = match ready.replace(next) {
-            Some(handle) => handle,
-            None => new_instance(&self.wide, false)?,
+        // A spare first, so that a client arriving meanwhile finds a free instance.
+        if ready.len() < 2 {
+            ready.push_back(new_instance(&self.wide, false)?);
+        }
+        if let Some(spare) = ready.get(1) {
+            if self.connect(spare, Some(Instant::now()))? {
+                let Some(spare) = ready.remove(1) else {
+                    return Err(io::Error::other("a pipe listener lost its spare instance"));
+                };
+                return PipeStream::from_handle(spare);
+            }
+        }
+        let Some(oldest) = ready.front() else {
+            return Err(io::Error::other("a pipe listener without a free instance"));
         };
+        if !self.connect(oldest, deadline)? {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        match ready.pop_front() {
+            Some(handle) => PipeStream::from_handle(handle),
+            None => Err(io::Error::other("a pipe listener lost its instance")),
+        }
+    }
+
+    /// `ConnectNamedPipe` on a free instance until `deadline`: true once a client is
+    /// on it, false when the time ran out (the instance stays free).
+    fn connect(&self, handle: &OwnedHandle, deadline: Option<Instant>) -> io::Result<bool> {
         let raw = handle.as_raw_handle() as HANDLE;
         // SAFETY: one ConnectNamedPipe on `handle`, which outlives the call.
         let done =
             unsafe { overlapped(raw, &self.event, deadline, |ov| ConnectNamedPipe(raw, ov)) };
-        let connected = match done {
-            Ok(Done { error: None, .. }) => true,
+        match done {
+            Ok(Done { error: None, .. }) => Ok(true),
             Ok(Done { error: Some(e), .. })
                 if is(&e, ERROR_PIPE_CONNECTED) || is(&e, ERROR_NO_DATA) =>
             {
-                true
+                Ok(true)
             }
-            // Not connected: it stays the ready one (the spare is closed).
-            Ok(Done { error: Some(e), .. }) | Err(e) => {
-                *ready = Some(handle);
-                return Err(e);
-            }
-        };
-        debug_assert!(connected);
-        PipeStream::from_handle(handle)
+            Ok(Done { error: Some(e), .. }) => Err(e),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 
