@@ -396,8 +396,8 @@ impl Receiver {
         self.eof = true;
         // A message whose length was announced is a frame the decoder is inside: it
         // reports the end itself.
-        if let Some(Open { at, left: None }) = self.open.take() {
-            let got = (self.end - at - RESERVED) as u64;
+        let open_len = self.open_message_len();
+        if let (Some(got), Some(Open { at, .. })) = (open_len, self.open.take()) {
             if got > 0 {
                 // The transport ended inside a message.
                 self.trail(Error::UnexpectedEof { received: got });
@@ -435,12 +435,10 @@ impl Receiver {
             None => self.write_header(open.at, 0),
             Some(0) => {}
             Some(left) => {
-                self.decoder.fail(Error::OutOfStep);
-                self.drop_input_after_failure();
-                return Err(Misuse::MessageLengthMismatch {
+                return Err(self.out_of_step(Misuse::MessageLengthMismatch {
                     announced: left,
                     received: 0,
-                });
+                }))
             }
         }
         Ok(())
@@ -477,14 +475,10 @@ impl Receiver {
             }
             // Said again: it must agree with what is still to come.
             Some(known) if known == left => Ok(()),
-            Some(known) => {
-                self.decoder.fail(Error::OutOfStep);
-                self.drop_input_after_failure();
-                Err(Misuse::MessageLengthMismatch {
-                    announced: known,
-                    received: known.saturating_sub(left),
-                })
-            }
+            Some(known) => Err(self.out_of_step(Misuse::MessageLengthMismatch {
+                announced: known,
+                received: known.saturating_sub(left),
+            })),
         }
     }
 
@@ -551,12 +545,10 @@ impl Receiver {
         match &mut open.left {
             Some(left) if n > *left => {
                 let announced = *left;
-                self.decoder.fail(Error::OutOfStep);
-                self.drop_input_after_failure();
-                Err(Misuse::MessageLengthMismatch {
+                Err(self.out_of_step(Misuse::MessageLengthMismatch {
                     announced,
                     received: n,
-                })
+                }))
             }
             Some(left) => {
                 *left -= n;
@@ -585,6 +577,14 @@ impl Receiver {
             Some(Open { at, left: None }) => Some((self.end - at - RESERVED) as u64),
             _ => None,
         }
+    }
+
+    /// A misuse that leaves the receiver unable to tell which bytes are the stream's:
+    /// out of step from now on, its input dropped.
+    fn out_of_step(&mut self, misuse: Misuse) -> Misuse {
+        self.decoder.fail(Error::OutOfStep);
+        self.drop_input_after_failure();
+        misuse
     }
 
     /// Reports `error` once the messages already buffered are taken.

@@ -183,7 +183,7 @@ impl Sender {
     /// not empty, or (with [`Transport::Messages`]) an empty message is next.
     #[inline]
     pub fn wants_write(&self) -> bool {
-        self.step == WriteSide::InStep && self.out_start < self.out.len()
+        self.step == WriteSide::InStep && !self.queue_is_empty()
     }
 
     /// Marks the first `n` bytes of [`pending_output`](Self::pending_output) as written
