@@ -70,4 +70,4 @@ pub use socket::connect_unix;
 pub use socket::{
     connect, full_backlog_pause, new_core, resolve, set_up_tcp, Connected, FULL_BACKLOG_RETRY,
 };
-pub use transfer::{read_into, write_direct, write_from};
+pub use transfer::{read_into, write_direct, write_from, Inbound, Outbound};

@@ -49,6 +49,9 @@ use windows_sys::Win32::System::Pipes::{
 use windows_sys::Win32::System::Threading::{CreateEventW, WaitForSingleObject, INFINITE};
 use windows_sys::Win32::System::IO::{CancelIoEx, GetOverlappedResult, OVERLAPPED};
 
+mod polled;
+pub use polled::{PolledListener, PolledPipe};
+
 /// The buffer sizes CPython gives its pipes (`BUFSIZE`).
 pub const BUFSIZE: u32 = 8192;
 
@@ -102,8 +105,18 @@ struct Event(OwnedHandle);
 
 impl Event {
     fn new() -> io::Result<Event> {
+        Event::create(true)
+    }
+
+    /// An auto-reset event instead: the one a thread-pool wait is registered on
+    /// ([`polled`]), which each wait satisfied resets.
+    fn auto_reset() -> io::Result<Event> {
+        Event::create(false)
+    }
+
+    fn create(manual_reset: bool) -> io::Result<Event> {
         // SAFETY: no security attributes, no name; the handle is checked and owned.
-        let handle = unsafe { CreateEventW(ptr::null(), 1, 0, ptr::null()) };
+        let handle = unsafe { CreateEventW(ptr::null(), manual_reset.into(), 0, ptr::null()) };
         if handle.is_null() {
             return Err(last_error());
         }
@@ -287,19 +300,7 @@ impl PipeStream {
                 ReadFile(self.raw(), ptr, len, ptr::null_mut(), ov)
             })
         }?;
-        let bytes = done.bytes as usize;
-        match done.error {
-            None => Ok(Read::Message(bytes)),
-            Some(e) if is(&e, ERROR_MORE_DATA) => Ok(Read::More(bytes)),
-            Some(e)
-                if is(&e, ERROR_BROKEN_PIPE)
-                    || is(&e, ERROR_PIPE_NOT_CONNECTED)
-                    || is(&e, ERROR_NO_DATA) =>
-            {
-                Ok(Read::Eof)
-            }
-            Some(e) => Err(e),
-        }
+        read_outcome(done)
     }
 
     /// After [`Read::More`]: the bytes of the message still in the pipe
@@ -311,22 +312,7 @@ impl PipeStream {
 
     /// `PeekNamedPipe`: the bytes available in all, and left in this message.
     fn peek(&self) -> io::Result<(u32, u32)> {
-        let (mut avail, mut left) = (0, 0);
-        // SAFETY: no buffer is read into; both counts are written to locals.
-        let ok = unsafe {
-            PeekNamedPipe(
-                self.raw(),
-                ptr::null_mut(),
-                0,
-                ptr::null_mut(),
-                &mut avail,
-                &mut left,
-            )
-        };
-        if ok == 0 {
-            return Err(last_error());
-        }
-        Ok((avail, left))
+        peek(self.raw())
     }
 
     /// True when bytes wait in the pipe (`PeekNamedPipe`), so that a read would not
@@ -344,30 +330,77 @@ impl PipeStream {
     /// `PipeConnection._send_bytes` does.
     pub fn write_message(&self, message: &[u8], deadline: Option<Instant>) -> io::Result<()> {
         let _one = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        let len = u32::try_from(message.len()).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a pipe message holds at most 4 GiB - 1 bytes",
-            )
-        })?;
+        let len = message_len(message)?;
         // SAFETY: one WriteFile of `message`, which outlives the call.
         let done = unsafe {
             overlapped(self.raw(), &self.write_event, deadline, |ov| {
                 WriteFile(self.raw(), message.as_ptr(), len, ptr::null_mut(), ov)
             })
         }?;
-        match done.error {
-            None if done.bytes == len => Ok(()),
-            None => Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!("the pipe took {} of a {len}-byte message", done.bytes),
-            )),
-            Some(e) if is(&e, ERROR_NO_DATA) || is(&e, ERROR_PIPE_NOT_CONNECTED) => {
-                Err(io::ErrorKind::BrokenPipe.into())
-            }
-            Some(e) => Err(e),
-        }
+        write_outcome(done, len)
     }
+}
+
+/// What a finished read of a pipe got (see [`Read`]).
+fn read_outcome(done: Done) -> io::Result<Read> {
+    let bytes = done.bytes as usize;
+    match done.error {
+        None => Ok(Read::Message(bytes)),
+        Some(e) if is(&e, ERROR_MORE_DATA) => Ok(Read::More(bytes)),
+        Some(e)
+            if is(&e, ERROR_BROKEN_PIPE)
+                || is(&e, ERROR_PIPE_NOT_CONNECTED)
+                || is(&e, ERROR_NO_DATA) =>
+        {
+            Ok(Read::Eof)
+        }
+        Some(e) => Err(e),
+    }
+}
+
+/// What a finished write of a `len`-byte message comes to: all of it, or an error.
+fn write_outcome(done: Done, len: u32) -> io::Result<()> {
+    match done.error {
+        None if done.bytes == len => Ok(()),
+        None => Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("the pipe took {} of a {len}-byte message", done.bytes),
+        )),
+        Some(e) if is(&e, ERROR_NO_DATA) || is(&e, ERROR_PIPE_NOT_CONNECTED) => {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        Some(e) => Err(e),
+    }
+}
+
+/// A message's length as a pipe write takes it.
+fn message_len(message: &[u8]) -> io::Result<u32> {
+    u32::try_from(message.len()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a pipe message holds at most 4 GiB - 1 bytes",
+        )
+    })
+}
+
+/// `PeekNamedPipe` on `handle`: the bytes available in all, and left in this message.
+fn peek(handle: HANDLE) -> io::Result<(u32, u32)> {
+    let (mut avail, mut left) = (0, 0);
+    // SAFETY: no buffer is read into; both counts are written to locals.
+    let ok = unsafe {
+        PeekNamedPipe(
+            handle,
+            ptr::null_mut(),
+            0,
+            ptr::null_mut(),
+            &mut avail,
+            &mut left,
+        )
+    };
+    if ok == 0 {
+        return Err(last_error());
+    }
+    Ok((avail, left))
 }
 
 impl AsRawHandle for PipeStream {
@@ -575,11 +608,21 @@ pub fn write_direct(
     pipe: &PipeStream,
     deadline: Option<Instant>,
 ) -> io::Result<usize> {
-    let [queued, header, payload] = send.slices();
-    debug_assert!(header.is_empty(), "a message transport writes no header");
-    let message = if queued.is_empty() { payload } else { queued };
+    let message = direct_message(send);
     let n = message.len();
     pipe.write_message(message, deadline)?;
     send.advance(n);
     Ok(n)
+}
+
+/// The one message a [`DirectSend`](mpconn::DirectSend) on the message transport hands
+/// out next: a message queued before it, or its payload.
+fn direct_message<'a>(send: &'a mpconn::DirectSend<'_>) -> &'a [u8] {
+    let [queued, header, payload] = send.slices();
+    debug_assert!(header.is_empty(), "a message transport writes no header");
+    if queued.is_empty() {
+        payload
+    } else {
+        queued
+    }
 }

@@ -98,6 +98,73 @@ pub fn write_direct(send: &mut DirectSend<'_>, writer: &mut impl Write) -> io::R
     Ok(n)
 }
 
+/// What a read commits to: the core's whole [`Connection`] during the handshake, its
+/// [`Receiver`](mpconn::Receiver) afterwards. Both have these methods, of these names;
+/// a driver that reads into either (the tokio adapter, the polled named pipe) takes
+/// this.
+pub trait Inbound {
+    /// [`Connection::recv_buf`].
+    fn recv_buf(&mut self) -> RecvBuf<'_>;
+    /// [`Connection::received`].
+    fn received(&mut self, n: usize) -> Result<(), mpconn::Misuse>;
+    /// [`Connection::received_eof`].
+    fn received_eof(&mut self);
+    /// [`Connection::received_message_end`].
+    fn received_message_end(&mut self) -> Result<(), mpconn::Misuse>;
+    /// [`Connection::message_remaining`].
+    fn message_remaining(&mut self, left: u64) -> Result<(), mpconn::Misuse>;
+}
+
+/// The core's own methods of those names: `Connection` and `Receiver` offer the same.
+macro_rules! inbound {
+    ($($core:ty),*) => {$(
+        impl Inbound for $core {
+            fn recv_buf(&mut self) -> RecvBuf<'_> {
+                self.recv_buf()
+            }
+            fn received(&mut self, n: usize) -> Result<(), mpconn::Misuse> {
+                self.received(n)
+            }
+            fn received_eof(&mut self) {
+                self.received_eof()
+            }
+            fn received_message_end(&mut self) -> Result<(), mpconn::Misuse> {
+                self.received_message_end()
+            }
+            fn message_remaining(&mut self, left: u64) -> Result<(), mpconn::Misuse> {
+                self.message_remaining(left)
+            }
+        }
+    )*};
+}
+
+inbound!(Connection, mpconn::Receiver);
+
+/// What a write takes from: the queued output of the core's whole [`Connection`]
+/// during the handshake, of its [`Sender`](mpconn::Sender) afterwards.
+pub trait Outbound {
+    /// [`Connection::pending_output`].
+    fn pending_output(&self) -> &[u8];
+    /// [`Connection::consume_output`].
+    fn consume_output(&mut self, n: usize);
+}
+
+/// The core's own methods of those names: `Connection` and `Sender` offer the same.
+macro_rules! outbound {
+    ($($core:ty),*) => {$(
+        impl Outbound for $core {
+            fn pending_output(&self) -> &[u8] {
+                self.pending_output()
+            }
+            fn consume_output(&mut self, n: usize) {
+                self.consume_output(n)
+            }
+        }
+    )*};
+}
+
+outbound!(Connection, mpconn::Sender);
+
 #[cfg(test)]
 mod tests {
     use super::*;
