@@ -1,6 +1,6 @@
 //! Connecting to a listener: CPython's `Client(address, authkey=...)`.
 
-use mpconn::AuthKey;
+use mpconn::{AuthKey, Role};
 use tokio::time::Instant;
 
 use crate::{socket, Address, ClientOptions, Connection, During, Error};
@@ -77,7 +77,13 @@ impl Client {
             (total, handshake) => total.or(handshake),
         };
         let Some((limit, after)) = limit else {
-            let connection = Connection::client(stream, authkey, &options.handshake_config).await;
+            let connection = Connection::authenticate_stream(
+                stream,
+                Role::Client,
+                authkey,
+                &options.handshake_config,
+            )
+            .await;
             return connection.map_err(|e| e.at(address));
         };
         // A keyed listener speaks first, with its challenge: silence until the limit
@@ -91,7 +97,13 @@ impl Client {
                     .map_err(|e| Error::io(During::Handshake, e))?;
                 spoke = true;
             }
-            Connection::client(stream, authkey, &options.handshake_config).await
+            Connection::authenticate_stream(
+                stream,
+                Role::Client,
+                authkey,
+                &options.handshake_config,
+            )
+            .await
         };
         // One timer for the wait for the challenge and the handshake after it: a timer
         // costs the runtime a wheel entry, and the first a wake-up of its driver (an

@@ -9,65 +9,16 @@ use std::task::{ready, Context, Poll};
 
 use bytes::BytesMut;
 use mpconn::connection::State;
-use mpconn::{DirectSend, Frame, HandshakeConfig, Misuse, Receiver, RecvBuf, Role, Sender};
+use mpconn::{DirectSend, Frame, HandshakeConfig, Receiver, RecvBuf, Role, Sender};
 #[cfg(feature = "pickle")]
 use mpconn_net::pickle::{self, Limits, Protocol, Value};
-use mpconn_net::{new_core, During};
+use mpconn_net::{new_core, During, Inbound, Outbound};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 use tokio_util::codec::{Framed, FramedParts};
 use tokio_util::io::poll_read_buf;
 
+use crate::stream::Messages;
 use crate::{Error, FrameCodec, Stream};
-
-/// What the core lends a read and takes back: the whole connection's during the
-/// handshake, the receiving half's afterwards.
-trait Inbound {
-    fn recv_buf(&mut self) -> RecvBuf<'_>;
-    fn received(&mut self, n: usize) -> Result<(), Misuse>;
-    fn received_eof(&mut self);
-}
-
-/// The core's own methods of those names: `Connection` and `Receiver` offer the same.
-macro_rules! inbound {
-    ($($core:ty),*) => {$(
-        impl Inbound for $core {
-            fn recv_buf(&mut self) -> RecvBuf<'_> {
-                self.recv_buf()
-            }
-            fn received(&mut self, n: usize) -> Result<(), Misuse> {
-                self.received(n)
-            }
-            fn received_eof(&mut self) {
-                self.received_eof()
-            }
-        }
-    )*};
-}
-
-inbound!(mpconn::Connection, Receiver);
-
-/// What the core has queued to write: the whole connection's during the handshake, the
-/// sending half's afterwards.
-trait Outbound {
-    fn pending_output(&self) -> &[u8];
-    fn consume_output(&mut self, n: usize);
-}
-
-/// The core's own methods of those names: `Connection` and `Sender` offer the same.
-macro_rules! outbound {
-    ($($core:ty),*) => {$(
-        impl Outbound for $core {
-            fn pending_output(&self) -> &[u8] {
-                self.pending_output()
-            }
-            fn consume_output(&mut self, n: usize) {
-                self.consume_output(n)
-            }
-        }
-    )*};
-}
-
-outbound!(mpconn::Connection, Sender);
 
 /// One read into the room the core lends: its buffer, or, inside a large payload, the
 /// spare capacity of the message's own `Vec` (tokio's uninitialised `ReadBuf`: no
@@ -90,34 +41,48 @@ fn poll_read_into<R: AsyncRead + Unpin>(
     }
 }
 
-/// One read from `io`, committed to the core; 0 at the end of the stream (which the
-/// core is told). Cancel safe: a read either finished, and its bytes are the core's
-/// before this returns, or it did not happen.
+/// One read from `io` (or its pipe), committed to the core, the end of the stream
+/// included. Cancel safe: a read either finished, and its bytes are the core's before
+/// this returns, or it did not happen (a pipe's read in flight stays the pipe's, and
+/// the next read takes what it got).
 async fn read_once<R: AsyncRead + Unpin>(
     io: &mut R,
+    messages: &Messages,
     core: &mut impl Inbound,
-) -> Result<usize, Error> {
-    let n = poll_fn(|cx| poll_read_into(io, cx, core.recv_buf())).await?;
-    if n == 0 {
-        core.received_eof();
-    } else {
-        core.received(n).map_err(io::Error::other)?;
+) -> Result<(), Error> {
+    let read = poll_fn(|cx| match messages.poll_read_into(cx, core) {
+        Some(read) => read.map_ok(|()| None),
+        None => poll_read_into(io, cx, core.recv_buf()).map_ok(Some),
+    });
+    match read.await? {
+        Some(0) => core.received_eof(),
+        Some(n) => core.received(n).map_err(io::Error::other)?,
+        None => {}
     }
-    Ok(n)
+    Ok(())
 }
 
 /// Writes everything the core has queued. Cancel safe: a partial write keeps its place
-/// in the core's queue, and the next write goes on from there.
+/// in the core's queue, and the next write goes on from there (a pipe's message stays
+/// queued until its write in flight is done).
 async fn write_queued<W: AsyncWrite + Unpin>(
     io: &mut W,
+    messages: &Messages,
     core: &mut impl Outbound,
 ) -> Result<(), Error> {
     while !core.pending_output().is_empty() {
-        let n = io.write(core.pending_output()).await?;
-        if n == 0 {
+        let written = poll_fn(|cx| match messages.poll_write_from(cx, core) {
+            Some(written) => written.map_ok(|_| true),
+            None => Pin::new(&mut *io)
+                .poll_write(cx, core.pending_output())
+                .map_ok(|n| {
+                    core.consume_output(n);
+                    n > 0
+                }),
+        });
+        if !written.await? {
             return Err(io::Error::from(io::ErrorKind::WriteZero).into());
         }
-        core.consume_output(n);
     }
     io.flush().await?;
     Ok(())
@@ -127,10 +92,11 @@ async fn write_queued<W: AsyncWrite + Unpin>(
 /// Bytes the peer sent after its last handshake frame stay in the [`Receiver`].
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut S,
+    messages: &Messages,
     mut core: mpconn::Connection,
 ) -> Result<(Receiver, Sender), Error> {
     loop {
-        if let Err(error) = write_queued(io, &mut core).await {
+        if let Err(error) = write_queued(io, messages, &mut core).await {
             // A peer that hung up before our #FAILURE# went out: why we failed says more
             // than the write's error.
             return Err(core.error().cloned().map_or(error, Error::from));
@@ -142,7 +108,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         if let State::Failed(error) = core.state() {
             return Err(error.clone().into());
         }
-        read_once(io, &mut core).await?;
+        read_once(io, messages, &mut core).await?;
     }
 }
 
@@ -160,6 +126,7 @@ fn set_max_len(receiver: &mut Receiver, max_len: Option<usize>) {
 /// where this one stopped.
 async fn recv_bytes<R: AsyncRead + Unpin>(
     io: &mut R,
+    messages: &Messages,
     receiver: &mut Receiver,
     max_len: Option<usize>,
 ) -> Result<Vec<u8>, Error> {
@@ -169,7 +136,7 @@ async fn recv_bytes<R: AsyncRead + Unpin>(
             if let Some(message) = receiver.next_message()? {
                 return Ok(message.into_vec());
             }
-            read_once(io, receiver).await?;
+            read_once(io, messages, receiver).await?;
         }
     };
     received.await.map_err(|e: Error| e.during(During::Receive))
@@ -180,12 +147,13 @@ async fn recv_bytes<R: AsyncRead + Unpin>(
 /// [`recv_bytes`].
 async fn recv_message<'a, R: AsyncRead + Unpin>(
     io: &mut R,
+    messages: &Messages,
     receiver: &'a mut Receiver,
     max_len: Option<usize>,
 ) -> Result<Frame<'a>, Error> {
     set_max_len(receiver, max_len);
     while !receiver.has_message() {
-        read_once(io, receiver)
+        read_once(io, messages, receiver)
             .await
             .map_err(|e| e.during(During::Receive))?;
     }
@@ -201,6 +169,7 @@ async fn recv_message<'a, R: AsyncRead + Unpin>(
 /// straight from `payload` in vectored writes after what was queued before it.
 fn send_bytes<'a, W: AsyncWrite + Unpin>(
     io: &'a mut W,
+    messages: &'a Messages,
     sender: &'a mut Sender,
     payload: &'a [u8],
 ) -> impl Future<Output = Result<(), Error>> + 'a {
@@ -210,7 +179,7 @@ fn send_bytes<'a, W: AsyncWrite + Unpin>(
     async move {
         let sent = async {
             let mut send = send?;
-            if let Err(error) = write_direct(io, &mut send).await {
+            if let Err(error) = write_direct(io, messages, &mut send).await {
                 // Nothing more goes out behind part of a frame.
                 send.abandon();
                 return Err(error);
@@ -227,9 +196,19 @@ fn send_bytes<'a, W: AsyncWrite + Unpin>(
 /// the payload). Cancel safe: what is written is marked sent as it goes out.
 async fn write_direct<W: AsyncWrite + Unpin>(
     io: &mut W,
+    messages: &Messages,
     send: &mut DirectSend<'_>,
 ) -> Result<(), Error> {
     while !send.is_done() {
+        if messages.is_pipe() {
+            poll_fn(|cx| {
+                messages
+                    .poll_write_direct(cx, send)
+                    .unwrap_or(Poll::Ready(Ok(0)))
+            })
+            .await?;
+            continue;
+        }
         let n = {
             let slices = send.slices().map(IoSlice::new);
             io.write_vectored(&slices).await?
@@ -243,13 +222,17 @@ async fn write_direct<W: AsyncWrite + Unpin>(
 }
 
 /// `flush` of a connection and a send half.
-async fn flush<W: AsyncWrite + Unpin>(io: &mut W, sender: &mut Sender) -> Result<(), Error> {
+async fn flush<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    messages: &Messages,
+    sender: &mut Sender,
+) -> Result<(), Error> {
     let flushed = async {
         if sender.is_out_of_step() {
             // A leaked send_bytes future left part of a frame on the wire.
             return Err(mpconn::Error::OutOfStep.into());
         }
-        write_queued(io, sender).await
+        write_queued(io, messages, sender).await
     };
     flushed.await.map_err(|e| e.during(During::Send))
 }
@@ -306,6 +289,7 @@ async fn flush<W: AsyncWrite + Unpin>(io: &mut W, sender: &mut Sender) -> Result
 /// ```
 pub struct Connection<S = Stream> {
     io: S,
+    messages: Messages,
     receiver: Receiver,
     sender: Sender,
 }
@@ -324,7 +308,7 @@ macro_rules! send_methods {
             &'a mut self,
             payload: &'a [u8],
         ) -> impl Future<Output = Result<(), Error>> + 'a {
-            send_bytes(&mut self.io, &mut self.sender, payload)
+            send_bytes(&mut self.io, &self.messages, &mut self.sender, payload)
         }
 
         $(#[$queue_bytes])*
@@ -336,7 +320,7 @@ macro_rules! send_methods {
 
         $(#[$flush])*
         pub async fn flush(&mut self) -> Result<(), Error> {
-            flush(&mut self.io, &mut self.sender).await
+            flush(&mut self.io, &self.messages, &mut self.sender).await
         }
 
         $(#[$close])*
@@ -357,12 +341,12 @@ macro_rules! recv_methods {
     ) => {
         $(#[$recv_bytes])*
         pub async fn recv_bytes(&mut self, max_len: Option<usize>) -> Result<Vec<u8>, Error> {
-            recv_bytes(&mut self.io, &mut self.receiver, max_len).await
+            recv_bytes(&mut self.io, &self.messages, &mut self.receiver, max_len).await
         }
 
         $(#[$recv_message])*
         pub async fn recv_message(&mut self, max_len: Option<usize>) -> Result<Frame<'_>, Error> {
-            recv_message(&mut self.io, &mut self.receiver, max_len).await
+            recv_message(&mut self.io, &self.messages, &mut self.receiver, max_len).await
         }
     };
 }
@@ -401,6 +385,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub fn established(io: S) -> Connection<S> {
         Connection {
             io,
+            messages: Messages::default(),
             receiver: Receiver::new(),
             sender: Sender::new(),
         }
@@ -418,7 +403,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         config: &HandshakeConfig,
     ) -> Result<Connection<S>, Error> {
         let core = new_core(Role::Server, authkey, config);
-        Connection::authenticate(io, core).await
+        Connection::authenticate(io, Messages::default(), core).await
     }
 
     /// Runs the connecting side's handshake over `io` (what `Client` does): with an
@@ -429,15 +414,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         config: &HandshakeConfig,
     ) -> Result<Connection<S>, Error> {
         let core = new_core(Role::Client, authkey, config);
-        Connection::authenticate(io, core).await
+        Connection::authenticate(io, Messages::default(), core).await
     }
 
-    async fn authenticate(mut io: S, core: mpconn::Connection) -> Result<Self, Error> {
-        let (receiver, sender) = handshake(&mut io, core)
+    /// Runs the handshake of `core` over `io`, or over `messages`' pipe (the core then
+    /// on the message transport).
+    async fn authenticate(
+        mut io: S,
+        messages: Messages,
+        core: mpconn::Connection,
+    ) -> Result<Self, Error> {
+        let core = match messages.is_pipe() {
+            true => core.with_transport(mpconn::Transport::Messages),
+            false => core,
+        };
+        let (receiver, sender) = handshake(&mut io, &messages, core)
             .await
             .map_err(|e| e.during(During::Handshake))?;
         Ok(Connection {
             io,
+            messages,
             receiver,
             sender,
         })
@@ -556,10 +552,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         (
             RecvHalf {
                 io: read,
+                messages: self.messages.clone(),
                 receiver: self.receiver,
             },
             SendHalf {
                 io: write,
+                messages: self.messages,
                 sender: self.sender,
             },
         )
@@ -571,7 +569,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     ///
     /// Refused (the connection is handed back) while a message is half read, which only
     /// happens after a cancelled [`recv_bytes`](Self::recv_bytes): finish it first. Also
-    /// refused after a leaked large `send_bytes` left the write side out of step.
+    /// refused after a leaked large `send_bytes` left the write side out of step, and
+    /// over a Windows named pipe, whose messages have no header for a codec to find.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -586,7 +585,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// # Ok(()) }
     /// ```
     pub fn into_framed(self) -> Result<Framed<S, FrameCodec>, Box<Connection<S>>> {
-        if self.receiver.is_mid_message() || self.sender.is_out_of_step() {
+        if self.messages.is_pipe() || self.receiver.is_mid_message() || self.sender.is_out_of_step()
+        {
             return Err(Box::new(self));
         }
         // A keyless client's first message is still to be checked for a challenge.
@@ -612,10 +612,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 }
 
+impl Connection<Stream> {
+    /// What the [`Listener`](crate::Listener) and the [`Client`](crate::Client) run on a
+    /// stream they made: [`server`](Self::server) or [`client`](Self::client), over the
+    /// pipe's messages when the stream is a named pipe.
+    pub(crate) async fn authenticate_stream(
+        stream: Stream,
+        role: Role,
+        authkey: Option<&[u8]>,
+        config: &HandshakeConfig,
+    ) -> Result<Connection, Error> {
+        let messages = Messages::of(&stream);
+        Connection::authenticate(stream, messages, new_core(role, authkey, config)).await
+    }
+}
+
 /// The read half of a [`Connection`], from [`Connection::into_split`]: the stream's
 /// read half and the core's [`Receiver`].
 pub struct RecvHalf<R> {
     io: R,
+    messages: Messages,
     receiver: Receiver,
 }
 
@@ -651,6 +667,7 @@ impl<R: AsyncRead + Unpin> RecvHalf<R> {
 /// written goes out first).
 pub struct SendHalf<W> {
     io: W,
+    messages: Messages,
     sender: Sender,
 }
 

@@ -106,8 +106,9 @@ async fn handshake_one(
     sender: mpsc::UnboundedSender<Incoming>,
     permit: OwnedSemaphorePermit,
 ) {
-    let handshake = Connection::server(
+    let handshake = Connection::authenticate_stream(
         stream,
+        mpconn::Role::Server,
         settings.authkey.as_ref().map(AuthKey::as_bytes),
         &settings.handshake,
     );
@@ -223,13 +224,6 @@ impl Listener {
         options: &ListenerOptions,
     ) -> Result<Listener, Error> {
         let to_bind = options.clone();
-        // Windows: CPython's default family there is AF_PIPE, which this adapter does
-        // not have yet; the default is a fresh port on localhost.
-        #[cfg(windows)]
-        let to_bind = match (&address, to_bind.family) {
-            (None, None) => to_bind.family(mpconn_net::Family::Inet),
-            _ => to_bind,
-        };
         let Bound {
             listener,
             address: bound,

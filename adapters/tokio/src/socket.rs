@@ -9,13 +9,20 @@ use tokio::net::{TcpListener, TcpStream};
 #[cfg(unix)]
 use tokio::net::{UnixListener, UnixStream};
 
+#[cfg(windows)]
+use mpconn_net::pipe::PolledListener;
+
+#[cfg(windows)]
+use crate::stream::PipeStream;
 use crate::{Address, ClientOptions, Stream};
 
 mpconn_net::socket_enum! {
-    /// A bound, listening socket of either family, which the accept loop owns.
+    /// A bound, listening socket of either family, or a named pipe, which the accept
+    /// loop owns.
     pub(crate) enum RawListener {
         Tcp(TcpListener),
         Unix(UnixListener),
+        Pipe(PolledListener),
     }
 }
 
@@ -29,9 +36,7 @@ impl RawListener {
         )
     }
 
-    /// Takes over a socket bound by [`mpconn_net::bind`]. A named pipe is refused: this
-    /// adapter has no `AF_PIPE` yet (tokio's pipes read through a buffer of mio's that
-    /// hides where a longer message ends).
+    /// Takes over a socket bound by [`mpconn_net::bind`], or a named pipe.
     #[cfg(windows)]
     pub(crate) fn new(listening: Listening) -> io::Result<RawListener> {
         match listening {
@@ -39,7 +44,7 @@ impl RawListener {
                 tcp.set_nonblocking(true)?;
                 Ok(TcpListener::from_std(tcp)?.into())
             }
-            Listening::Pipe(_) => Err(unsupported_pipe()),
+            Listening::Pipe(pipe) => Ok(PolledListener::new(pipe)?.into()),
         }
     }
 
@@ -57,18 +62,16 @@ impl RawListener {
                 let peer = std::os::unix::net::SocketAddr::from(peer);
                 Ok((Stream::Unix(stream), Address::from(&peer)))
             }
+            // A pipe client has no address of its own: it is named by the pipe's, as
+            // mpconn-std names it.
+            #[cfg(windows)]
+            RawListener::Pipe(listener) => {
+                let pipe = std::future::poll_fn(|cx| listener.poll_accept(cx.waker())).await?;
+                let stream = Stream::Pipe(PipeStream(std::sync::Arc::new(pipe)));
+                Ok((stream, Address::Pipe(listener.name().to_string())))
+            }
         }
     }
-}
-
-/// `AF_PIPE` in this adapter: not yet (see [`RawListener::new`]).
-#[cfg(windows)]
-pub(crate) fn unsupported_pipe() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        "AF_PIPE (Windows named pipes) is not supported by mpconn-tokio yet: \
-         use mpconn-std for named pipes, or an AF_INET address",
-    )
 }
 
 /// Connects to `address` without blocking the runtime: a host name is resolved on a
@@ -81,9 +84,6 @@ pub(crate) async fn connect(
     deadline: Option<Instant>,
 ) -> Result<Stream, Error> {
     let failed = |e: io::Error| Error::io(During::Connect, e).at(address);
-    // Only a full Unix backlog is waited out to the deadline.
-    #[cfg(not(unix))]
-    let _ = deadline;
     match address {
         Address::Tcp { .. } => {
             let (to_resolve, resolver) = (address.clone(), options.resolver.clone());
@@ -127,8 +127,19 @@ pub(crate) async fn connect(
                 Err(error) => return Err(failed(error)),
             }
         },
+        // CPython's PipeClient: CreateFile, retried while every instance is busy (to
+        // the deadline), on a blocking thread as it may wait.
         #[cfg(windows)]
-        Address::Pipe(_) => Err(failed(unsupported_pipe())),
+        Address::Pipe(name) => {
+            let name = name.clone();
+            let pipe = tokio::task::spawn_blocking(move || {
+                mpconn_net::pipe::PolledPipe::connect(&name, deadline)
+            })
+            .await
+            .map_err(|e| failed(io::Error::other(e)))?
+            .map_err(failed)?;
+            Ok(Stream::Pipe(PipeStream(std::sync::Arc::new(pipe))))
+        }
         other => Err(failed(mpconn_net::unsupported_family(other.family()))),
     }
 }

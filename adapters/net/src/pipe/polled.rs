@@ -59,7 +59,7 @@ use windows_sys::Win32::System::IO::{CancelIoEx, GetOverlappedResult, OVERLAPPED
 
 use super::{
     is, last_error, message_len, new_instance, peek, read_outcome, wide, write_outcome, Done,
-    Event, PipeStream, Read,
+    Event, PipeListener, PipeStream, Read,
 };
 use crate::{Inbound, Outbound};
 
@@ -598,6 +598,28 @@ impl PolledListener {
             name: name.to_string(),
             wide,
             free: Mutex::new(VecDeque::from([first])),
+        })
+    }
+
+    /// Takes over a listening pipe (what [`bind`](crate::bind) makes of an `AF_PIPE`
+    /// address), its free instances and all: a client already on one is accepted by
+    /// the first poll.
+    pub fn new(listener: PipeListener) -> io::Result<PolledListener> {
+        let PipeListener {
+            name, wide, ready, ..
+        } = listener;
+        let handles = ready.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut free = VecDeque::with_capacity(2);
+        for handle in handles {
+            free.push_back(Instance {
+                slot: Slot::new(raw(&handle))?,
+                handle,
+            });
+        }
+        Ok(PolledListener {
+            name,
+            wide,
+            free: Mutex::new(free),
         })
     }
 
