@@ -8,7 +8,7 @@ use mio::event::Source;
 use mpconn::{Frame, HandshakeConfig, Role};
 #[cfg(feature = "pickle")]
 use mpconn_net::pickle::{self, Limits, Protocol, Value};
-use mpconn_net::{handshake_outcome, new_core, read_into, write_direct, write_from, During};
+use mpconn_net::{handshake_outcome, new_core, During};
 
 use crate::pending::Slot;
 use crate::source::Delegate;
@@ -118,6 +118,11 @@ impl Connection {
     }
 
     fn with_core(io: Stream, core: mpconn::Connection) -> Connection {
+        // A named pipe frames the messages itself (no header): the core follows it.
+        let core = match io.is_message_transport() {
+            true => core.with_transport(mpconn::Transport::Messages),
+            false => core,
+        };
         Connection {
             io,
             core,
@@ -246,7 +251,7 @@ impl Connection {
     fn send_direct(&mut self, payload: &[u8]) -> Result<(), Error> {
         let mut send = self.core.send_direct(payload)?;
         while !send.is_done() {
-            match nonblocking(|| write_direct(&mut send, &mut self.io)) {
+            match nonblocking(|| self.io.write_direct(&mut send)) {
                 Ok(Some(_)) => {}
                 // The guard, dropped, queues the rest.
                 Ok(None) => break,
@@ -278,7 +283,7 @@ impl Connection {
 
     fn write_queued(&mut self) -> Result<(), Error> {
         while self.core.wants_write() {
-            if nonblocking(|| write_from(&mut self.core, &mut self.io))?.is_none() {
+            if nonblocking(|| self.io.write_from(&mut self.core))?.is_none() {
                 break;
             }
         }
@@ -399,7 +404,7 @@ impl Connection {
     /// handshake writes its last answer and the messages held meanwhile.
     fn read_once(&mut self) -> Result<bool, Error> {
         let handshaking = self.core.is_handshaking();
-        if nonblocking(|| read_into(&mut self.core, &mut self.io))?.is_none() {
+        if nonblocking(|| self.io.read_into(&mut self.core))?.is_none() {
             return Ok(false);
         }
         if handshaking && self.core.is_established() {

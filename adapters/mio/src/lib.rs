@@ -82,6 +82,8 @@ mod client;
 pub mod connection;
 mod listener;
 mod pending;
+#[cfg(windows)]
+mod pipe;
 mod socket;
 mod source;
 pub mod stream;

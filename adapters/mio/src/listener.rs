@@ -9,7 +9,7 @@ use mpconn::{AuthKey, HandshakeConfig};
 use mpconn_net::{Bound, During, SocketCleanup};
 
 use crate::pending::Gate;
-use crate::socket::{refuse_pipe, RawListener, SharedListener};
+use crate::socket::{RawListener, SharedListener};
 use crate::source::Delegate;
 use crate::{Address, Connection, Error, ListenerOptions};
 
@@ -87,7 +87,6 @@ impl Listener {
         address: Option<Address>,
         options: &ListenerOptions,
     ) -> Result<Listener, Error> {
-        refuse_pipe(address.as_ref(), options.family, During::Bind)?;
         let Bound {
             listener,
             address,

@@ -8,38 +8,44 @@ use std::time::Instant;
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
-use mpconn_net::{each_socket, unsupported_family, Connected, During, Error, Family, Listening};
+use mpconn_net::{each_socket, Connected, During, Error, Listening};
 
 use crate::source::Delegate;
 use crate::{Address, ClientOptions, Stream};
 
 mpconn_net::socket_enum! {
-    /// A bound, listening, non-blocking socket of either family.
+    /// A bound, listening, non-blocking socket of either family, or a named pipe.
     #[derive(Debug)]
     pub(crate) enum RawListener {
         Tcp(TcpListener),
         Unix(mio::net::UnixListener),
+        Pipe(crate::pipe::PipeAcceptor),
     }
 }
 
 impl RawListener {
-    /// Takes over a socket bound by [`mpconn_net::bind`].
+    /// Takes over a socket bound by [`mpconn_net::bind`], or a named pipe.
     pub(crate) fn new(listening: Listening) -> io::Result<RawListener> {
+        #[cfg(windows)]
+        if let Listening::Pipe(pipe) = listening {
+            let pipe = mpconn_net::pipe::PolledListener::new(pipe)?;
+            return Ok(RawListener::Pipe(crate::pipe::PipeAcceptor::new(pipe)));
+        }
         listening.set_nonblocking(true)?;
         match listening {
             Listening::Tcp(listener) => Ok(TcpListener::from_std(listener).into()),
             #[cfg(unix)]
             Listening::Unix(listener) => Ok(mio::net::UnixListener::from_std(listener).into()),
-            // Refused before binding (refuse_pipe); never bound here.
+            // Taken above.
             #[cfg(windows)]
-            Listening::Pipe(_) => Err(unsupported_family(Family::Pipe)),
+            Listening::Pipe(_) => Err(io::Error::other("a named pipe listener")),
         }
     }
 
     /// The next connected socket, set up, and its peer's address (`WouldBlock` when
     /// none waits). An accepted socket is non-blocking on Windows too: it inherits the
     /// listener's mode there, as mio's `accept` relies on.
-    pub(crate) fn accept(&self) -> io::Result<(Stream, Address)> {
+    pub(crate) fn accept(&mut self) -> io::Result<(Stream, Address)> {
         match self {
             RawListener::Tcp(listener) => {
                 let (stream, peer) = listener.accept()?;
@@ -51,13 +57,23 @@ impl RawListener {
                 let (stream, peer) = listener.accept()?;
                 Ok((Stream::Unix(stream), Address::from(&peer)))
             }
+            // A pipe client has no address of its own: it is named by the pipe's, as
+            // mpconn-std names it.
+            #[cfg(windows)]
+            RawListener::Pipe(listener) => {
+                let pipe = listener.accept()?;
+                Ok((
+                    Stream::Pipe(pipe),
+                    Address::Pipe(listener.name().to_string()),
+                ))
+            }
         }
     }
 }
 
 impl Delegate for RawListener {
     fn inner(&mut self) -> io::Result<&mut dyn Source> {
-        Ok(each_socket!(self, listener => listener))
+        Ok(each_socket!(self, listener => listener, pipe pipe => pipe))
     }
 }
 
@@ -113,41 +129,15 @@ impl Source for SharedListener {
     }
 }
 
-/// Refuses `AF_PIPE` before anything is bound or connected: the family of `address`,
-/// or for a listener without one, of `family` or CPython's default (`AF_PIPE` on
-/// Windows). mio's `NamedPipe` reads through a 4 KiB buffer of its own and hides where
-/// a longer message ends, so it cannot carry CPython's message-mode pipes; the error
-/// names the address, as any other bind or connect error does.
-pub(crate) fn refuse_pipe(
-    address: Option<&Address>,
-    family: Option<Family>,
-    during: During,
-) -> Result<(), Error> {
-    let default = if cfg!(windows) {
-        Family::Pipe
-    } else {
-        Family::Unix
-    };
-    let family = address.map(Address::family).or(family).unwrap_or(default);
-    if family != Family::Pipe {
-        return Ok(());
-    }
-    let refused = Error::io(during, unsupported_family(Family::Pipe));
-    Err(match address {
-        Some(address) => refused.at(address),
-        None => refused,
-    })
-}
-
 /// Connects to `address` as [`mpconn_net::connect`] does (blocking until `deadline`:
 /// every resolved address tried, a full Unix backlog waited out), then hands the socket
-/// to mio, non-blocking. `AF_PIPE` is refused ([`refuse_pipe`]).
+/// to mio, non-blocking; a named pipe is connected as CPython's `PipeClient` does
+/// (waited for, to `deadline`, while every instance is busy).
 pub(crate) fn connect(
     address: &Address,
     options: &ClientOptions,
     deadline: Option<Instant>,
 ) -> Result<Stream, Error> {
-    refuse_pipe(Some(address), None, During::Connect)?;
     let connected = mpconn_net::connect(address, options, deadline)?;
     let failed = |e: io::Error| Error::io(During::Connect, e).at(address);
     match connected {
@@ -160,8 +150,10 @@ pub(crate) fn connect(
             stream.set_nonblocking(true).map_err(failed)?;
             Ok(Stream::Unix(mio::net::UnixStream::from_std(stream)))
         }
-        // Refused above; never connected here.
         #[cfg(windows)]
-        Connected::Pipe(_) => Err(failed(unsupported_family(Family::Pipe))),
+        Connected::Pipe(pipe) => {
+            let pipe = mpconn_net::pipe::PolledPipe::new(pipe).map_err(failed)?;
+            Ok(Stream::Pipe(crate::pipe::PipeStream::new(pipe)))
+        }
     }
 }

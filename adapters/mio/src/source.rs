@@ -62,3 +62,6 @@ delegate_source!(
     crate::Listener,
     crate::Connection,
 );
+
+#[cfg(windows)]
+delegate_source!(crate::pipe::PipeStream, crate::pipe::PipeAcceptor);

@@ -145,6 +145,9 @@ inbound!(Connection, mpconn::Receiver);
 pub trait Outbound {
     /// [`Connection::pending_output`].
     fn pending_output(&self) -> &[u8];
+    /// [`Connection::wants_write`]: true for an empty message next on the message
+    /// transport too, whose `pending_output` is empty.
+    fn wants_write(&self) -> bool;
     /// [`Connection::consume_output`].
     fn consume_output(&mut self, n: usize);
 }
@@ -155,6 +158,9 @@ macro_rules! outbound {
         impl Outbound for $core {
             fn pending_output(&self) -> &[u8] {
                 self.pending_output()
+            }
+            fn wants_write(&self) -> bool {
+                self.wants_write()
             }
             fn consume_output(&mut self, n: usize) {
                 self.consume_output(n)

@@ -1,10 +1,10 @@
-//! The adapters against each other on Windows, Rust to Rust (run under Wine by .ci/run),
-//! over `AF_INET`: the mio listener (driven by mio's `echo_loop` example) and client
-//! against each other and against mpconn-std's, both ways, with and without an authkey, messages of 0 B to
-//! 1 MiB, a wrong key failing both sides and the listener serving the next client, a
-//! silent client that does not stall the listener, the pending limit renewing the
-//! listener's registration; and tokio's listener and client against std's. `AF_PIPE` is refused by name: mio's `NamedPipe` cannot
-//! keep CPython's message boundaries.
+//! The adapters against each other on Windows, Rust to Rust (run under Wine by .ci/run):
+//! every pairing of the mio listener (driven by mio's `echo_loop` example), std's and
+//! tokio's with each one's client, over `AF_INET` and `AF_PIPE` (named pipes), with and
+//! without an authkey, messages of 0 B to 1 MiB (past a pipe's buffer: read on through
+//! `ERROR_MORE_DATA`), a wrong key failing both sides and the listener serving the next
+//! client, a silent client that stalls no listener, and mio's pending limit renewing the
+//! listener's registration.
 
 #![cfg(windows)]
 
@@ -16,7 +16,7 @@ mod common;
 #[path = "../../mio/examples/echo_loop.rs"]
 mod echo_loop;
 
-use std::io;
+use std::sync::OnceLock;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -33,11 +33,31 @@ const LONG: Duration = Duration::from_secs(30);
 enum Adapter {
     Mio,
     Std,
+    Tokio,
 }
-use Adapter::{Mio, Std};
+use Adapter::{Mio, Std, Tokio};
 
-/// Every (listener, client) pairing with mio at one end at least.
-const PAIRINGS: [(Adapter, Adapter); 3] = [(Mio, Mio), (Mio, Std), (Std, Mio)];
+const ADAPTERS: [Adapter; 3] = [Mio, Std, Tokio];
+const FAMILIES: [Family; 2] = [Family::Inet, Family::Pipe];
+
+/// Every (listener, client) pairing.
+fn pairings() -> impl Iterator<Item = (Adapter, Adapter)> {
+    ADAPTERS
+        .into_iter()
+        .flat_map(|listener| ADAPTERS.map(|client| (listener, client)))
+}
+
+/// The runtime of every tokio listener and client here.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
 
 fn sizes() -> impl Iterator<Item = Vec<u8>> {
     [0, 1, 64 * 1024, 1024 * 1024]
@@ -45,18 +65,26 @@ fn sizes() -> impl Iterator<Item = Vec<u8>> {
         .map(|n| (0..n).map(|i| (i % 251) as u8).collect())
 }
 
-/// A listener of either adapter echoing every message back, in a thread of its own.
+/// A listener of any adapter echoing every message back.
 enum Server {
     Mio(EchoThread),
     /// std's listener accepting a given number of clients, each echoed in a thread of
     /// its own: the outcome of each accept.
     Std(JoinHandle<Vec<Result<(), Error>>>),
+    /// tokio's, the same in tasks.
+    Tokio(tokio::task::JoinHandle<Vec<Result<(), Error>>>),
 }
 
 impl Server {
-    /// Binds the default `AF_INET` address (localhost, any free port) with `options`.
-    fn start(adapter: Adapter, options: ListenerOptions, clients: usize) -> (Address, Server) {
-        let options = options.family(Family::Inet);
+    /// Binds the default address of `family` (for `AF_INET` localhost, any free port;
+    /// for `AF_PIPE` a fresh pipe) with `options`.
+    fn start(
+        adapter: Adapter,
+        family: Family,
+        options: ListenerOptions,
+        clients: usize,
+    ) -> (Address, Server) {
+        let options = options.family(family);
         match adapter {
             Mio => {
                 let listener = Listener::bind_with(None, &options).unwrap();
@@ -85,34 +113,59 @@ impl Server {
                 });
                 (address, Server::Std(accepting))
             }
+            Tokio => runtime().block_on(async move {
+                let mut listener = mpconn_tokio::Listener::bind_with(None, &options)
+                    .await
+                    .unwrap();
+                let address = listener.address().clone();
+                let accepting = tokio::spawn(async move {
+                    let mut outcomes = Vec::new();
+                    for _ in 0..clients {
+                        let accepted = listener.accept().await.map(|mut conn| {
+                            drop(tokio::spawn(async move {
+                                while let Ok(message) = conn.recv_bytes(None).await {
+                                    if conn.send_bytes(&message).await.is_err() {
+                                        break;
+                                    }
+                                }
+                            }))
+                        });
+                        outcomes.push(accepted);
+                    }
+                    outcomes
+                });
+                (address, Server::Tokio(accepting))
+            }),
         }
     }
 
     /// Stops serving: (handshakes that passed, clients refused for a failed
-    /// authentication, every other failure). std's listener stops once it accepted
-    /// its clients.
+    /// authentication, every other failure). std's and tokio's listeners stop once
+    /// they accepted their clients.
     fn stop(self) -> (usize, usize, Vec<String>) {
-        match self {
-            Server::Mio(echo) => tally(echo.stop()),
-            Server::Std(accepting) => {
-                let mut counts = (0, 0, Vec::new());
-                for outcome in accepting.join().unwrap() {
-                    match outcome {
-                        Ok(()) => counts.0 += 1,
-                        Err(error) if error.is_authentication() => counts.1 += 1,
-                        Err(error) => counts.2.push(error.to_string()),
-                    }
-                }
-                counts
+        let outcomes = match self {
+            Server::Mio(echo) => return tally(echo.stop()),
+            Server::Std(accepting) => accepting.join().unwrap(),
+            Server::Tokio(accepting) => runtime().block_on(accepting).unwrap(),
+        };
+        let mut counts = (0, 0, Vec::new());
+        for outcome in outcomes {
+            match outcome {
+                Ok(()) => counts.0 += 1,
+                Err(error) if error.is_authentication() => counts.1 += 1,
+                Err(error) => counts.2.push(error.to_string()),
             }
         }
+        counts
     }
 }
 
-/// A client of either adapter, used blocking: the mio one waits on a `Poll` of its own.
+/// A client of any adapter, used blocking: the mio one waits on a `Poll` of its own,
+/// the tokio one on the shared runtime.
 enum Peer {
     Mio(Poll, mpconn_mio::Connection),
     Std(mpconn_std::Connection),
+    Tokio(mpconn_tokio::Connection),
 }
 
 impl Peer {
@@ -123,6 +176,7 @@ impl Peer {
                 Peer::Mio(poll, connection)
             }
             Std => Peer::Std(mpconn_std::Client::connect(address, key)?),
+            Tokio => Peer::Tokio(runtime().block_on(mpconn_tokio::Client::connect(address, key))?),
         })
     }
 
@@ -137,6 +191,23 @@ impl Peer {
                 connection.send_bytes(message)?;
                 connection.recv_bytes(None)
             }
+            Peer::Tokio(connection) => runtime().block_on(async {
+                connection.send_bytes(message).await?;
+                connection.recv_bytes(None).await
+            }),
+        }
+    }
+}
+
+/// A client of `address` that connects and says nothing, holding the connection open.
+fn silent_client(address: &Address) -> Box<dyn Send> {
+    match address.pipe_name() {
+        Some(name) => {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            Box::new(mpconn_net::pipe::PipeStream::connect(name, Some(deadline)).unwrap())
+        }
+        None => {
+            Box::new(std::net::TcpStream::connect(address.to_socket_addrs().unwrap()[0]).unwrap())
         }
     }
 }
@@ -149,168 +220,106 @@ fn options(key: Option<&[u8]>, handshake_timeout: Duration) -> ListenerOptions {
 }
 
 #[test]
-fn every_pairing_with_and_without_a_key_carries_every_size_both_ways() {
-    for (listener, client) in PAIRINGS {
-        for key in [Some(KEY), None] {
-            let case = format!("{listener:?} listener, {client:?} client, key {key:?}");
-            let (address, server) = Server::start(listener, options(key, LONG), 1);
-            let mut peer = Peer::connect(client, &address, key).unwrap();
-            for message in sizes() {
-                let echoed = peer.echo(&message).unwrap();
-                assert!(echoed == message, "{case}: {} bytes", message.len());
+fn every_pairing_over_both_families_with_and_without_a_key_carries_every_size_both_ways() {
+    for family in FAMILIES {
+        for (listener, client) in pairings() {
+            for key in [Some(KEY), None] {
+                let case =
+                    format!("{family}: {listener:?} listener, {client:?} client, key {key:?}");
+                let (address, server) = Server::start(listener, family, options(key, LONG), 1);
+                assert_eq!(address.family(), family, "{case}");
+                let mut peer = Peer::connect(client, &address, key).unwrap();
+                for message in sizes() {
+                    let echoed = peer.echo(&message).unwrap();
+                    assert!(echoed == message, "{case}: {} bytes", message.len());
+                }
+                drop(peer);
+                let (_, refused, other) = server.stop();
+                assert_eq!((refused, other), (0, vec![]), "{case}");
             }
-            drop(peer);
-            let (_, refused, other) = server.stop();
-            assert_eq!((refused, other), (0, vec![]), "{case}");
         }
     }
 }
 
 #[test]
 fn a_wrong_key_fails_both_sides_and_the_listener_serves_the_next_client() {
-    for (listener, client) in PAIRINGS {
-        let case = format!("{listener:?} listener, {client:?} client");
-        let (address, server) = Server::start(listener, options(Some(KEY), LONG), 2);
-        let wrong = Peer::connect(client, &address, Some(b"wrong key"))
-            .and_then(|mut peer| peer.echo(b"refused"))
-            .unwrap_err();
-        assert!(wrong.is_authentication(), "{case}: {wrong}");
-        let mut right = Peer::connect(client, &address, Some(KEY)).unwrap();
-        assert_eq!(right.echo(b"after").unwrap(), b"after", "{case}");
-        drop(right);
-        assert_eq!(
-            server.stop(),
-            (1, 1, vec![]),
-            "{case}: (served, refused, other)"
-        );
-    }
-}
-
-#[test]
-fn a_silent_client_does_not_stall_the_mio_listener() {
-    for client in [Mio, Std] {
-        let (address, server) = Server::start(Mio, options(Some(KEY), LONG), 2);
-        // Connects and says nothing, holding the connection open.
-        let silent = std::net::TcpStream::connect(address.to_socket_addrs().unwrap()[0]).unwrap();
-        let start = Instant::now();
-        let mut honest = Peer::connect(client, &address, Some(KEY)).unwrap();
-        assert_eq!(honest.echo(b"served").unwrap(), b"served");
-        let waited = start.elapsed();
-        assert!(
-            waited < Duration::from_secs(10),
-            "{client:?} client: the honest client waited {waited:?} behind the silent one"
-        );
-        drop((honest, silent));
-        server.stop();
-    }
-}
-
-#[test]
-fn at_the_pending_limit_a_client_waits_in_the_queue_and_is_served_when_a_place_frees() {
-    // One place, taken by a silent client for 300 ms: the honest client waits in the
-    // listen queue, and the loop hears of it again only because the freed place renews
-    // the listener's registration (mio's readiness is edge-triggered on Windows too).
-    let timeout = Duration::from_millis(300);
-    let (address, server) = Server::start(Mio, options(Some(KEY), timeout).pending_limit(1), 2);
-    let silent = std::net::TcpStream::connect(address.to_socket_addrs().unwrap()[0]).unwrap();
-    let mut honest = Peer::connect(Mio, &address, Some(KEY)).unwrap();
-    assert_eq!(honest.echo(b"late").unwrap(), b"late");
-    drop((honest, silent));
-    let (served, refused, other) = server.stop();
-    assert_eq!((served, refused), (1, 0));
-    assert!(
-        other.len() == 1 && other[0].starts_with("timed out during the authentication handshake"),
-        "{other:?}"
-    );
-}
-
-#[test]
-fn af_pipe_is_refused_with_an_error_that_names_the_address() {
-    let pipe = format!(r"\\.\pipe\mpconn-mio-{}", std::process::id());
-    let address: Address = pipe.parse().unwrap();
-    let as_pipe = ListenerOptions::new().family(Family::Pipe);
-    let refusals = [
-        (
-            Listener::bind(Some(address.clone()), Some(KEY)).err(),
-            format!("bind to {pipe}"),
-        ),
-        (
-            Client::connect(&address, Some(KEY)).err(),
-            format!("connect to {pipe}"),
-        ),
-        // CPython's default family on Windows, for a listener without an address.
-        (Listener::bind(None, Some(KEY)).err(), "bind".to_string()),
-        (
-            Listener::bind_with(None, &as_pipe).err(),
-            "bind".to_string(),
-        ),
-    ];
-    for (error, during) in refusals {
-        let error = error.expect("AF_PIPE refused");
-        assert!(
-            matches!(&error, Error::Io { source, .. } if source.kind() == io::ErrorKind::Unsupported),
-            "{error:?}"
-        );
-        assert_eq!(
-            error.to_string(),
-            format!("{during}: AF_PIPE is not supported on this system")
-        );
-    }
-}
-
-#[test]
-fn tokio_and_std_carry_every_size_both_ways() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    // A tokio listener echoing, an std client.
-    let address = runtime.block_on(async {
-        let mut listener =
-            mpconn_tokio::Listener::bind(Some("127.0.0.1:0".parse().unwrap()), Some(KEY))
-                .await
-                .unwrap();
-        let address = listener.address().clone();
-        tokio::spawn(async move {
-            let mut conn = listener.accept().await.unwrap();
-            while let Ok(message) = conn.recv_bytes(None).await {
-                if conn.send_bytes(&message).await.is_err() {
-                    break;
-                }
-            }
-        });
-        address
-    });
-    let client = thread::spawn(move || {
-        let mut conn = mpconn_std::Client::connect(&address, Some(KEY)).unwrap();
-        for message in sizes() {
-            conn.send_bytes(&message).unwrap();
-            assert!(
-                conn.recv_bytes(None).unwrap() == message,
-                "{} bytes",
-                message.len()
+    for family in FAMILIES {
+        for (listener, client) in pairings() {
+            let case = format!("{family}: {listener:?} listener, {client:?} client");
+            let (address, server) = Server::start(listener, family, options(Some(KEY), LONG), 2);
+            let wrong = Peer::connect(client, &address, Some(b"wrong key"))
+                .and_then(|mut peer| peer.echo(b"refused"))
+                .unwrap_err();
+            assert!(wrong.is_authentication(), "{case}: {wrong}");
+            let mut right = Peer::connect(client, &address, Some(KEY)).unwrap();
+            assert_eq!(right.echo(b"after").unwrap(), b"after", "{case}");
+            drop(right);
+            assert_eq!(
+                server.stop(),
+                (1, 1, vec![]),
+                "{case}: (served, refused, other)"
             );
         }
-    });
-    // The runtime serves while the std client runs.
-    runtime.block_on(async {
-        while !client.is_finished() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[test]
+fn a_silent_client_stalls_no_listener() {
+    for family in FAMILIES {
+        for (listener, client) in pairings() {
+            let case = format!("{family}: {listener:?} listener, {client:?} client");
+            let (address, server) = Server::start(listener, family, options(Some(KEY), LONG), 1);
+            let silent = silent_client(&address);
+            let start = Instant::now();
+            let mut honest = Peer::connect(client, &address, Some(KEY)).unwrap();
+            assert_eq!(honest.echo(b"served").unwrap(), b"served", "{case}");
+            let waited = start.elapsed();
+            assert!(
+                waited < Duration::from_secs(10),
+                "{case}: the honest client waited {waited:?} behind the silent one"
+            );
+            drop(honest);
+            assert_eq!(server.stop().0, 1, "{case}");
+            drop(silent);
         }
-    });
-    client.join().unwrap();
-    // An std listener echoing, a tokio client.
-    let (address, server) = Server::start(Std, options(Some(KEY), LONG), 1);
-    runtime.block_on(async {
-        let mut conn = mpconn_tokio::Client::connect(&address, Some(KEY))
-            .await
-            .unwrap();
-        for message in sizes() {
-            conn.send_bytes(&message).await.unwrap();
-            let echoed = conn.recv_bytes(None).await.unwrap();
-            assert!(echoed == message, "{} bytes", message.len());
-        }
-    });
-    let (passed, refused, other) = server.stop();
-    assert_eq!((passed, refused, other), (1, 0, vec![]));
+    }
+}
+
+#[test]
+fn at_the_pending_limit_a_client_waits_and_is_served_when_a_place_frees() {
+    // One place, taken by a silent client for 300 ms: the honest client waits (in the
+    // listen queue, or on a free pipe instance), and the loop hears of it again only
+    // because the freed place renews the listener's registration (mio's readiness is
+    // edge-triggered on Windows too).
+    for family in FAMILIES {
+        let timeout = Duration::from_millis(300);
+        let options = options(Some(KEY), timeout).pending_limit(1);
+        let (address, server) = Server::start(Mio, family, options, 2);
+        let silent = silent_client(&address);
+        let mut honest = Peer::connect(Mio, &address, Some(KEY)).unwrap();
+        assert_eq!(honest.echo(b"late").unwrap(), b"late", "{family}");
+        drop((honest, silent));
+        let (served, refused, other) = server.stop();
+        assert_eq!((served, refused), (1, 0), "{family}");
+        assert!(
+            other.len() == 1
+                && other[0].starts_with("timed out during the authentication handshake"),
+            "{family}: {other:?}"
+        );
+    }
+}
+
+#[test]
+fn the_default_family_of_every_listener_is_af_pipe_as_cpython_s_on_windows() {
+    let mio = Listener::bind(None, Some(KEY)).unwrap();
+    let std = mpconn_std::Listener::bind(None, Some(KEY)).unwrap();
+    let tokio = runtime()
+        .block_on(mpconn_tokio::Listener::bind(None, Some(KEY)))
+        .unwrap();
+    for address in [mio.address(), std.address(), tokio.address()] {
+        assert_eq!(address.family(), Family::Pipe, "{address}");
+        assert!(address.to_string().starts_with(r"\\.\pipe\"), "{address}");
+    }
+    drop((mio, std));
+    runtime().block_on(async move { drop(tokio) });
 }

@@ -70,7 +70,7 @@ async fn write_queued<W: AsyncWrite + Unpin>(
     messages: &Messages,
     core: &mut impl Outbound,
 ) -> Result<(), Error> {
-    while !core.pending_output().is_empty() {
+    while core.wants_write() {
         let written = poll_fn(|cx| match messages.poll_write_from(cx, core) {
             Some(written) => written.map_ok(|_| true),
             None => Pin::new(&mut *io)

@@ -207,9 +207,15 @@ async fn cancelled_receives_and_sends_on_a_pipe_lose_nothing_and_halves_work() {
     });
     client.flush().await.unwrap();
     client.send_bytes(b"after").await.unwrap();
-    let (served, first, second) = receiving.await.unwrap();
+    let (mut served, first, second) = receiving.await.unwrap();
     assert!(first == big, "{} bytes", first.len());
     assert_eq!(second, b"after");
+    // Queued messages, an empty one first: each is one pipe message, the empty one too.
+    client.queue_bytes(b"").unwrap();
+    client.queue_bytes(b"x").unwrap();
+    client.flush().await.unwrap();
+    assert_eq!(served.recv_bytes(None).await.unwrap(), b"");
+    assert_eq!(served.recv_bytes(None).await.unwrap(), b"x");
 
     // Split: each half in its own task, over the same pipe.
     let (mut rx, mut tx) = served.into_split();

@@ -492,14 +492,15 @@ impl PolledPipe {
         Poll::Ready(write_outcome(done, len))
     }
 
-    /// Writes the core's next queued message, as [`super::write_from`] does, and takes
-    /// it off the queue once it is written. `Ready(Ok(0))` when nothing is queued.
+    /// Writes the core's next queued message (an empty one too), as
+    /// [`super::write_from`] does, and takes it off the queue once it is written.
+    /// `Ready(Ok(0))` at once when nothing is queued.
     pub fn poll_write_from(
         &self,
         waker: &Waker,
         core: &mut impl Outbound,
     ) -> Poll<io::Result<usize>> {
-        if core.pending_output().is_empty() {
+        if !core.wants_write() {
             return Poll::Ready(Ok(0));
         }
         ready!(self.poll_write_message(waker, core.pending_output()))?;
