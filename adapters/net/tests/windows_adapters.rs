@@ -162,6 +162,7 @@ impl Server {
 
 /// A client of any adapter, used blocking: the mio one waits on a `Poll` of its own,
 /// the tokio one on the shared runtime.
+#[allow(clippy::large_enum_variant)] // a handful of them, in a test
 enum Peer {
     Mio(Poll, mpconn_mio::Connection),
     Std(mpconn_std::Connection),
