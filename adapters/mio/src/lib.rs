@@ -66,15 +66,14 @@
 //!
 //! ## Windows
 //!
-//! On Windows the listener and the client work over `AF_INET`, with the same
-//! behaviour as on Unix (the handshake in the loop, the pending limit); `AF_UNIX` is
-//! Unix only, as in CPython. `AF_PIPE` is not supported: mio's `NamedPipe` reads
-//! through a 4 KiB buffer of its own and hides where a longer message ends, so it
-//! cannot carry CPython's message-mode pipes. Binding or connecting an
-//! [`Address::Pipe`] fails before anything is opened, with an [`Error::Io`] of kind
-//! `Unsupported` that names the address, and so does a [`Listener`] without an address
-//! whose family is CPython's default there, `AF_PIPE` (pass [`Family::Inet`]). mpconn-std
-//! has named pipes.
+//! On Windows the listener and the client work over `AF_INET` and `AF_PIPE` (named
+//! pipes, `\\.\pipe\name`, CPython's default family there), with the same behaviour
+//! as on Unix (the handshake in the loop, the pending limit, the handshake deadline);
+//! `AF_UNIX` is Unix only, as in CPython. A pipe carries one message per pipe message,
+//! without a header, as CPython's `PipeConnection` does. Its reads and writes end on
+//! the OS's thread pool, which tells the loop through a loopback UDP socket the pipe
+//! registers in its place: its events are readable ones, whatever ended, and the loop's
+//! usual answer to any event (flush, then read until `Ok(None)`) serves it.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

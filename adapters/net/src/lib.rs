@@ -23,7 +23,10 @@
 //!   adapter's `send` / `recv` / `send_value` / `recv_value`, and their one error,
 //!   [`Error::Pickle`].
 //! - [`socket_enum!`] and [`each_socket!`]: the adapters' enums of a TCP and a Unix
-//!   socket of their runtime, declared alike.
+//!   socket of their runtime, declared alike; [`Inbound`] and [`Outbound`], what a
+//!   driver reads into and writes from (the core's connection or one of its halves).
+//! - `pipe` (Windows): CPython's `AF_PIPE` named pipes, blocking with deadlines (std)
+//!   or polled with a `Waker` (tokio, mio).
 //!
 //! Resolution and [`connect`] block; the tokio adapter runs them on a blocking thread
 //! or with its own sockets.

@@ -3,9 +3,11 @@
 //! overlapped. One pipe message is one message of the protocol, without a header (the
 //! core's [`Transport::Messages`](mpconn::Transport)).
 //!
-//! Every call here blocks the thread until it is done or its deadline passes; an I/O
-//! that times out is cancelled and waited for, so no buffer is left lent to the OS
-//! and nothing that arrived is lost. The OS calls go through `windows-sys`; no crate
+//! Every call of [`PipeStream`] and [`PipeListener`] blocks the thread until it is done
+//! or its deadline passes; an I/O that times out is cancelled and waited for, so no
+//! buffer is left lent to the OS and nothing that arrived is lost. [`PolledPipe`] and
+//! [`PolledListener`] are the same pipes for event loops: nothing waits, operations
+//! are polled with a `Waker`. The OS calls go through `windows-sys`; no crate
 //! offers message-mode pipes with `ERROR_MORE_DATA` and deadlines (mio's and tokio's
 //! pipes read through a 4 KiB buffer of their own, which hides where a longer message
 //! ends).
@@ -600,8 +602,8 @@ pub fn write_from(
     Ok(n)
 }
 
-/// Writes what a [`DirectSend`](mpconn::DirectSend) on [`Transport::Messages`]
-/// (mpconn::Transport) hands out next, one message: a message queued before it, or its
+/// Writes what a [`DirectSend`](mpconn::DirectSend) on
+/// [`Transport::Messages`](mpconn::Transport) hands out next, one message: a message queued before it, or its
 /// payload. Returns its length.
 pub fn write_direct(
     send: &mut mpconn::DirectSend<'_>,

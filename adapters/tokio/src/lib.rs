@@ -47,6 +47,17 @@
 //!
 //! Addresses, options and errors are [`mpconn_net`]'s, shared with the std and mio
 //! adapters and re-exported here.
+//!
+//! ## Windows
+//!
+//! On Windows the listener and the client work over `AF_INET` and `AF_PIPE` (named
+//! pipes, `\\.\pipe\name`, CPython's default family there); `AF_UNIX` is Unix only,
+//! as in CPython. A pipe carries one message per pipe message, without a header, as
+//! CPython's `PipeConnection` does, so a pipe connection runs on
+//! mpconn-net's `pipe::PolledPipe` rather than on its [`Stream`] (whose `PipeStream`
+//! refuses byte reads and writes): every method stays cancel safe, the halves of
+//! [`Connection::into_split`] share the pipe, and [`Connection::into_framed`] refuses
+//! it.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -1,40 +1,4 @@
-//! The same named pipes for event loops: [`PolledPipe`] and [`PolledListener`] never
-//! wait. An operation (a read, a write, a listener's connect) is started, then polled
-//! with a [`Waker`] that is woken when it ends, as a future is.
-//!
-//! An operation belongs to the pipe, not to the call that started it: its `OVERLAPPED`
-//! and buffer live in the pipe until the operation ends. So a poll that is not repeated
-//! (a future dropped, a `select!` that took another branch) loses nothing: the next poll
-//! finds the operation where it was, and what it read is handed out then. Dropping the
-//! pipe cancels what is in flight and waits for it, so the OS never holds a pointer
-//! into freed memory.
-//!
-//! The wake-up comes from the thread pool: each operation slot has an auto-reset event,
-//! watched by one `RegisterWaitForSingleObject` wait for the slot's whole life, whose
-//! callback wakes the waker the last poll left. Neither tokio's nor mio's `NamedPipe`
-//! can stand in: both read through a buffer of their own (mio's, of 4 to 64 KiB), which
-//! hides where a longer message ends, and CPython's pipes have no header to find it by.
-//!
-//! ```no_run
-//! use std::task::{Context, Poll, Waker};
-//! use mpconn_net::pipe::{PolledListener, PolledPipe};
-//!
-//! let listener = PolledListener::bind(r"\\.\pipe\polled-demo")?;
-//! let waker = Waker::noop(); // an event loop's waker, in real code
-//! assert!(listener.poll_accept(waker).is_pending()); // nobody yet: no wait either
-//! let client = PolledPipe::connect(r"\\.\pipe\polled-demo", None)?;
-//! let server = loop {
-//!     if let Poll::Ready(server) = listener.poll_accept(waker) {
-//!         break server?;
-//!     }
-//! };
-//! while client.poll_write_message(waker, b"hello").is_pending() {}
-//! let mut core = mpconn::Connection::established().with_transport(mpconn::Transport::Messages);
-//! while core.next_message().unwrap().is_none() {
-//!     while server.poll_read_into(waker, &mut core).is_pending() {}
-//! }
-//! # Ok::<(), std::io::Error>(())
-//! ```
+//! The named pipes for event loops: [`PolledPipe`] and [`PolledListener`].
 
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
@@ -306,9 +270,45 @@ struct Writing {
 }
 
 /// One end of a connected named pipe, in message mode, for an event loop: CPython's
-/// `PipeConnection` handle, with reads and writes that are polled (see the
-/// [module](self)). One read and one write may be under way at once, each from its own
-/// task: the pipe is `Sync`.
+/// `PipeConnection` handle, with reads and writes that are polled. One read and one
+/// write may be under way at once, each from its own task: the pipe is `Sync`.
+///
+/// These pipes and [`PolledListener`] never wait. An operation (a read, a write, a listener's connect) is started, then polled
+/// with a [`Waker`] that is woken when it ends, as a future is.
+///
+/// An operation belongs to the pipe, not to the call that started it: its `OVERLAPPED`
+/// and buffer live in the pipe until the operation ends. So a poll that is not repeated
+/// (a future dropped, a `select!` that took another branch) loses nothing: the next poll
+/// finds the operation where it was, and what it read is handed out then. Dropping the
+/// pipe cancels what is in flight and waits for it, so the OS never holds a pointer
+/// into freed memory.
+///
+/// The wake-up comes from the thread pool: each operation slot has an auto-reset event,
+/// watched by one `RegisterWaitForSingleObject` wait for the slot's whole life, whose
+/// callback wakes the waker the last poll left. Neither tokio's nor mio's `NamedPipe`
+/// can stand in: both read through a buffer of their own (mio's, of 4 to 64 KiB), which
+/// hides where a longer message ends, and CPython's pipes have no header to find it by.
+///
+/// ```no_run
+/// use std::task::{Poll, Waker};
+/// use mpconn_net::pipe::{PolledListener, PolledPipe};
+///
+/// let listener = PolledListener::bind(r"\\.\pipe\polled-demo")?;
+/// let waker = Waker::noop(); // an event loop's waker, in real code
+/// assert!(listener.poll_accept(waker).is_pending()); // nobody yet: no wait either
+/// let client = PolledPipe::connect(r"\\.\pipe\polled-demo", None)?;
+/// let server = loop {
+///     if let Poll::Ready(server) = listener.poll_accept(waker) {
+///         break server?;
+///     }
+/// };
+/// while client.poll_write_message(waker, b"hello").is_pending() {}
+/// let mut core = mpconn::Connection::established().with_transport(mpconn::Transport::Messages);
+/// while core.next_message().unwrap().is_none() {
+///     while server.poll_read_into(waker, &mut core).is_pending() {}
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct PolledPipe {
     read: Mutex<Reading>,
     write: Mutex<Writing>,
