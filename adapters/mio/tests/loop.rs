@@ -65,9 +65,19 @@ async fn client(address: Address, client: usize) -> Result<(), Error> {
 
 #[test]
 fn fifty_clients_interleaving_mixed_sizes_get_every_message_back_whole_and_in_order() {
-    let listener =
-        mpconn_mio::Listener::bind(Some(mpconn_mio::Address::tcp("127.0.0.1", 0)), Some(KEY))
-            .unwrap();
+    fifty_clients(mpconn_mio::Address::tcp("127.0.0.1", 0));
+}
+
+/// The same over named pipes, where each client's halves read and write one pipe at
+/// once, in two tasks, and every message is one pipe message.
+#[cfg(windows)]
+#[test]
+fn fifty_pipe_clients_interleaving_mixed_sizes_get_every_message_back_whole_and_in_order() {
+    fifty_clients(mpconn_mio::Address::fresh_pipe().unwrap());
+}
+
+fn fifty_clients(address: mpconn_mio::Address) {
+    let listener = mpconn_mio::Listener::bind(Some(address), Some(KEY)).unwrap();
     let address = listener.address().clone();
     let server = EchoThread::start(listener);
 
