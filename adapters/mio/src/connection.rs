@@ -119,7 +119,7 @@ impl Connection {
 
     fn with_core(io: Stream, core: mpconn::Connection) -> Connection {
         // A named pipe frames the messages itself (no header): the core follows it.
-        let core = match io.is_message_transport() {
+        let core = match io.is_pipe() {
             true => core.with_transport(mpconn::Transport::Messages),
             false => core,
         };

@@ -26,15 +26,6 @@ mpconn_net::socket_enum! {
 }
 
 impl Stream {
-    /// True over a named pipe, whose core runs on [`mpconn::Transport::Messages`].
-    pub(crate) fn is_message_transport(&self) -> bool {
-        #[cfg(windows)]
-        if let Stream::Pipe(_) = self {
-            return true;
-        }
-        false
-    }
-
     /// One read into the core: [`mpconn_net::read_into`] on a socket.
     #[inline]
     pub(crate) fn read_into(&mut self, core: &mut mpconn::Connection) -> io::Result<usize> {

@@ -70,6 +70,27 @@ macro_rules! socket_enum {
                     $name::Pipe(pipe)
                 }
             }
+
+            impl $name {
+                /// True for `AF_PIPE`, a Windows named pipe, which frames the messages
+                /// itself (its core runs on `mpconn::Transport::Messages`); always false
+                /// off Windows.
+                #[allow(dead_code)]
+                $vis fn is_pipe(&self) -> bool {
+                    #[cfg(windows)]
+                    {
+                        // (The pipe's type, named for the macro's repetition.)
+                        let pipe: ::core::option::Option<&$pipe> = match self {
+                            $name::Pipe(pipe) => Some(pipe),
+                            _ => None,
+                        };
+                        if pipe.is_some() {
+                            return true;
+                        }
+                    }
+                    false
+                }
+            }
         )?
 
         #[cfg(unix)]

@@ -40,11 +40,16 @@ use Adapter::{Mio, Std, Tokio};
 const ADAPTERS: [Adapter; 3] = [Mio, Std, Tokio];
 const FAMILIES: [Family; 2] = [Family::Inet, Family::Pipe];
 
-/// Every (listener, client) pairing.
-fn pairings() -> impl Iterator<Item = (Adapter, Adapter)> {
-    ADAPTERS
-        .into_iter()
-        .flat_map(|listener| ADAPTERS.map(|client| (listener, client)))
+/// Every (family, listener, client), and how a failure names it.
+fn cases() -> impl Iterator<Item = (Family, Adapter, Adapter, String)> {
+    FAMILIES.into_iter().flat_map(|family| {
+        ADAPTERS.into_iter().flat_map(move |listener| {
+            ADAPTERS.map(|client| {
+                let case = format!("{family}: {listener:?} listener, {client:?} client");
+                (family, listener, client, case)
+            })
+        })
+    })
 }
 
 /// The runtime of every tokio listener and client here.
@@ -222,67 +227,58 @@ fn options(key: Option<&[u8]>, handshake_timeout: Duration) -> ListenerOptions {
 
 #[test]
 fn every_pairing_over_both_families_with_and_without_a_key_carries_every_size_both_ways() {
-    for family in FAMILIES {
-        for (listener, client) in pairings() {
-            for key in [Some(KEY), None] {
-                let case =
-                    format!("{family}: {listener:?} listener, {client:?} client, key {key:?}");
-                let (address, server) = Server::start(listener, family, options(key, LONG), 1);
-                assert_eq!(address.family(), family, "{case}");
-                let mut peer = Peer::connect(client, &address, key).unwrap();
-                for message in sizes() {
-                    let echoed = peer.echo(&message).unwrap();
-                    assert!(echoed == message, "{case}: {} bytes", message.len());
-                }
-                drop(peer);
-                let (_, refused, other) = server.stop();
-                assert_eq!((refused, other), (0, vec![]), "{case}");
+    for (family, listener, client, case) in cases() {
+        for key in [Some(KEY), None] {
+            let case = format!("{case}, key {key:?}");
+            let (address, server) = Server::start(listener, family, options(key, LONG), 1);
+            assert_eq!(address.family(), family, "{case}");
+            let mut peer = Peer::connect(client, &address, key).unwrap();
+            for message in sizes() {
+                let echoed = peer.echo(&message).unwrap();
+                assert!(echoed == message, "{case}: {} bytes", message.len());
             }
+            drop(peer);
+            let (_, refused, other) = server.stop();
+            assert_eq!((refused, other), (0, vec![]), "{case}");
         }
     }
 }
 
 #[test]
 fn a_wrong_key_fails_both_sides_and_the_listener_serves_the_next_client() {
-    for family in FAMILIES {
-        for (listener, client) in pairings() {
-            let case = format!("{family}: {listener:?} listener, {client:?} client");
-            let (address, server) = Server::start(listener, family, options(Some(KEY), LONG), 2);
-            let wrong = Peer::connect(client, &address, Some(b"wrong key"))
-                .and_then(|mut peer| peer.echo(b"refused"))
-                .unwrap_err();
-            assert!(wrong.is_authentication(), "{case}: {wrong}");
-            let mut right = Peer::connect(client, &address, Some(KEY)).unwrap();
-            assert_eq!(right.echo(b"after").unwrap(), b"after", "{case}");
-            drop(right);
-            assert_eq!(
-                server.stop(),
-                (1, 1, vec![]),
-                "{case}: (served, refused, other)"
-            );
-        }
+    for (family, listener, client, case) in cases() {
+        let (address, server) = Server::start(listener, family, options(Some(KEY), LONG), 2);
+        let wrong = Peer::connect(client, &address, Some(b"wrong key"))
+            .and_then(|mut peer| peer.echo(b"refused"))
+            .unwrap_err();
+        assert!(wrong.is_authentication(), "{case}: {wrong}");
+        let mut right = Peer::connect(client, &address, Some(KEY)).unwrap();
+        assert_eq!(right.echo(b"after").unwrap(), b"after", "{case}");
+        drop(right);
+        assert_eq!(
+            server.stop(),
+            (1, 1, vec![]),
+            "{case}: (served, refused, other)"
+        );
     }
 }
 
 #[test]
 fn a_silent_client_stalls_no_listener() {
-    for family in FAMILIES {
-        for (listener, client) in pairings() {
-            let case = format!("{family}: {listener:?} listener, {client:?} client");
-            let (address, server) = Server::start(listener, family, options(Some(KEY), LONG), 1);
-            let silent = silent_client(&address);
-            let start = Instant::now();
-            let mut honest = Peer::connect(client, &address, Some(KEY)).unwrap();
-            assert_eq!(honest.echo(b"served").unwrap(), b"served", "{case}");
-            let waited = start.elapsed();
-            assert!(
-                waited < Duration::from_secs(10),
-                "{case}: the honest client waited {waited:?} behind the silent one"
-            );
-            drop(honest);
-            assert_eq!(server.stop().0, 1, "{case}");
-            drop(silent);
-        }
+    for (family, listener, client, case) in cases() {
+        let (address, server) = Server::start(listener, family, options(Some(KEY), LONG), 1);
+        let silent = silent_client(&address);
+        let start = Instant::now();
+        let mut honest = Peer::connect(client, &address, Some(KEY)).unwrap();
+        assert_eq!(honest.echo(b"served").unwrap(), b"served", "{case}");
+        let waited = start.elapsed();
+        assert!(
+            waited < Duration::from_secs(10),
+            "{case}: the honest client waited {waited:?} behind the silent one"
+        );
+        drop(honest);
+        assert_eq!(server.stop().0, 1, "{case}");
+        drop(silent);
     }
 }
 

@@ -91,6 +91,19 @@ impl AsyncWrite for Stream {
     }
 }
 
+/// `Some(body)` over the pipe of a [`Messages`] that has one, `None` otherwise (and
+/// always off Windows, where the arguments named `unused` are not).
+macro_rules! over_pipe {
+    ($messages:expr, $pipe:ident => $body:expr, unused $unused:expr) => {{
+        #[cfg(windows)]
+        if let Some($pipe) = &$messages.pipe {
+            return Some($body);
+        }
+        let _ = $unused;
+        None
+    }};
+}
+
 /// The named pipe under a connection, when it runs over one: its messages then go
 /// through the pipe (the core on [`mpconn::Transport::Messages`]), not through the
 /// connection's byte stream. Nothing otherwise, and always nothing off Windows: each
@@ -131,12 +144,7 @@ impl Messages {
         cx: &mut Context<'_>,
         core: &mut impl Inbound,
     ) -> Option<Poll<io::Result<()>>> {
-        #[cfg(windows)]
-        if let Some(pipe) = &self.pipe {
-            return Some(pipe.poll_read_into(cx.waker(), core));
-        }
-        let _ = (cx, core);
-        None
+        over_pipe!(self, pipe => pipe.poll_read_into(cx.waker(), core), unused (cx, core))
     }
 
     /// Over a pipe: the core's next queued message, written whole and taken off the
@@ -147,12 +155,7 @@ impl Messages {
         cx: &mut Context<'_>,
         core: &mut impl Outbound,
     ) -> Option<Poll<io::Result<usize>>> {
-        #[cfg(windows)]
-        if let Some(pipe) = &self.pipe {
-            return Some(pipe.poll_write_from(cx.waker(), core));
-        }
-        let _ = (cx, core);
-        None
+        over_pipe!(self, pipe => pipe.poll_write_from(cx.waker(), core), unused (cx, core))
     }
 
     /// Over a pipe: the direct send's next message, written whole and marked sent.
@@ -162,11 +165,6 @@ impl Messages {
         cx: &mut Context<'_>,
         send: &mut mpconn::DirectSend<'_>,
     ) -> Option<Poll<io::Result<usize>>> {
-        #[cfg(windows)]
-        if let Some(pipe) = &self.pipe {
-            return Some(pipe.poll_write_direct(cx.waker(), send));
-        }
-        let _ = (cx, send);
-        None
+        over_pipe!(self, pipe => pipe.poll_write_direct(cx.waker(), send), unused (cx, send))
     }
 }

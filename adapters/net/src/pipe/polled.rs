@@ -583,9 +583,7 @@ pub struct PolledListener {
 
 impl std::fmt::Debug for PolledListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PolledListener")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+        write!(f, "PolledListener({:?})", self.name)
     }
 }
 
