@@ -33,7 +33,7 @@ mpconn_net::socket_enum! {
 /// say where a pipe message ends.
 #[cfg(windows)]
 #[cfg_attr(docsrs, doc(cfg(windows)))]
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PipeStream(pub(crate) Arc<mpconn_net::pipe::PolledPipe>);
 
 #[cfg(windows)]

@@ -27,9 +27,10 @@ use super::{
 };
 use crate::{Inbound, Outbound};
 
-/// The first read of each message: a message that fits is read whole, one that does
-/// not is read on in reads of up to [`LARGE_READ`].
-const READ_SIZE: usize = 64 * 1024;
+/// The first read of each message, the pipe's own buffer size: a message that fits is
+/// read whole, one that does not is read on in reads of up to [`LARGE_READ`], sized by
+/// what `PeekNamedPipe` says is left. (CPython reads 128 bytes first.)
+const READ_SIZE: usize = super::BUFSIZE as usize;
 
 /// The largest read, after `ERROR_MORE_DATA` said how much of the message is left:
 /// bounds what a pipe holds for a peer's announced (and maybe refused) message.
