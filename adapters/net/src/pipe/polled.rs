@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::io;
 use std::os::windows::io::{AsRawHandle, OwnedHandle};
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{ready, Poll, Waker};
 use std::time::Instant;
@@ -48,7 +48,8 @@ fn raw(handle: &OwnedHandle) -> HANDLE {
 }
 
 /// What a [`Slot`] shares with the OS (the `OVERLAPPED`) and with the thread pool (the
-/// event it waits on, the waker it wakes): boxed, so at one address for the slot's life.
+/// event it waits on, the waker it wakes): at one address for the slot's life, and
+/// reached by the thread pool through a raw pointer, so the slot holds it by one too.
 struct Shared {
     overlapped: UnsafeCell<OVERLAPPED>,
     event: Event,
@@ -58,7 +59,8 @@ struct Shared {
 /// One overlapped operation at a time on a handle, started by [`start`](Slot::start)
 /// and polled to its end by [`poll`](Slot::poll).
 struct Slot {
-    shared: Box<Shared>,
+    /// From `Box::into_raw`; freed by `drop` once no callback can run.
+    shared: NonNull<Shared>,
     /// The thread-pool wait on `shared.event`.
     wait: HANDLE,
     /// The handle the operations run on: its owner keeps it open until the slot drops.
@@ -70,6 +72,13 @@ struct Slot {
 // the handles in it are valid in every thread, and the thread pool touches only
 // `Shared::waker`, through its mutex.
 unsafe impl Send for Slot {}
+
+impl Slot {
+    fn shared(&self) -> &Shared {
+        // SAFETY: valid from `new` to `drop`; only shared references are made of it.
+        unsafe { self.shared.as_ref() }
+    }
+}
 
 /// The thread pool's callback when a slot's event is set: an operation ended.
 ///
@@ -94,16 +103,15 @@ impl Slot {
             event: Event::auto_reset()?,
             waker: Mutex::new(None),
         });
-        let context: *const Shared = &*shared;
         let mut wait = ptr::null_mut();
-        // SAFETY: the event and `context` stay valid until `drop` unregisters the wait
-        // and waits for its callback, which honours `ended`'s contract.
+        // SAFETY: the event and the context stay valid while the wait is registered:
+        // they are not freed unless it is unregistered (and its callback waited for).
         let registered = unsafe {
             RegisterWaitForSingleObject(
                 &mut wait,
                 shared.event.raw(),
                 Some(ended),
-                context.cast(),
+                ptr::from_ref::<Shared>(&shared).cast(),
                 INFINITE,
                 WT_EXECUTEDEFAULT,
             )
@@ -112,7 +120,7 @@ impl Slot {
             return Err(last_error());
         }
         Ok(Slot {
-            shared,
+            shared: NonNull::from(Box::leak(shared)),
             wait,
             handle,
             in_flight: false,
@@ -130,11 +138,11 @@ impl Slot {
     /// slot has polled it to its end or has been dropped.
     unsafe fn start(&mut self, start: impl FnOnce(*mut OVERLAPPED) -> i32) -> Option<Done> {
         debug_assert!(!self.in_flight, "one operation at a time in a slot");
-        let overlapped = self.shared.overlapped.get();
+        let overlapped = self.shared().overlapped.get();
         // SAFETY: no operation is in flight, so nothing else uses the OVERLAPPED.
         unsafe {
             overlapped.write(std::mem::zeroed());
-            (*overlapped).hEvent = self.shared.event.raw();
+            (*overlapped).hEvent = self.shared().event.raw();
         }
         let started = start(overlapped);
         // SAFETY: reads this thread's last error, set by the call that just failed.
@@ -168,7 +176,7 @@ impl Slot {
         // SAFETY: the OVERLAPPED of the operation in flight; with bWait FALSE this only
         // reads its state.
         let ok = unsafe {
-            GetOverlappedResult(self.handle, self.shared.overlapped.get(), &mut bytes, 0)
+            GetOverlappedResult(self.handle, self.shared().overlapped.get(), &mut bytes, 0)
         };
         let error = (ok == 0).then(last_error);
         if error.as_ref().is_some_and(|e| is(e, ERROR_IO_INCOMPLETE)) {
@@ -182,7 +190,7 @@ impl Slot {
     fn poll(&mut self, waker: &Waker) -> Poll<Done> {
         {
             // Left before the look, so that an end right after it still wakes.
-            let mut left = lock(&self.shared.waker);
+            let mut left = lock(&self.shared().waker);
             if !left.as_ref().is_some_and(|old| old.will_wake(waker)) {
                 *left = Some(waker.clone());
             }
@@ -215,21 +223,28 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         // SAFETY: INVALID_HANDLE_VALUE makes this wait for a callback that is running;
-        // none runs after it, so `shared` may go.
-        unsafe { UnregisterWaitEx(self.wait, INVALID_HANDLE_VALUE) };
+        // none runs after it.
+        let unregistered = unsafe { UnregisterWaitEx(self.wait, INVALID_HANDLE_VALUE) } != 0;
         if self.in_flight && self.result().is_none() {
             // SAFETY: cancels this slot's operation only; the loop waits for its end
             // (the event, no longer waited on by the pool, is set by it) before the
             // OVERLAPPED and the buffer go.
-            unsafe { CancelIoEx(self.handle, self.shared.overlapped.get()) };
+            unsafe { CancelIoEx(self.handle, self.shared().overlapped.get()) };
             while self.result().is_none() {
                 // SAFETY: the slot's own event, valid for as long as the slot.
-                let waited = unsafe { WaitForSingleObject(self.shared.event.raw(), 100) };
+                let waited = unsafe { WaitForSingleObject(self.shared().event.raw(), 100) };
                 debug_assert!(
                     waited == WAIT_OBJECT_0 || waited == WAIT_TIMEOUT,
                     "{waited}"
                 );
             }
+        }
+        // A wait that could not be unregistered may still call back: its context is
+        // left alone (a leak, never a use after free).
+        if unregistered {
+            // SAFETY: from `Box::leak` in `new`; no operation and no callback uses it
+            // any more, and nothing else frees it.
+            drop(unsafe { Box::from_raw(self.shared.as_ptr()) });
         }
     }
 }
