@@ -4,7 +4,9 @@
 //! without an authkey, messages of 0 B to 1 MiB (past a pipe's buffer: read on through
 //! `ERROR_MORE_DATA`), a wrong key failing both sides and the listener serving the next
 //! client, a silent client that stalls no listener, and mio's pending limit renewing the
-//! listener's registration.
+//! listener's registration. Each adapter's pipe messages are also read and written raw,
+//! against CPython's `PipeConnection` format (one message per frame, no header): no
+//! CPython for Windows runs here, so the format is pinned this way.
 
 #![cfg(windows)]
 
@@ -319,4 +321,82 @@ fn the_default_family_of_every_listener_is_af_pipe_as_cpython_s_on_windows() {
     }
     drop((mio, std));
     runtime().block_on(async move { drop(tokio) });
+}
+
+#[test]
+fn every_adapter_speaks_cpython_s_pipe_messages_one_per_frame_without_a_header() {
+    use mpconn_net::pipe::{PipeListener, PipeStream, Read};
+    fn soon() -> Option<Instant> {
+        Some(Instant::now() + Duration::from_secs(20))
+    }
+    /// One whole pipe message, as the bytes it holds.
+    fn read(pipe: &PipeStream) -> Vec<u8> {
+        let mut buf = vec![0; 256];
+        match pipe.read(&mut buf, soon()).unwrap() {
+            Read::Message(n) => buf[..n].to_vec(),
+            other => panic!("not one whole pipe message: {other:?}"),
+        }
+    }
+    for adapter in ADAPTERS {
+        // A keyed listener's first pipe message: `#CHALLENGE#{sha256}` and the 40-byte
+        // nonce, nothing in front, as CPython's PipeConnection sends it.
+        // Two clients: this raw one, then the next.
+        let (address, server) = Server::start(adapter, Family::Pipe, options(Some(KEY), LONG), 2);
+        let raw = PipeStream::connect(address.pipe_name().unwrap(), soon()).unwrap();
+        let challenge = read(&raw);
+        assert!(
+            challenge.starts_with(b"#CHALLENGE#{sha256}"),
+            "{adapter:?}: {challenge:?}"
+        );
+        assert_eq!(
+            challenge.len(),
+            b"#CHALLENGE#{sha256}".len() + 40,
+            "{adapter:?}"
+        );
+        drop(raw);
+        // The raw client never answered: its handshake ends, and the listener's next
+        // client is served.
+        let mut next = Peer::connect(Std, &address, Some(KEY)).unwrap();
+        let echoed = next.echo(b"next").map_err(|e| format!("{adapter:?}: {e}"));
+        assert_eq!(echoed.unwrap(), b"next");
+        drop(next);
+        let (served, _, _) = server.stop();
+        assert_eq!(served, 1, "{adapter:?}");
+
+        // Without a key: a message is the bytes themselves, one pipe message, both ways.
+        let (address, server) = Server::start(adapter, Family::Pipe, options(None, LONG), 1);
+        let raw = PipeStream::connect(address.pipe_name().unwrap(), soon()).unwrap();
+        raw.write_message(b"raw bytes", soon()).unwrap();
+        assert_eq!(read(&raw), b"raw bytes", "{adapter:?} listener");
+        raw.write_message(b"", soon()).unwrap();
+        assert_eq!(read(&raw), b"", "{adapter:?} listener");
+        drop(raw);
+        server.stop();
+
+        // The adapter's client, to a raw pipe listener: each message one pipe message,
+        // the empty one too.
+        let name = Address::fresh_pipe().unwrap();
+        let listener = PipeListener::bind(name.pipe_name().unwrap()).unwrap();
+        let accepting = thread::spawn(move || {
+            let raw = listener.accept(soon()).unwrap();
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                got.push(read(&raw));
+                raw.write_message(b"reply", soon()).unwrap();
+            }
+            got
+        });
+        let mut peer = Peer::connect(adapter, &name, None).unwrap();
+        assert_eq!(
+            peer.echo(b"client bytes").unwrap(),
+            b"reply",
+            "{adapter:?} client"
+        );
+        assert_eq!(peer.echo(b"").unwrap(), b"reply", "{adapter:?} client");
+        assert_eq!(
+            accepting.join().unwrap(),
+            [b"client bytes".to_vec(), Vec::new()],
+            "{adapter:?} client"
+        );
+    }
 }
