@@ -24,21 +24,24 @@ mpconn_net::socket_enum! {
 }
 
 impl RawListener {
-    /// Takes over a socket bound by [`mpconn_net::bind`], or a named pipe.
+    /// Takes over a socket bound by [`mpconn_net::bind`] (made non-blocking), or a
+    /// named pipe.
     pub(crate) fn new(listening: Listening) -> io::Result<RawListener> {
-        #[cfg(windows)]
-        if let Listening::Pipe(pipe) = listening {
-            let pipe = mpconn_net::pipe::PolledListener::new(pipe)?;
-            return Ok(RawListener::Pipe(crate::pipe::PipeAcceptor::new(pipe)));
-        }
-        listening.set_nonblocking(true)?;
         match listening {
-            Listening::Tcp(listener) => Ok(TcpListener::from_std(listener).into()),
+            Listening::Tcp(listener) => {
+                listener.set_nonblocking(true)?;
+                Ok(TcpListener::from_std(listener).into())
+            }
             #[cfg(unix)]
-            Listening::Unix(listener) => Ok(mio::net::UnixListener::from_std(listener).into()),
-            // Taken above.
+            Listening::Unix(listener) => {
+                listener.set_nonblocking(true)?;
+                Ok(mio::net::UnixListener::from_std(listener).into())
+            }
             #[cfg(windows)]
-            Listening::Pipe(_) => Err(io::Error::other("a named pipe listener")),
+            Listening::Pipe(pipe) => {
+                let pipe = mpconn_net::pipe::PolledListener::new(pipe)?;
+                Ok(RawListener::Pipe(crate::pipe::PipeAcceptor::new(pipe)))
+            }
         }
     }
 
