@@ -9,8 +9,8 @@
 //! [`PolledListener`] are the same pipes for event loops: nothing waits, operations
 //! are polled with a `Waker`. The OS calls go through `windows-sys`; no crate
 //! offers message-mode pipes with `ERROR_MORE_DATA` and deadlines (mio's and tokio's
-//! pipes read through a 4 KiB buffer of their own, which hides where a longer message
-//! ends).
+//! pipes read through a buffer of their own, of 4 to 64 KiB, which hides where a longer
+//! message ends).
 //!
 //! ```no_run
 //! use mpconn_net::pipe::{PipeListener, PipeStream, Read};
@@ -603,8 +603,8 @@ pub fn write_from(
 }
 
 /// Writes what a [`DirectSend`](mpconn::DirectSend) on
-/// [`Transport::Messages`](mpconn::Transport) hands out next, one message: a message queued before it, or its
-/// payload. Returns its length.
+/// [`Transport::Messages`](mpconn::Transport) hands out next, one message: a message
+/// queued before it, or its payload. Returns its length.
 pub fn write_direct(
     send: &mut mpconn::DirectSend<'_>,
     pipe: &PipeStream,

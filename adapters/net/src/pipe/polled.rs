@@ -289,8 +289,9 @@ struct Writing {
 /// `PipeConnection` handle, with reads and writes that are polled. One read and one
 /// write may be under way at once, each from its own task: the pipe is `Sync`.
 ///
-/// These pipes and [`PolledListener`] never wait. An operation (a read, a write, a listener's connect) is started, then polled
-/// with a [`Waker`] that is woken when it ends, as a future is.
+/// These pipes and [`PolledListener`] never wait. An operation (a read, a write, a
+/// listener's connect) is started, then polled with a [`Waker`] that is woken when it
+/// ends, as a future is.
 ///
 /// An operation belongs to the pipe, not to the call that started it: its `OVERLAPPED`
 /// and buffer live in the pipe until the operation ends. So a poll that is not repeated
