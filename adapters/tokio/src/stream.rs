@@ -91,8 +91,8 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// `Some(body)` over the pipe of a [`Messages`] that has one, `None` otherwise (and
-/// always off Windows, where the arguments named `unused` are not).
+/// `Some(body)` over the pipe of a [`Messages`] that has one, `None` otherwise; off
+/// Windows always `None`, and the arguments listed after `unused` go unused there.
 macro_rules! over_pipe {
     ($messages:expr, $pipe:ident => $body:expr, unused $unused:expr) => {{
         #[cfg(windows)]
