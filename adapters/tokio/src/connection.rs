@@ -200,23 +200,20 @@ async fn write_direct<W: AsyncWrite + Unpin>(
     send: &mut DirectSend<'_>,
 ) -> Result<(), Error> {
     while !send.is_done() {
-        if messages.is_pipe() {
-            poll_fn(|cx| {
-                messages
-                    .poll_write_direct(cx, send)
-                    .unwrap_or(Poll::Ready(Ok(0)))
-            })
-            .await?;
-            continue;
-        }
-        let n = {
-            let slices = send.slices().map(IoSlice::new);
-            io.write_vectored(&slices).await?
-        };
-        if n == 0 {
+        let written = poll_fn(|cx| match messages.poll_write_direct(cx, send) {
+            Some(written) => written.map_ok(|_| true),
+            None => {
+                let slices = send.slices().map(IoSlice::new);
+                let polled = Pin::new(&mut *io).poll_write_vectored(cx, &slices);
+                polled.map_ok(|n| {
+                    send.advance(n);
+                    n > 0
+                })
+            }
+        });
+        if !written.await? {
             return Err(io::Error::from(io::ErrorKind::WriteZero).into());
         }
-        send.advance(n);
     }
     Ok(())
 }

@@ -398,27 +398,19 @@ impl PolledPipe {
                     })
                 }
             };
-            let got = match read_outcome(done) {
-                Ok(Read::Message(len)) => Got {
-                    len,
-                    handed: 0,
-                    end: End::Message,
-                },
-                Ok(Read::More(len)) => Got {
-                    len,
-                    handed: 0,
-                    end: End::More {
-                        rest: peek(raw(&self.handle)).map_or(0, |(_, left)| left.into()),
-                    },
-                },
-                Ok(Read::Eof) => Got {
-                    len: 0,
-                    handed: 0,
-                    end: End::Eof,
-                },
-                Err(error) => return Poll::Ready(Err(error)),
+            let (len, end) = match read_outcome(done)? {
+                Read::Message(len) => (len, End::Message),
+                Read::More(len) => {
+                    let rest = peek(raw(&self.handle)).map_or(0, |(_, left)| left.into());
+                    (len, End::More { rest })
+                }
+                Read::Eof => (0, End::Eof),
             };
-            reading.got = Some(got);
+            reading.got = Some(Got {
+                len,
+                handed: 0,
+                end,
+            });
         }
         Poll::Ready(Ok(()))
     }
